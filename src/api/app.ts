@@ -1,0 +1,66 @@
+// Builds the whole HTTP application as a fetch handler: GraphQL on /graphql, the REST shim
+// under /api/vN, health. Tests call `app.fetch` in-process; server.ts puts it on a port.
+import { Hono } from 'hono';
+import { cors } from 'hono/cors';
+import { createYoga } from 'graphql-yoga';
+import type { Config } from '../config.js';
+import type { Services } from '../domain/services.js';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logger.js';
+import { schema } from './graphql/schema/index.js';
+import { createLoaders } from './graphql/loaders.js';
+import type { GraphQLContext } from './graphql/builder.js';
+import { createRestRouter } from './rest/index.js';
+import { errorResponse, json } from './rest/http.js';
+
+export interface AppDeps {
+  config: Config;
+  services: Services;
+  bus: EventBus;
+  logger: Logger;
+}
+
+/** Versions the classic service answered on; they share one router (v6 is the superset). */
+export const REST_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
+
+export function createApp(deps: AppDeps) {
+  const { services, bus, logger, config } = deps;
+
+  const yoga = createYoga<Record<string, never>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    maskedErrors: true,
+    landingPage: false,
+    logging: {
+      debug: (...a) => logger.debug(a.map(String).join(' ')),
+      info: (...a) => logger.info(a.map(String).join(' ')),
+      warn: (...a) => logger.warn(a.map(String).join(' ')),
+      error: (...a) => logger.error({ err: a[0] }, 'graphql error'),
+    },
+    context: () => ({ services, bus, loaders: createLoaders(services) }),
+  });
+
+  const app = new Hono();
+  app.use(
+    '/api/*',
+    cors({
+      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
+      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
+      allowHeaders: ['Content-Type'],
+    }),
+  );
+
+  const rest = createRestRouter({ services, logger });
+  for (const v of REST_VERSIONS) app.route(`/api/${v}`, rest);
+
+  app.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
+  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, {}));
+  app.get('/', (c) => c.redirect('/graphql'));
+
+  app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((err, c) => errorResponse(err, logger, c));
+
+  return { app, yoga };
+}
+
+export type App = ReturnType<typeof createApp>;

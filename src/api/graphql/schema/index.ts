@@ -1,0 +1,7 @@
+// Importing a type module registers it with the builder; the order does not matter.
+import { builder } from '../builder.js';
+import './scalars.js';
+import './errors.js';
+import './system.js';
+
+export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,228 @@
+// One schema over the environment, read once per entry point and passed down.
+// Nothing else in src/ reads process.env.
+import { z } from 'zod';
+
+export const ENGINE_NAMES = ['local', 'docker', 'kubernetes', 'ecs'] as const;
+export type EngineName = (typeof ENGINE_NAMES)[number];
+export const WORKER_NAMES = ['submit', 'status', 'retry', 'logs', 'sweep'] as const;
+export type WorkerName = (typeof WORKER_NAMES)[number];
+
+/** `eks` is the classic name of the Kubernetes engine; requests and config may use it. */
+export function canonicalEngine(name: string): EngineName | undefined {
+  const n = name.trim().toLowerCase();
+  if (n === 'eks' || n === 'k8s') return 'kubernetes';
+  return (ENGINE_NAMES as readonly string[]).includes(n) ? (n as EngineName) : undefined;
+}
+
+const durationMs = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(value);
+      if (!m) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration: use milliseconds (500) or a unit (500ms, 2s, 1m)` });
+        return z.NEVER;
+      }
+      const n = Number(m[1]);
+      return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+    });
+
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((value, ctx) => {
+      const n = Number(value);
+      if (!/^\s*-?\d+\s*$/.test(value) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" must be an integer between ${min} and ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((value, ctx) => {
+      const v = value.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: `"${value}" must be true or false` });
+      return z.NEVER;
+    });
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const csv = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+
+const url = (protocols: string[]) =>
+  optional.refine(
+    (v) => {
+      if (v === undefined) return true;
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => p + '//').join(' or ')}` },
+  );
+
+const engineList = (fallback: string) =>
+  csv(fallback).transform((names, ctx) => {
+    const out: EngineName[] = [];
+    for (const name of names) {
+      const engine = canonicalEngine(name);
+      if (!engine) {
+        ctx.addIssue({ code: 'custom', message: `unknown engine "${name}": use ${ENGINE_NAMES.join(', ')}` });
+        return z.NEVER;
+      }
+      if (!out.includes(engine)) out.push(engine);
+    }
+    return out;
+  });
+
+const envSchema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  PORT: int(5000, 0, 65535),
+  HOST: optional,
+  FLOTILLA_MODE: z.enum(['dev', 'prod', 'test']).optional(),
+  FLOTILLA_DATA_DIR: z.string().default('./.flotilla'),
+  FLOTILLA_ENGINE: optional.refine((v) => v === undefined || canonicalEngine(v) !== undefined, {
+    message: `must be one of ${ENGINE_NAMES.join(', ')} (or eks)`,
+  }),
+  FLOTILLA_ENGINES: engineList(''),
+  FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE: bool(false),
+  OWNER_ID_VAR: z
+    .string()
+    .default('FLOTILLA_RUN_OWNER_ID')
+    .refine((v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), { message: 'must be a valid environment variable name' }),
+  CORS_ORIGINS: csv('*'),
+  ENABLED_WORKERS: csv(WORKER_NAMES.join(',')).refine(
+    (names) => names.every((n) => (WORKER_NAMES as readonly string[]).includes(n)),
+    { message: `must be a comma-separated list of ${WORKER_NAMES.join(', ')}` },
+  ),
+  WORKER_SUBMIT_INTERVAL: durationMs('1s'),
+  WORKER_STATUS_INTERVAL: durationMs('5s'),
+  WORKER_RETRY_INTERVAL: durationMs('2s'),
+  WORKER_SWEEP_INTERVAL: durationMs('30s'),
+  WORKER_LEASE: durationMs('60s'),
+  WORKER_CONCURRENCY: int(32, 1, 10_000),
+  MAX_ATTEMPTS: int(3, 1, 100),
+  LOG_RETENTION_DAYS: int(90, 0, 36_500),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // local engine
+  FLOTILLA_LOCAL_WORKDIR: optional,
+  FLOTILLA_LOCAL_GRACE: durationMs('5s'),
+  // docker engine
+  DOCKER_HOST: optional,
+  // kubernetes engine
+  KUBECONFIG: optional,
+  FLOTILLA_K8S_NAMESPACE: z.string().default('flotilla'),
+  FLOTILLA_K8S_SERVICE_ACCOUNT: optional,
+  FLOTILLA_K8S_TTL_SECONDS: int(3600, 0, 31_536_000),
+  FLOTILLA_K8S_QPS: int(20, 1, 10_000),
+  FLOTILLA_K8S_BURST: int(30, 1, 10_000),
+  // ecs engine
+  AWS_REGION: optional,
+  AWS_ENDPOINT_URL: url(['http:', 'https:']),
+  FLOTILLA_ECS_CLUSTER: z.string().default('default'),
+  FLOTILLA_ECS_LAUNCH_TYPE: z.enum(['EC2', 'FARGATE']).default('EC2'),
+  FLOTILLA_ECS_SUBNETS: csv(''),
+  FLOTILLA_ECS_SECURITY_GROUPS: csv(''),
+  FLOTILLA_ECS_LOG_GROUP: z.string().default('flotilla'),
+  FLOTILLA_ECS_EVENTS_QUEUE: optional,
+  FLOTILLA_ECS_TASK_ROLE_ARN: optional,
+  FLOTILLA_ECS_EXECUTION_ROLE_ARN: optional,
+});
+
+export type Role = 'dev' | 'serve' | 'worker' | 'migrate' | 'test';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env, role: Role = 'serve') {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const name = String(i.path[0] ?? '?');
+      const given = env[name];
+      return `  ${name}${given === undefined ? '' : `=${JSON.stringify(given)}`}: ${i.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nFix these variables (see README "Configuration") and start again.`);
+  }
+  const e = parsed.data;
+  const embedded = e.DATABASE_URL === undefined;
+  const mode = e.FLOTILLA_MODE ?? (role === 'dev' ? 'dev' : role === 'test' ? 'test' : 'prod');
+  // The embedded default runs commands on the host; it listens on loopback unless told otherwise.
+  const host = e.HOST ?? (role === 'dev' ? '127.0.0.1' : '0.0.0.0');
+  const enabledEngines = e.FLOTILLA_ENGINES.length > 0 ? e.FLOTILLA_ENGINES : undefined;
+  return {
+    role,
+    mode,
+    embedded,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    dataDir: e.FLOTILLA_DATA_DIR,
+    port: e.PORT,
+    host,
+    defaultEngine: e.FLOTILLA_ENGINE ? canonicalEngine(e.FLOTILLA_ENGINE) : undefined,
+    /** undefined = decided at start-up (dev picks docker when a daemon answers, else local). */
+    enabledEngines,
+    allowRemoteLocalEngine: e.FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE,
+    ownerIdVar: e.OWNER_ID_VAR,
+    corsOrigins: e.CORS_ORIGINS,
+    workers: {
+      enabled: e.ENABLED_WORKERS as WorkerName[],
+      submitIntervalMs: e.WORKER_SUBMIT_INTERVAL,
+      statusIntervalMs: e.WORKER_STATUS_INTERVAL,
+      retryIntervalMs: e.WORKER_RETRY_INTERVAL,
+      sweepIntervalMs: e.WORKER_SWEEP_INTERVAL,
+      leaseMs: e.WORKER_LEASE,
+      concurrency: e.WORKER_CONCURRENCY,
+      maxAttempts: e.MAX_ATTEMPTS,
+    },
+    logRetentionDays: e.LOG_RETENTION_DAYS,
+    logLevel: e.LOG_LEVEL,
+    local: { workdir: e.FLOTILLA_LOCAL_WORKDIR, graceMs: e.FLOTILLA_LOCAL_GRACE },
+    docker: { host: e.DOCKER_HOST },
+    kubernetes: {
+      kubeconfig: e.KUBECONFIG,
+      namespace: e.FLOTILLA_K8S_NAMESPACE,
+      serviceAccount: e.FLOTILLA_K8S_SERVICE_ACCOUNT,
+      ttlSeconds: e.FLOTILLA_K8S_TTL_SECONDS,
+      qps: e.FLOTILLA_K8S_QPS,
+      burst: e.FLOTILLA_K8S_BURST,
+    },
+    ecs: {
+      region: e.AWS_REGION,
+      endpoint: e.AWS_ENDPOINT_URL,
+      cluster: e.FLOTILLA_ECS_CLUSTER,
+      launchType: e.FLOTILLA_ECS_LAUNCH_TYPE,
+      subnets: e.FLOTILLA_ECS_SUBNETS,
+      securityGroups: e.FLOTILLA_ECS_SECURITY_GROUPS,
+      logGroup: e.FLOTILLA_ECS_LOG_GROUP,
+      eventsQueue: e.FLOTILLA_ECS_EVENTS_QUEUE,
+      taskRoleArn: e.FLOTILLA_ECS_TASK_ROLE_ARN,
+      executionRoleArn: e.FLOTILLA_ECS_EXECUTION_ROLE_ARN,
+    },
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;

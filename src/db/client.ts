@@ -1,0 +1,85 @@
+// One factory for both backends: postgres.js against a real server (DATABASE_URL), or
+// PGlite in a data directory for the embedded default. Both give the same drizzle API.
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { sql as dsql } from 'drizzle-orm';
+import * as schema from './schema.js';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/** A transaction handle has the same query API as the database. */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type DbOrTx = Db | Tx;
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../drizzle', import.meta.url));
+
+export interface Database {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  /** Apply drizzle/ migrations; safe to call from several processes at once. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  /** postgres://… ; when absent, PGlite is used. */
+  url?: string;
+  /** PGlite data directory; undefined or 'memory://' keeps the database in memory. */
+  dataDir?: string;
+  /** postgres.js pool size. */
+  max?: number;
+}
+
+// Arbitrary constant: serialises concurrent `migrate()` calls across processes.
+const MIGRATION_LOCK = 7_271_828;
+
+export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
+  return opts.url ? createPostgres(opts.url, opts.max ?? 10) : createPglite(opts.dataDir);
+}
+
+async function createPostgres(url: string, max: number): Promise<Database> {
+  const { default: postgres } = await import('postgres');
+  const { drizzle } = await import('drizzle-orm/postgres-js');
+  const { migrate } = await import('drizzle-orm/postgres-js/migrator');
+  const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'flotilla' } });
+  const db = drizzle(client, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: 'postgres',
+    async migrate() {
+      // One connection, so the advisory lock and the migration share a session.
+      const conn = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        await conn`select pg_advisory_lock(${MIGRATION_LOCK})`;
+        await migrate(drizzle(conn, { schema }), { migrationsFolder: MIGRATIONS_DIR });
+      } finally {
+        await conn.end({ timeout: 5 });
+      }
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function createPglite(dataDir: string | undefined): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const { drizzle } = await import('drizzle-orm/pglite');
+  const { migrate } = await import('drizzle-orm/pglite/migrator');
+  const inMemory = dataDir === undefined || dataDir.startsWith('memory://');
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(inMemory ? undefined : dataDir);
+  const db = drizzle(client, { schema }) as unknown as Db;
+  return {
+    db,
+    kind: 'pglite',
+    async migrate() {
+      await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS_DIR });
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Cheap liveness probe used by /health/ready. */
+export async function ping(db: Db): Promise<void> {
+  await db.execute(dsql`select 1`);
+}

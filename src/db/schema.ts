@@ -1,0 +1,175 @@
+// The whole data model (DESIGN §2). Migrations in drizzle/ are generated from this file
+// with `npm run db:generate` and only ever appended.
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+export interface EnvVar {
+  name: string;
+  value: string;
+}
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
+
+export const taskDefinitions = pgTable(
+  'task_definitions',
+  {
+    definitionId: text('definition_id').primaryKey(),
+    alias: text('alias').notNull(),
+    groupName: text('group_name').notNull(),
+    image: text('image').notNull(),
+    command: text('command'),
+    memory: integer('memory'),
+    cpu: integer('cpu'),
+    gpu: integer('gpu'),
+    ephemeralStorage: integer('ephemeral_storage'),
+    env: jsonb('env').$type<EnvVar[]>().notNull().default([]),
+    tags: jsonb('tags').$type<string[]>().notNull().default([]),
+    ports: jsonb('ports').$type<number[]>().notNull().default([]),
+    adaptiveResourceAllocation: boolean('adaptive_resource_allocation'),
+    requiresDocker: boolean('requires_docker').notNull().default(false),
+    targetCluster: text('target_cluster'),
+    version: integer('version').notNull().default(1),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('task_definitions_alias_key').on(t.alias),
+    index('task_definitions_group_name_idx').on(t.groupName),
+    index('task_definitions_env_gin').using('gin', t.env),
+  ],
+);
+
+export const runs = pgTable(
+  'runs',
+  {
+    runId: text('run_id').primaryKey(),
+    definitionId: text('definition_id')
+      .notNull()
+      .references(() => taskDefinitions.definitionId, { onDelete: 'cascade' }),
+    definitionVersion: integer('definition_version').notNull(),
+    // snapshot of what was launched
+    alias: text('alias').notNull(),
+    groupName: text('group_name').notNull(),
+    image: text('image').notNull(),
+    command: text('command'),
+    commandHash: text('command_hash'),
+    env: jsonb('env').$type<EnvVar[]>().notNull().default([]),
+    cpu: integer('cpu').notNull(),
+    memory: integer('memory').notNull(),
+    cpuLimit: integer('cpu_limit').notNull(),
+    memoryLimit: integer('memory_limit').notNull(),
+    gpu: integer('gpu'),
+    ephemeralStorage: integer('ephemeral_storage'),
+    // where and how
+    engine: text('engine').notNull(),
+    clusterName: text('cluster_name').notNull(),
+    status: text('status').notNull(),
+    exitCode: integer('exit_code'),
+    exitReason: text('exit_reason'),
+    queuedAt: ts('queued_at').notNull().defaultNow(),
+    startedAt: ts('started_at'),
+    finishedAt: ts('finished_at'),
+    owner: text('owner').notNull(),
+    runTags: jsonb('run_tags').$type<Record<string, string>>().notNull().default({}),
+    labels: jsonb('labels').$type<Record<string, string>>().notNull().default({}),
+    nodeLifecycle: text('node_lifecycle').notNull().default('spot'),
+    activeDeadlineSeconds: integer('active_deadline_seconds'),
+    description: text('description'),
+    idempotenceKey: text('idempotence_key'),
+    arch: text('arch'),
+    serviceAccount: text('service_account'),
+    tier: text('tier'),
+    // engine facts
+    engineRef: text('engine_ref'),
+    podName: text('pod_name'),
+    namespace: text('namespace'),
+    instanceId: text('instance_id'),
+    instanceDnsName: text('instance_dns_name'),
+    // scheduling
+    attempt: integer('attempt').notNull().default(0),
+    maxAttempts: integer('max_attempts').notNull().default(3),
+    nextAttemptAt: ts('next_attempt_at'),
+    claimedBy: text('claimed_by'),
+    claimExpiresAt: ts('claim_expires_at'),
+    lastError: text('last_error'),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('runs_status_started_at_idx').on(t.status, t.startedAt.desc()),
+    index('runs_definition_started_at_idx').on(t.definitionId, t.startedAt.desc()),
+    index('runs_owner_idx').on(t.owner),
+    index('runs_cluster_idx').on(t.clusterName),
+    index('runs_queued_at_idx').on(t.queuedAt.desc()),
+    index('runs_env_gin').using('gin', t.env),
+    index('runs_idempotence_key_idx').on(t.idempotenceKey).where(sql`${t.idempotenceKey} IS NOT NULL`),
+    // The submit worker's claim query: due QUEUED runs, oldest first.
+    index('runs_due_idx').on(t.nextAttemptAt, t.queuedAt).where(sql`${t.status} = 'QUEUED'`),
+    index('runs_active_idx').on(t.engine, t.status).where(sql`${t.status} IN ('PENDING', 'RUNNING')`),
+  ],
+);
+
+export const runEvents = pgTable(
+  'run_events',
+  {
+    // Global sequence: orders one run's timeline and is cheap to insert concurrently.
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.runId, { onDelete: 'cascade' }),
+    at: ts('at').notNull().defaultNow(),
+    kind: text('kind').notNull(),
+    fromStatus: text('from_status'),
+    toStatus: text('to_status'),
+    reason: text('reason'),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('run_events_run_idx').on(t.runId, t.seq)],
+);
+
+export const runLogs = pgTable(
+  'run_logs',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.runId, { onDelete: 'cascade' }),
+    /** Dense per run, starting at 1: the position a reader resumes from. */
+    seq: bigint('seq', { mode: 'number' }).notNull(),
+    stream: text('stream').notNull(),
+    at: ts('at').notNull().defaultNow(),
+    /** A chunk of whole lines, newline-terminated. */
+    text: text('text').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.seq] }), index('run_logs_at_idx').on(t.at)],
+);
+
+export const clusters = pgTable('clusters', {
+  name: text('name').primaryKey(),
+  engine: text('engine').notNull(),
+  status: text('status').notNull().default('active'),
+  allowedTiers: jsonb('allowed_tiers').$type<string[]>().notNull().default([]),
+  capabilities: jsonb('capabilities').$type<string[]>().notNull().default([]),
+  region: text('region'),
+  namespace: text('namespace'),
+  config: jsonb('config').$type<Record<string, unknown>>().notNull().default({}),
+  updatedAt: ts('updated_at').notNull().defaultNow(),
+});
+
+export type TaskDefinitionRow = typeof taskDefinitions.$inferSelect;
+export type NewTaskDefinitionRow = typeof taskDefinitions.$inferInsert;
+export type RunRow = typeof runs.$inferSelect;
+export type NewRunRow = typeof runs.$inferInsert;
+export type RunEventRow = typeof runEvents.$inferSelect;
+export type RunLogRow = typeof runLogs.$inferSelect;
+export type ClusterRow = typeof clusters.$inferSelect;

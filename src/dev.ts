@@ -1,0 +1,31 @@
+// `flotilla dev` (what `npm start` runs): API and workers in one process on the embedded
+// database, so a fresh machine needs no services.
+import { loadConfig, ConfigError } from './config.js';
+import { createLogger } from './logger.js';
+import { openRuntime } from './runtime.js';
+import { createApp } from './api/app.js';
+import { listen } from './httpServer.js';
+import { onShutdown } from './signals.js';
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const started = performance.now();
+  const config = loadConfig(env, 'dev');
+  const logger = createLogger(config.logLevel, { role: 'dev' });
+  const localEnabled = !config.enabledEngines || config.enabledEngines.includes('local');
+  if (localEnabled && !LOOPBACK.test(config.host) && !config.allowRemoteLocalEngine) {
+    throw new ConfigError(
+      `HOST=${config.host} would let anyone who can reach this machine run commands on it through the local engine.\n` +
+        'Bind to 127.0.0.1 (unset HOST), disable the local engine (FLOTILLA_ENGINES=docker), or set FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE=true if you mean it.',
+    );
+  }
+  const runtime = await openRuntime(config, logger, { migrate: true });
+  const app = createApp(runtime);
+  const http = await listen(app, config.host, config.port);
+  logger.info(
+    { url: http.url, database: runtime.database.kind === 'pglite' ? config.dataDir : 'postgres', startupMs: Math.round(performance.now() - started) },
+    `flotilla dev ready on ${http.url} (GraphiQL at ${http.url}/graphql)`,
+  );
+  onShutdown(logger, [() => runtime.close(), () => http.close()]);
+}

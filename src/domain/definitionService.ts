@@ -1,0 +1,194 @@
+// Task definitions: validation and rules. REST and GraphQL both call this; nothing else
+// writes task_definitions.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Db } from '../db/client.js';
+import type { TaskDefinitionRow } from '../db/schema.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import * as store from '../store/definitions.js';
+import type { ListSpec } from '../store/listQuery.js';
+import { LIMITS } from './resources.js';
+import { parseOrThrow, snakeCase } from './validation.js';
+
+export type TaskDefinition = TaskDefinitionRow;
+
+const GROUP_NAME = /^[A-Za-z0-9_-]{1,255}$/;
+
+export const requiredString = (name: string) =>
+  z
+    .string({ error: (iss) => (iss.input === undefined || iss.input === null ? `string [${name}] must be specified` : `${name} must be a string`) })
+    .trim()
+    .min(1, { error: `string [${name}] must be specified` })
+    .max(1024, { error: `${name} must be at most 1024 characters` });
+
+export const intField = (name: string, max: number) =>
+  z
+    .number({ error: `${name} must be an integer between 0 and ${max}` })
+    .int({ error: `${name} must be an integer between 0 and ${max}` })
+    .min(0, { error: `${name} must be an integer between 0 and ${max}` })
+    .max(max, { error: `${name} must be an integer between 0 and ${max}` });
+
+const envVar = z.object(
+  {
+    name: z
+      .string({ error: 'env name must be a non-empty string' })
+      .regex(/^[^=\0]+$/, { error: 'env name must be a non-empty string without "="' }),
+    value: z.string({ error: 'env value must be a string (quote numbers and booleans)' }),
+  },
+  { error: 'env entries must be objects {"name": "...", "value": "..."}' },
+);
+
+export const envField = z.array(envVar, { error: 'env must be an array of {"name": "...", "value": "..."}' });
+
+const fields = {
+  groupName: z
+    .string({ error: 'group_name must be a string' })
+    .regex(GROUP_NAME, { error: 'group_name must be 1-255 letters, digits, "-" or "_"' }),
+  command: z.string({ error: 'command must be a string' }).nullable(),
+  memory: intField('memory', LIMITS.memory.max).nullable(),
+  cpu: intField('cpu', LIMITS.cpu.max).nullable(),
+  gpu: intField('gpu', LIMITS.gpu.max).nullable(),
+  ephemeralStorage: intField('ephemeral_storage', LIMITS.ephemeralStorage.max).nullable(),
+  env: envField,
+  tags: z.array(z.string({ error: 'tags must be strings' }), { error: 'tags must be an array of strings' }),
+  ports: z.array(
+    z.number({ error: 'ports must be integers 1-65535' }).int({ error: 'ports must be integers 1-65535' }).min(1).max(65535, { error: 'ports must be integers 1-65535' }),
+    { error: 'ports must be an array of integers' },
+  ),
+  adaptiveResourceAllocation: z.boolean({ error: 'adaptive_resource_allocation must be true or false' }).nullable(),
+  requiresDocker: z.boolean({ error: 'requires_docker must be true or false' }),
+  targetCluster: z.string({ error: 'target_cluster must be a string' }).nullable(),
+};
+
+const createSchema = z.object({
+  alias: requiredString('alias'),
+  image: requiredString('image'),
+  groupName: fields.groupName.default('default'),
+  command: fields.command.optional(),
+  memory: fields.memory.optional(),
+  cpu: fields.cpu.optional(),
+  gpu: fields.gpu.optional(),
+  ephemeralStorage: fields.ephemeralStorage.optional(),
+  env: fields.env.default([]),
+  tags: fields.tags.default([]),
+  ports: fields.ports.default([]),
+  adaptiveResourceAllocation: fields.adaptiveResourceAllocation.optional(),
+  requiresDocker: fields.requiresDocker.default(false),
+  targetCluster: fields.targetCluster.optional(),
+});
+
+const updateSchema = z.object({
+  alias: requiredString('alias').optional(),
+  image: requiredString('image').optional(),
+  groupName: fields.groupName.optional(),
+  command: fields.command.optional(),
+  memory: fields.memory.optional(),
+  cpu: fields.cpu.optional(),
+  gpu: fields.gpu.optional(),
+  ephemeralStorage: fields.ephemeralStorage.optional(),
+  env: fields.env.optional(),
+  tags: fields.tags.optional(),
+  ports: fields.ports.optional(),
+  adaptiveResourceAllocation: fields.adaptiveResourceAllocation.optional(),
+  requiresDocker: fields.requiresDocker.optional(),
+  targetCluster: fields.targetCluster.optional(),
+});
+
+export type CreateDefinitionInput = z.input<typeof createSchema>;
+export type UpdateDefinitionInput = z.input<typeof updateSchema>;
+
+/** Columns a definition list may be sorted by (REST `sort_by`). */
+export const DEFINITION_SORT_FIELDS = ['alias', 'image', 'group_name', 'memory'] as const;
+/** Columns a definition list may be filtered by; the first five match substrings. */
+export const DEFINITION_FILTER_FIELDS = ['alias', 'image', 'group_name', 'command', 'definition_id', 'memory', 'cpu', 'gpu', 'target_cluster'] as const;
+
+function isUniqueViolation(err: unknown): boolean {
+  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: string }).code === '23505') return true;
+  }
+  return false;
+}
+
+const aliasConflict = (alias: string, cause?: unknown) =>
+  // The classic message, typo included: clients match on it.
+  new ConflictError(`definition with alias [${alias}] aleady exists`, { cause });
+
+export function createDefinitionService(deps: { db: Db }) {
+  const { db } = deps;
+
+  return {
+    async create(input: unknown): Promise<TaskDefinition> {
+      const v = parseOrThrow(createSchema, input, snakeCase);
+      try {
+        return await store.insertDefinition(db, {
+          definitionId: `${v.groupName}-${randomUUID()}`,
+          alias: v.alias,
+          groupName: v.groupName,
+          image: v.image,
+          command: v.command ?? null,
+          memory: v.memory ?? null,
+          cpu: v.cpu ?? null,
+          gpu: v.gpu ?? null,
+          ephemeralStorage: v.ephemeralStorage ?? null,
+          env: v.env,
+          tags: v.tags,
+          ports: v.ports,
+          adaptiveResourceAllocation: v.adaptiveResourceAllocation ?? null,
+          requiresDocker: v.requiresDocker,
+          targetCluster: v.targetCluster ?? null,
+        });
+      } catch (err) {
+        if (isUniqueViolation(err)) throw aliasConflict(v.alias, err);
+        throw err;
+      }
+    },
+
+    async get(id: string): Promise<TaskDefinition> {
+      const row = await store.getDefinitionById(db, id);
+      if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
+      return row;
+    },
+
+    async getByAlias(alias: string): Promise<TaskDefinition> {
+      const row = await store.getDefinitionByAlias(db, alias);
+      if (!row) throw new NotFoundError(`Definition with alias ${alias} not found`);
+      return row;
+    },
+
+    /** Fields that are present replace the stored ones (env replaced whole); bumps version. */
+    async update(id: string, input: unknown): Promise<TaskDefinition> {
+      const v = parseOrThrow(updateSchema, input, snakeCase);
+      const changes = Object.fromEntries(Object.entries(v).filter(([, value]) => value !== undefined));
+      try {
+        const row = await store.updateDefinition(db, id, changes);
+        if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
+        return row;
+      } catch (err) {
+        if (isUniqueViolation(err)) throw aliasConflict(String(v.alias), err);
+        throw err;
+      }
+    },
+
+    async delete(id: string): Promise<void> {
+      if (!(await store.deleteDefinition(db, id))) throw new NotFoundError(`Definition with ID ${id} not found`);
+    },
+
+    list(spec: ListSpec) {
+      return store.listDefinitions(db, spec);
+    },
+
+    groups(opts: { name?: string; limit: number; offset: number }) {
+      return store.listGroups(db, opts);
+    },
+
+    tags() {
+      return store.listTags(db);
+    },
+  };
+}
+
+export type DefinitionService = ReturnType<typeof createDefinitionService>;
+
+export function assertValidId(id: string, field = 'definition_id'): void {
+  if (id.length === 0 || id.length > 300) throw new ValidationError([{ path: [field], message: `${field} must be 1-300 characters` }]);
+}

@@ -1,0 +1,64 @@
+// Errors with a stable `code`. API layers map codes to HTTP statuses / GraphQL result types;
+// workers map engine errors to run statuses.
+
+export type ErrorCode =
+  | 'NOT_FOUND'
+  | 'VALIDATION'
+  | 'CONFLICT'
+  | 'RETRYABLE_ENGINE'
+  | 'PERMANENT_ENGINE'
+  | 'INTERNAL';
+
+export class FlotillaError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+export class NotFoundError extends FlotillaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+export interface FieldIssue {
+  /** Path of the offending field, e.g. ["env", 0, "name"]. */
+  path: (string | number)[];
+  message: string;
+}
+
+export class ValidationError extends FlotillaError {
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[] | string, options?: { cause?: unknown }) {
+    const list = typeof issues === 'string' ? [{ path: [], message: issues }] : issues;
+    super('VALIDATION', list.map((i) => i.message).join('\n'), options);
+    this.issues = list;
+  }
+}
+
+export class ConflictError extends FlotillaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CONFLICT', message, options);
+  }
+}
+
+/** Backend busy, throttled, unreachable: try again later. */
+export class RetryableEngineError extends FlotillaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('RETRYABLE_ENGINE', message, options);
+  }
+}
+
+/** Invalid spec, forbidden, rejected image: trying again will not help. */
+export class PermanentEngineError extends FlotillaError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('PERMANENT_ENGINE', message, options);
+  }
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

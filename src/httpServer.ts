@@ -1,0 +1,38 @@
+// Puts the fetch application on a node:http server. WebSocket subscriptions attach to the
+// same server (same path as GraphQL).
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { App } from './api/app.js';
+
+export interface HttpServer {
+  server: Server;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function listen(app: App, host: string, port: number): Promise<HttpServer> {
+  const server = createAdaptorServer({ fetch: app.app.fetch, overrideGlobalObjects: false }) as Server;
+  const closers: (() => Promise<void>)[] = [];
+  const { attachSubscriptions } = await import('./api/graphql/ws.js');
+  closers.push(attachSubscriptions(server, app));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `http://${shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`,
+    async close() {
+      for (const c of closers) await c();
+      server.closeIdleConnections?.();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+    },
+  };
+}

@@ -1,0 +1,20 @@
+// `flotilla serve`: the HTTP API (GraphQL, REST shim, health) against Postgres + Redis.
+import { loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+import { openRuntime } from './runtime.js';
+import { createApp } from './api/app.js';
+import { listen } from './httpServer.js';
+import { onShutdown } from './signals.js';
+
+export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = loadConfig(env, 'serve');
+  const logger = createLogger(config.logLevel, { role: 'serve' });
+  if (config.embedded) {
+    logger.warn('DATABASE_URL is not set: serving from the embedded PGlite database in ' + config.dataDir + ' (use `flotilla dev` for a laptop, set DATABASE_URL for production)');
+  }
+  const runtime = await openRuntime(config, logger, { migrate: config.embedded });
+  const app = createApp(runtime);
+  const http = await listen(app, config.host, config.port);
+  logger.info({ url: http.url }, 'flotilla API listening');
+  onShutdown(logger, [() => runtime.close(), () => http.close()]);
+}
