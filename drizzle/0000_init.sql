@@ -75,6 +75,11 @@ CREATE TABLE "runs" (
 	"claimed_by" text,
 	"claim_expires_at" timestamp with time zone,
 	"last_error" text,
+	"missing_since" timestamp with time zone,
+	"log_cursor" text,
+	"logs_complete" boolean DEFAULT false NOT NULL,
+	"log_claimed_by" text,
+	"log_claim_expires_at" timestamp with time zone,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -113,6 +118,7 @@ CREATE INDEX "runs_env_gin" ON "runs" USING gin ("env");--> statement-breakpoint
 CREATE INDEX "runs_idempotence_key_idx" ON "runs" USING btree ("idempotence_key") WHERE "runs"."idempotence_key" IS NOT NULL;--> statement-breakpoint
 CREATE INDEX "runs_due_idx" ON "runs" USING btree ("next_attempt_at","queued_at") WHERE "runs"."status" = 'QUEUED';--> statement-breakpoint
 CREATE INDEX "runs_active_idx" ON "runs" USING btree ("engine","status") WHERE "runs"."status" IN ('PENDING', 'RUNNING');--> statement-breakpoint
+CREATE INDEX "runs_logs_pending_idx" ON "runs" USING btree ("queued_at") WHERE "runs"."logs_complete" = false AND "runs"."status" IN ('RUNNING', 'STOPPED');--> statement-breakpoint
 CREATE UNIQUE INDEX "task_definitions_alias_key" ON "task_definitions" USING btree ("alias");--> statement-breakpoint
 CREATE INDEX "task_definitions_group_name_idx" ON "task_definitions" USING btree ("group_name");--> statement-breakpoint
 CREATE INDEX "task_definitions_env_gin" ON "task_definitions" USING gin ("env");

@@ -104,6 +104,13 @@ export const runs = pgTable(
     claimedBy: text('claimed_by'),
     claimExpiresAt: ts('claim_expires_at'),
     lastError: text('last_error'),
+    /** When reconcile first could not find the backend object (cleared when found). */
+    missingSince: ts('missing_since'),
+    // log collection: the engine's resume cursor is stored with each persisted chunk
+    logCursor: text('log_cursor'),
+    logsComplete: boolean('logs_complete').notNull().default(false),
+    logClaimedBy: text('log_claimed_by'),
+    logClaimExpiresAt: ts('log_claim_expires_at'),
     updatedAt: ts('updated_at').notNull().defaultNow(),
   },
   (t) => [
@@ -117,6 +124,7 @@ export const runs = pgTable(
     // The submit worker's claim query: due QUEUED runs, oldest first.
     index('runs_due_idx').on(t.nextAttemptAt, t.queuedAt).where(sql`${t.status} = 'QUEUED'`),
     index('runs_active_idx').on(t.engine, t.status).where(sql`${t.status} IN ('PENDING', 'RUNNING')`),
+    index('runs_logs_pending_idx').on(t.queuedAt).where(sql`${t.logsComplete} = false AND ${t.status} IN ('RUNNING', 'STOPPED')`),
   ],
 );
 
