@@ -3,5 +3,8 @@ import { builder } from '../builder.js';
 import './scalars.js';
 import './errors.js';
 import './system.js';
+import './connection.js';
+import './envVar.js';
+import './taskDefinition.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
