@@ -1,0 +1,381 @@
+// Runs: execute (the row *is* the queue entry), status changes, stop, reads. REST, GraphQL
+// and the workers all come through here; events are published after commit.
+import { createHash, randomUUID } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { canonicalEngine, type Config, type EngineName } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { EnvVar, NewRunRow, RunRow } from '../db/schema.js';
+import type { EngineEvent, EngineRun, StatusUpdate } from '../engines/types.js';
+import type { EngineRegistry } from '../engines/registry.js';
+import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { runSnapshot } from '../events/topics.js';
+import type { Logger } from '../logger.js';
+import * as defs from '../store/definitions.js';
+import * as store from '../store/runs.js';
+import { appendRunEvents, listRunEvents } from '../store/runEvents.js';
+import type { ListSpec } from '../store/listQuery.js';
+import { envField, intField } from './definitionService.js';
+import { LIMITS, effectiveResources } from './resources.js';
+import { isRunStatus, type RunStatus } from './statuses.js';
+import { parseOrThrow, snakeCase } from './validation.js';
+
+export type Run = RunRow;
+
+const DEFAULT_DEADLINE = { spot: 172_800, ondemand: 604_800 } as const;
+const IDEMPOTENCE_WINDOW_MS = 7 * 24 * 3600 * 1000;
+
+const stringMap = (name: string) =>
+  z.record(z.string(), z.string({ error: `${name} values must be strings` }), { error: `${name} must be an object of string values` });
+
+const executeSchema = z.object({
+  owner: z
+    .string({ error: 'run_tags must exist in body and contain [owner_id]' })
+    .trim()
+    .min(1, { error: 'run_tags must exist in body and contain [owner_id]' }),
+  runTags: stringMap('run_tags').default({}),
+  cluster: z.string({ error: 'cluster must be a string' }).trim().optional(),
+  env: envField.default([]),
+  command: z.string({ error: 'command must be a string' }).optional(),
+  memory: intField('memory', LIMITS.memory.max).optional(),
+  cpu: intField('cpu', LIMITS.cpu.max).optional(),
+  gpu: intField('gpu', LIMITS.gpu.max).optional(),
+  ephemeralStorage: intField('ephemeral_storage', LIMITS.ephemeralStorage.max).optional(),
+  engine: z.string({ error: 'engine must be a string' }).optional(),
+  nodeLifecycle: z.enum(['spot', 'ondemand'], { error: 'node_lifecycle must be spot or ondemand' }).optional(),
+  activeDeadlineSeconds: z
+    .number({ error: 'active_deadline_seconds must be a positive integer' })
+    .int({ error: 'active_deadline_seconds must be a positive integer' })
+    .min(1, { error: 'active_deadline_seconds must be a positive integer' })
+    .max(31_536_000, { error: 'active_deadline_seconds must be at most 31536000 (one year)' })
+    .optional(),
+  description: z.string({ error: 'description must be a string' }).max(4096).optional(),
+  idempotenceKey: z.string({ error: 'idempotence_key must be a string' }).min(1).max(512).optional(),
+  arch: z.string({ error: 'arch must be a string' }).regex(/^[a-z0-9_-]{1,32}$/, { error: 'arch must be like amd64 or arm64' }).optional(),
+  labels: stringMap('labels').default({}),
+  serviceAccount: z.string({ error: 'service_account must be a string' }).optional(),
+  tier: z.string({ error: 'tier must be a string' }).optional(),
+});
+
+export type ExecuteInput = z.input<typeof executeSchema>;
+
+export interface RunServiceDeps {
+  db: Db;
+  bus: EventBus;
+  config: Config;
+  logger: Logger;
+  engines?: EngineRegistry;
+}
+
+export function reservedEnvNames(config: Config): string[] {
+  return ['FLOTILLA_RUN_ID', 'FLOTILLA_SERVER_MODE', config.ownerIdVar, 'AWS_ROLE_SESSION_NAME'];
+}
+
+export function newRunId(engine: string): string {
+  const prefix = `${engine}-`;
+  return prefix + randomUUID().slice(-(36 - prefix.length));
+}
+
+export function toEngineRun(row: RunRow): EngineRun {
+  return {
+    runId: row.runId,
+    definitionId: row.definitionId,
+    definitionVersion: row.definitionVersion,
+    alias: row.alias,
+    groupName: row.groupName,
+    image: row.image,
+    command: row.command,
+    env: row.env,
+    cpu: row.cpu,
+    memory: row.memory,
+    cpuLimit: row.cpuLimit,
+    memoryLimit: row.memoryLimit,
+    gpu: row.gpu,
+    ephemeralStorage: row.ephemeralStorage,
+    clusterName: row.clusterName,
+    owner: row.owner,
+    labels: row.labels,
+    nodeLifecycle: row.nodeLifecycle,
+    activeDeadlineSeconds: row.activeDeadlineSeconds,
+    arch: row.arch,
+    serviceAccount: row.serviceAccount,
+    status: row.status as RunStatus,
+    attempt: row.attempt,
+    engineRef: row.engineRef,
+    podName: row.podName,
+    namespace: row.namespace,
+    queuedAt: row.queuedAt,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+export function stopReason(by?: string | null): string {
+  return by ? `Task terminated by - ${by}` : 'Task terminated by user';
+}
+
+export function createRunService(deps: RunServiceDeps) {
+  const { db, bus, config, logger } = deps;
+
+  async function publish(run: RunRow): Promise<void> {
+    const event = { runId: run.runId, status: run.status, run: runSnapshot(run) };
+    await Promise.all([bus.publish('run.status', event, run.runId), bus.publish('runs.changed', event)]);
+  }
+
+  function enabledEngines(): EngineName[] {
+    return deps.engines?.names() ?? config.enabledEngines ?? [config.defaultEngine ?? 'local'];
+  }
+
+  function pickEngine(requested: string | undefined): EngineName {
+    const enabled = enabledEngines();
+    if (requested === undefined || requested.trim() === '') {
+      return deps.engines?.defaultName() ?? config.defaultEngine ?? enabled[0] ?? 'local';
+    }
+    const engine = canonicalEngine(requested);
+    if (!engine) throw new ValidationError([{ path: ['engine'], message: `engine ${requested} is unknown: use local, docker, kubernetes (or eks), ecs` }]);
+    if (!enabled.includes(engine)) {
+      throw new ValidationError([{ path: ['engine'], message: `engine ${requested} is not enabled here; enabled: ${enabled.join(', ')}` }]);
+    }
+    return engine;
+  }
+
+  /** Moves a run and publishes the change; undefined when the race was lost. */
+  async function transition(
+    runId: string,
+    to: RunStatus,
+    facts: store.RunFacts,
+    reason: string | null,
+    opts: { from?: RunStatus[]; claimedBy?: string; detail?: Record<string, unknown> } = {},
+  ): Promise<RunRow | undefined> {
+    const result = await store.transitionRun(db, runId, to, facts, { reason, detail: opts.detail }, opts);
+    if (result) await publish(result.run);
+    return result?.run;
+  }
+
+  const service = {
+    publish,
+    transition,
+    enabledEngines,
+
+    async execute(target: { definitionId?: string; alias?: string }, input: unknown): Promise<RunRow> {
+      const v = parseOrThrow(executeSchema, input, snakeCase);
+      const definition = target.alias !== undefined
+        ? await defs.getDefinitionByAlias(db, target.alias)
+        : await defs.getDefinitionById(db, target.definitionId ?? '');
+      if (!definition) {
+        throw new NotFoundError(
+          target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
+        );
+      }
+      const reserved = reservedEnvNames(config);
+      for (const e of v.env) {
+        if (reserved.includes(e.name)) throw new ConflictError(`environment variable ${e.name} is reserved`);
+      }
+      const engine = pickEngine(v.engine);
+      const runId = newRunId(engine);
+      const gpu = v.gpu ?? definition.gpu ?? null;
+      const nodeLifecycle = gpu && gpu > 0 ? 'ondemand' : (v.nodeLifecycle ?? 'spot');
+      const { cpu, memory } = effectiveResources({ cpu: v.cpu, memory: v.memory }, definition);
+      const command = v.command ?? definition.command ?? null;
+      const reservedEnv: EnvVar[] = [
+        { name: 'FLOTILLA_RUN_ID', value: runId },
+        { name: 'FLOTILLA_SERVER_MODE', value: config.mode },
+        { name: config.ownerIdVar, value: v.owner },
+        { name: 'AWS_ROLE_SESSION_NAME', value: runId },
+      ];
+      const requestNames = new Set(v.env.map((e) => e.name));
+      const env = [
+        ...reservedEnv,
+        ...definition.env.filter((e) => !reserved.includes(e.name) && !requestNames.has(e.name)),
+        ...v.env,
+      ];
+      const row: NewRunRow = {
+        runId,
+        definitionId: definition.definitionId,
+        definitionVersion: definition.version,
+        alias: definition.alias,
+        groupName: definition.groupName,
+        image: definition.image,
+        command,
+        commandHash: command === null ? null : createHash('md5').update(command).digest('hex'),
+        env,
+        cpu,
+        memory,
+        cpuLimit: cpu,
+        memoryLimit: memory,
+        gpu,
+        ephemeralStorage: v.ephemeralStorage ?? definition.ephemeralStorage ?? null,
+        engine,
+        clusterName: v.cluster || definition.targetCluster || 'default',
+        status: 'QUEUED',
+        owner: v.owner,
+        runTags: { ...v.runTags, owner_id: v.owner },
+        labels: v.labels,
+        nodeLifecycle,
+        activeDeadlineSeconds: v.activeDeadlineSeconds ?? DEFAULT_DEADLINE[nodeLifecycle],
+        description: v.description ?? null,
+        idempotenceKey: v.idempotenceKey ?? null,
+        arch: v.arch ?? null,
+        serviceAccount: v.serviceAccount ?? null,
+        tier: v.tier ?? null,
+        attempt: 1,
+        maxAttempts: config.workers.maxAttempts,
+      };
+      const { run, created } = await db.transaction(async (tx) => {
+        if (v.idempotenceKey) {
+          // Serialise executes that share a key, so two concurrent requests make one run.
+          await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${v.idempotenceKey}))`);
+          const earlier = await store.findByIdempotenceKey(tx, v.idempotenceKey, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
+          if (earlier) return { run: earlier, created: false };
+        }
+        const inserted = await store.insertRun(tx, row, { reason: `executed by ${v.owner}`, detail: { engine, cluster: row.clusterName } });
+        return { run: inserted, created: true };
+      });
+      if (created) {
+        await Promise.all([publish(run), bus.publish('runs.queued', { runId: run.runId })]);
+      }
+      return run;
+    },
+
+    async get(runId: string): Promise<RunRow> {
+      const run = await store.getRun(db, runId);
+      if (!run) throw new NotFoundError(`Run with id ${runId} not found`);
+      return run;
+    },
+
+    list(spec: ListSpec) {
+      return store.listRuns(db, spec);
+    },
+
+    events(runId: string) {
+      return listRunEvents(db, runId);
+    },
+
+    /**
+     * Stops a run and its children (env PARENT_FLOTILLA_RUN_ID). Idempotent. The run is
+     * marked STOPPED first, so the stop reason wins over the exit the engine reports when
+     * the process dies; then the engine object is terminated.
+     */
+    async stop(runId: string, opts: { by?: string | null } = {}): Promise<RunRow> {
+      const run = await service.get(runId);
+      const seen = new Set<string>();
+      const stopOne = async (target: RunRow): Promise<void> => {
+        if (seen.has(target.runId)) return;
+        seen.add(target.runId);
+        if (target.status !== 'STOPPED') {
+          const reason = stopReason(opts.by);
+          const now = new Date();
+          const stopped = await transition(
+            target.runId,
+            'STOPPED',
+            { exitCode: 1, exitReason: reason, finishedAt: now, claimedBy: null, claimExpiresAt: null },
+            reason,
+            { detail: { action: 'stop', by: opts.by ?? null } },
+          );
+          // A QUEUED run has no engine object yet; if a submitter is launching it right
+          // now, the submitter loses the race and terminates what it launched.
+          if (stopped && (target.engineRef || target.status === 'PENDING' || target.status === 'RUNNING')) {
+            await service.terminateOnEngine(stopped, reason);
+          }
+        }
+        for (const child of await store.listChildRuns(db, target.runId)) await stopOne(child);
+      };
+      await stopOne(run);
+      return service.get(runId);
+    },
+
+    async terminateOnEngine(run: RunRow, reason: string): Promise<void> {
+      const engine = deps.engines?.get(run.engine as EngineName);
+      if (!engine) {
+        logger.warn({ runId: run.runId, engine: run.engine }, 'cannot terminate: engine not enabled in this process');
+        await appendRunEvents(db, [{ runId: run.runId, kind: 'warning', reason: `engine ${run.engine} is not enabled in this process; the job may still be running there` }]);
+        return;
+      }
+      try {
+        await engine.terminate(toEngineRun(run), reason);
+      } catch (err) {
+        logger.error({ err, runId: run.runId }, 'terminate failed');
+        await appendRunEvents(db, [{ runId: run.runId, kind: 'warning', reason: `terminate failed: ${errorMessage(err)}` }]);
+      }
+    },
+
+    /** A job's self-report (`PUT /{run_id}/status`): precedence rules apply, a lost race is fine. */
+    async report(runId: string, input: { status?: unknown; exitCode?: unknown; exitReason?: unknown }): Promise<RunRow> {
+      if (!isRunStatus(input.status)) throw new ValidationError([{ path: ['status'], message: `status ${String(input.status)} is invalid` }]);
+      if (input.exitCode !== undefined && input.exitCode !== null && !Number.isInteger(input.exitCode)) {
+        throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be an integer' }]);
+      }
+      if (input.exitReason !== undefined && input.exitReason !== null && typeof input.exitReason !== 'string') {
+        throw new ValidationError([{ path: ['exit_reason'], message: 'exit_reason must be a string' }]);
+      }
+      const run = await service.get(runId);
+      const status = input.status;
+      const facts: store.RunFacts = {};
+      if (typeof input.exitCode === 'number') facts.exitCode = input.exitCode;
+      if (typeof input.exitReason === 'string') facts.exitReason = input.exitReason;
+      if (status === 'RUNNING' && !run.startedAt) facts.startedAt = new Date();
+      if (status === 'STOPPED') {
+        facts.finishedAt = new Date();
+        if (!run.startedAt) facts.startedAt = facts.finishedAt;
+      }
+      if (status === run.status) {
+        if (status !== 'STOPPED' && Object.keys(facts).length) await store.updateRunFacts(db, runId, facts);
+      } else {
+        await transition(runId, status, facts, 'reported by the job', { detail: { action: 'report' } });
+      }
+      return service.get(runId);
+    },
+
+    /** Applies what an engine says about a run (push or reconcile). */
+    async applyUpdate(run: RunRow, update: StatusUpdate): Promise<RunRow | undefined> {
+      const facts: store.RunFacts = { missingSince: null };
+      if (update.engineRef) facts.engineRef = update.engineRef;
+      if (update.podName) facts.podName = update.podName;
+      if (update.instance?.instanceId) facts.instanceId = update.instance.instanceId;
+      if (update.instance?.dnsName) facts.instanceDnsName = update.instance.dnsName;
+      if (update.granted?.cpu) facts.cpu = update.granted.cpu;
+      if (update.granted?.memory) facts.memory = update.granted.memory;
+      if (update.status === 'RUNNING' || update.status === 'STOPPED') {
+        if (!run.startedAt) facts.startedAt = update.startedAt ?? update.finishedAt ?? new Date();
+      }
+      if (update.status === 'STOPPED') {
+        facts.finishedAt = update.finishedAt ?? new Date();
+        facts.exitCode = update.exitCode ?? null;
+        facts.exitReason = update.exitReason ?? null;
+        facts.claimedBy = null;
+        facts.claimExpiresAt = null;
+      }
+      if (update.status === 'NEEDS_RETRY') {
+        facts.lastError = update.exitReason ?? 'engine asked for a retry';
+        facts.exitReason = update.exitReason ?? null;
+      }
+      await service.recordEngineEvents(run.runId, update.events);
+      if (update.status === run.status) {
+        const changed = Object.entries(facts).some(([k, v]) => k !== 'missingSince' && (run as Record<string, unknown>)[k] !== v);
+        if (!changed && run.missingSince === null) return run;
+        const row = await store.updateRunFacts(db, run.runId, facts, { status: update.status });
+        if (row && changed) await publish(row);
+        return row;
+      }
+      return transition(run.runId, update.status, facts, update.exitReason ?? null, { detail: { source: 'engine' } });
+    },
+
+    async recordEngineEvents(runId: string, events: EngineEvent[] | undefined): Promise<void> {
+      if (!events?.length) return;
+      await appendRunEvents(
+        db,
+        events.map((e) => ({
+          runId,
+          kind: 'engine',
+          at: e.at,
+          reason: e.reason,
+          detail: { event_type: e.eventType, message: e.message, source_object: e.sourceObject ?? null },
+        })),
+      );
+    },
+  };
+  return service;
+}
+
+export type RunService = ReturnType<typeof createRunService>;

@@ -1,0 +1,96 @@
+// Follows a run's stdout and stderr files from byte offsets and yields whole lines.
+// The cursor is the pair of offsets up to which lines have been yielded, so a reader that
+// restarts from a chunk's cursor repeats nothing and skips nothing.
+import { open, type FileHandle } from 'node:fs/promises';
+import type { LogChunk } from '../types.js';
+
+const MAX_CHUNK = 64 * 1024;
+const IDLE_MIN_MS = 10;
+const IDLE_MAX_MS = 200;
+
+export interface Offsets {
+  stdout: number;
+  stderr: number;
+}
+
+export function parseCursor(cursor: string | null): Offsets {
+  if (!cursor) return { stdout: 0, stderr: 0 };
+  const m = /^(\d+):(\d+)$/.exec(cursor);
+  if (!m) throw new Error(`invalid local log cursor ${cursor}`);
+  return { stdout: Number(m[1]), stderr: Number(m[2]) };
+}
+
+export function formatCursor(o: Offsets): string {
+  return `${o.stdout}:${o.stderr}`;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+
+/** Reads up to MAX_CHUNK bytes at `offset`; returns the whole lines in it (and a final partial line when `final`). */
+async function readLines(fh: FileHandle, offset: number, final: boolean): Promise<{ text: string; bytes: number } | undefined> {
+  const buf = Buffer.allocUnsafe(MAX_CHUNK);
+  const { bytesRead } = await fh.read(buf, 0, MAX_CHUNK, offset);
+  if (bytesRead === 0) return undefined;
+  const data = buf.subarray(0, bytesRead);
+  const lastNewline = data.lastIndexOf(0x0a);
+  if (lastNewline >= 0) {
+    return { text: data.subarray(0, lastNewline + 1).toString('utf8'), bytes: lastNewline + 1 };
+  }
+  // A single line longer than a chunk is split rather than held forever.
+  if (bytesRead === MAX_CHUNK || final) return { text: data.toString('utf8') + '\n', bytes: bytesRead };
+  return undefined;
+}
+
+export async function* followFiles(
+  paths: { stdout: string; stderr: string },
+  start: Offsets,
+  isDone: () => Promise<boolean>,
+  signal: AbortSignal,
+): AsyncGenerator<LogChunk> {
+  const offsets = { ...start };
+  const handles: Partial<Record<keyof Offsets, FileHandle>> = {};
+  let idle = IDLE_MIN_MS;
+  try {
+    for (;;) {
+      if (signal.aborted) return;
+      // Decide "done" before reading, so output written just before exit is still read.
+      const done = await isDone();
+      let progressed = false;
+      for (const stream of ['stdout', 'stderr'] as const) {
+        if (!handles[stream]) {
+          try {
+            handles[stream] = await open(paths[stream], 'r');
+          } catch {
+            continue;
+          }
+        }
+        for (;;) {
+          const got = await readLines(handles[stream]!, offsets[stream], done);
+          if (!got) break;
+          offsets[stream] += got.bytes;
+          progressed = true;
+          yield { stream, text: got.text, at: new Date(), cursor: formatCursor(offsets) };
+          if (signal.aborted) return;
+        }
+      }
+      if (done && !progressed) return;
+      if (progressed) idle = IDLE_MIN_MS;
+      else {
+        await sleep(idle, signal);
+        idle = Math.min(IDLE_MAX_MS, idle * 2);
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(handles).map((h) => h?.close()));
+  }
+}

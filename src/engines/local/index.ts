@@ -1,0 +1,223 @@
+// The `local` engine: `bash -c <command>` (or `sh -c`) as a detached process group in a
+// per-run directory. A small shell wrapper sends stdout/stderr to files and writes the exit
+// code to a file, so a run outlives the worker that started it: after a worker restart
+// its logs resume from byte offsets and its exit code is still known. Only a run whose
+// process is gone without an exit file is lost (NEEDS_RETRY, per spec/engines.md).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { PermanentEngineError, RetryableEngineError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import type { Engine, EngineRun, LogChunk, MissingRun, StatusUpdate, SubmitResult } from '../types.js';
+import { followFiles, parseCursor } from './follow.js';
+
+export interface LocalEngineConfig {
+  /** Parent of the per-run directories. */
+  workdir?: string;
+  /** Time between SIGTERM and SIGKILL on terminate. */
+  graceMs?: number;
+}
+
+interface RunFiles {
+  dir: string;
+  work: string;
+  stdout: string;
+  stderr: string;
+  exit: string;
+  pid: string;
+}
+
+const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
+
+// $1 = command, $2 = run directory. The exit file is renamed into place so a reader never
+// sees it half written.
+const WRAPPER = `"${SHELL}" -c "$1" >>"$2/stdout" 2>>"$2/stderr" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+
+export function exitReasonFor(code: number): string {
+  if (code === 0) return 'Exited successfully';
+  if (code > 128 && code < 160) return `Error: killed by signal ${code - 128}`;
+  return `Error: exited with code ${code}`;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger?: Logger } = {}): Engine {
+  const root = resolve(config.workdir ?? join(tmpdir(), 'flotilla-local'));
+  const graceMs = config.graceMs ?? 5000;
+  const host = hostname();
+  const listeners = new Set<(u: StatusUpdate) => void>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const files = (runId: string): RunFiles => {
+    if (!/^[A-Za-z0-9_.-]+$/.test(runId)) throw new PermanentEngineError(`run id ${runId} is not a safe directory name`);
+    const dir = join(root, runId);
+    return { dir, work: join(dir, 'work'), stdout: join(dir, 'stdout'), stderr: join(dir, 'stderr'), exit: join(dir, 'exit'), pid: join(dir, 'pid') };
+  };
+
+  async function readExit(f: RunFiles): Promise<number | undefined> {
+    try {
+      const n = Number.parseInt((await readFile(f.exit, 'utf8')).trim(), 10);
+      return Number.isNaN(n) ? undefined : n;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function readPid(f: RunFiles): Promise<{ pid: number; host: string; startedAt: Date } | undefined> {
+    try {
+      const v = JSON.parse(await readFile(f.pid, 'utf8')) as { pid: number; host: string; startedAt: string };
+      return { pid: v.pid, host: v.host, startedAt: new Date(v.startedAt) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  function stopped(runId: string, code: number, finishedAt = new Date()): StatusUpdate {
+    return { runId, status: 'STOPPED', exitCode: code, exitReason: exitReasonFor(code), finishedAt };
+  }
+
+  async function statusOf(run: EngineRun): Promise<StatusUpdate | MissingRun | undefined> {
+    const f = files(run.runId);
+    const code = await readExit(f);
+    if (code !== undefined) return stopped(run.runId, code);
+    const pid = await readPid(f);
+    if (!pid) return { runId: run.runId, missing: true };
+    // A process on another host is not ours to judge.
+    if (pid.host !== host) return undefined;
+    if (isAlive(pid.pid)) return { runId: run.runId, status: 'RUNNING', startedAt: pid.startedAt, engineRef: `${pid.host}:${pid.pid}` };
+    // The exit file may land just after the process ends; look once more before calling it lost.
+    await new Promise((r) => setTimeout(r, 50));
+    const late = await readExit(f);
+    if (late !== undefined) return stopped(run.runId, late);
+    return { runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' };
+  }
+
+  const engine: Engine = {
+    name: 'local',
+
+    async submit(run: EngineRun): Promise<SubmitResult> {
+      const f = files(run.runId);
+      const existing = await readPid(f);
+      if (existing && existing.host === host) {
+        const code = await readExit(f);
+        const ref = `${existing.host}:${existing.pid}`;
+        if (code !== undefined) return { engineRef: ref, status: 'STOPPED', startedAt: existing.startedAt, exitCode: code, exitReason: exitReasonFor(code) };
+        if (isAlive(existing.pid)) return { engineRef: ref, status: 'RUNNING', startedAt: existing.startedAt };
+        // A previous attempt died before finishing: start over in a clean directory.
+        await rm(f.dir, { recursive: true, force: true });
+      } else if (existsSync(f.dir)) {
+        await rm(f.dir, { recursive: true, force: true });
+      }
+      await mkdir(f.work, { recursive: true });
+      await Promise.all([writeFile(f.stdout, ''), writeFile(f.stderr, '')]);
+      const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: f.work };
+      for (const e of run.env) env[e.name] = e.value;
+      const command = run.command ?? 'true';
+      let child;
+      try {
+        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir], {
+          cwd: f.work,
+          env,
+          detached: true,
+          stdio: 'ignore',
+        });
+      } catch (err) {
+        throw new RetryableEngineError(`could not start process: ${(err as Error).message}`, { cause: err });
+      }
+      const pid = child.pid;
+      if (pid === undefined) {
+        const error = await new Promise<Error>((r) => child.once('error', r));
+        throw new RetryableEngineError(`could not start process: ${error.message}`, { cause: error });
+      }
+      const startedAt = new Date();
+      const tmp = f.pid + '.tmp';
+      await writeFile(tmp, JSON.stringify({ pid, host, startedAt: startedAt.toISOString() }));
+      await rename(tmp, f.pid);
+      child.unref();
+      child.once('exit', () => {
+        void readExit(f).then((code) => {
+          const update = code === undefined
+            ? ({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' } as StatusUpdate)
+            : stopped(run.runId, code);
+          for (const l of listeners) l(update);
+        });
+      });
+      return { engineRef: `${host}:${pid}`, status: 'RUNNING', startedAt };
+    },
+
+    async reconcile(runs: EngineRun[]) {
+      const out: (StatusUpdate | MissingRun)[] = [];
+      for (const run of runs) {
+        const s = await statusOf(run);
+        if (s) out.push(s);
+      }
+      return out;
+    },
+
+    watch(onUpdate) {
+      listeners.add(onUpdate);
+      return async () => {
+        listeners.delete(onUpdate);
+      };
+    },
+
+    async *logs(run: EngineRun, cursor: string | null, signal: AbortSignal): AsyncIterable<LogChunk> {
+      const f = files(run.runId);
+      yield* followFiles(
+        { stdout: f.stdout, stderr: f.stderr },
+        parseCursor(cursor),
+        async () => (await readExit(f)) !== undefined || !(await isRunning(f)),
+        signal,
+      );
+    },
+
+    async terminate(run: EngineRun): Promise<void> {
+      const f = files(run.runId);
+      const pid = await readPid(f);
+      if (!pid || pid.host !== host || !isAlive(pid.pid)) return;
+      const signalGroup = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(-pid.pid, sig);
+        } catch {
+          // already gone
+        }
+      };
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (isAlive(pid.pid)) signalGroup('SIGKILL');
+      }, graceMs);
+      timer.unref();
+      timers.add(timer);
+    },
+
+    async release(run: EngineRun): Promise<void> {
+      await rm(files(run.runId).dir, { recursive: true, force: true });
+    },
+
+    async describe() {
+      return { clusters: ['local'], capabilities: ['bash', `host:${host}`] };
+    },
+
+    async close() {
+      listeners.clear();
+      deps.logger?.debug('local engine closed; running processes continue');
+    },
+  };
+
+  async function isRunning(f: RunFiles): Promise<boolean> {
+    const pid = await readPid(f);
+    return pid !== undefined && pid.host === host && isAlive(pid.pid);
+  }
+
+  return engine;
+}

@@ -1,0 +1,28 @@
+// The append-only timeline of each run.
+import { asc, eq, inArray } from 'drizzle-orm';
+import type { DbOrTx } from '../db/client.js';
+import { runEvents, type RunEventRow } from '../db/schema.js';
+
+export interface NewRunEvent {
+  runId: string;
+  kind: string;
+  at?: Date;
+  reason?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export async function appendRunEvents(db: DbOrTx, events: NewRunEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  await db.insert(runEvents).values(
+    events.map((e) => ({ runId: e.runId, kind: e.kind, at: e.at ?? new Date(), reason: e.reason ?? null, detail: e.detail ?? {} })),
+  );
+}
+
+export async function listRunEvents(db: DbOrTx, runId: string): Promise<RunEventRow[]> {
+  return db.select().from(runEvents).where(eq(runEvents.runId, runId)).orderBy(asc(runEvents.seq));
+}
+
+export async function listRunEventsFor(db: DbOrTx, runIds: readonly string[]): Promise<RunEventRow[]> {
+  if (runIds.length === 0) return [];
+  return db.select().from(runEvents).where(inArray(runEvents.runId, [...runIds])).orderBy(asc(runEvents.seq));
+}

@@ -1,0 +1,320 @@
+// Every read and write of runs. Status changes go through `transitionRun`: one conditional
+// UPDATE plus a run_events row in one transaction; a lost race returns undefined.
+import { and, count, eq, inArray, lt, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../db/client.js';
+import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
+import type { RunStatus } from '../domain/statuses.js';
+import { predecessorsOf } from '../domain/statuses.js';
+import { orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
+
+export const runColumns: ColumnMap = {
+  run_id: runs.runId,
+  definition_id: runs.definitionId,
+  alias: runs.alias,
+  group_name: runs.groupName,
+  image: runs.image,
+  command: runs.command,
+  cluster_name: runs.clusterName,
+  engine: runs.engine,
+  status: runs.status,
+  exit_code: runs.exitCode,
+  exit_reason: runs.exitReason,
+  user: runs.owner,
+  node_lifecycle: runs.nodeLifecycle,
+  queued_at: runs.queuedAt,
+  started_at: runs.startedAt,
+  finished_at: runs.finishedAt,
+};
+
+export type RunFacts = Partial<
+  Pick<
+    NewRunRow,
+    | 'exitCode'
+    | 'exitReason'
+    | 'startedAt'
+    | 'finishedAt'
+    | 'engineRef'
+    | 'podName'
+    | 'namespace'
+    | 'instanceId'
+    | 'instanceDnsName'
+    | 'claimedBy'
+    | 'claimExpiresAt'
+    | 'nextAttemptAt'
+    | 'lastError'
+    | 'attempt'
+    | 'missingSince'
+    | 'cpu'
+    | 'memory'
+  >
+>;
+
+export interface TransitionEvent {
+  reason?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+export async function insertRun(tx: DbOrTx, row: NewRunRow, event: TransitionEvent): Promise<RunRow> {
+  const [created] = await tx.insert(runs).values(row).returning();
+  await tx.insert(runEvents).values({
+    runId: row.runId,
+    kind: 'status',
+    fromStatus: null,
+    toStatus: row.status,
+    reason: event.reason ?? null,
+    detail: event.detail ?? {},
+  });
+  return created!;
+}
+
+export async function getRun(db: DbOrTx, runId: string): Promise<RunRow | undefined> {
+  const [row] = await db.select().from(runs).where(eq(runs.runId, runId));
+  return row;
+}
+
+export async function getRunsByIds(db: DbOrTx, ids: readonly string[]): Promise<RunRow[]> {
+  if (ids.length === 0) return [];
+  return db.select().from(runs).where(inArray(runs.runId, [...ids]));
+}
+
+/** The most recent run with this idempotence key queued since `since` that did not fail. */
+export async function findByIdempotenceKey(db: DbOrTx, key: string, since: Date): Promise<RunRow | undefined> {
+  const [row] = await db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.idempotenceKey, key),
+        gte(runs.queuedAt, since),
+        or(ne(runs.status, 'STOPPED'), eq(runs.exitCode, 0)),
+      ),
+    )
+    .orderBy(desc(runs.queuedAt))
+    .limit(1);
+  return row;
+}
+
+/**
+ * Moves a run to `to` if its current status allows it (and, when given, only while
+ * `claimedBy` holds it). Returns the updated row, or undefined when the race was lost.
+ */
+export async function transitionRun(
+  db: Db,
+  runId: string,
+  to: RunStatus,
+  facts: RunFacts,
+  event: TransitionEvent,
+  opts: { from?: RunStatus[]; claimedBy?: string } = {},
+): Promise<{ run: RunRow; from: RunStatus } | undefined> {
+  const from = opts.from ?? predecessorsOf(to);
+  return db.transaction(async (tx) => {
+    const [current] = await tx
+      .select({ status: runs.status })
+      .from(runs)
+      .where(eq(runs.runId, runId))
+      .for('update');
+    if (!current || !from.includes(current.status as RunStatus)) return undefined;
+    const conditions = [eq(runs.runId, runId), inArray(runs.status, from)];
+    if (opts.claimedBy) conditions.push(eq(runs.claimedBy, opts.claimedBy));
+    const [row] = await tx
+      .update(runs)
+      .set({ ...facts, status: to, updatedAt: new Date() })
+      .where(and(...conditions))
+      .returning();
+    if (!row) return undefined;
+    await tx.insert(runEvents).values({
+      runId,
+      kind: 'status',
+      fromStatus: current.status,
+      toStatus: to,
+      reason: event.reason ?? null,
+      detail: event.detail ?? {},
+    });
+    return { run: row, from: current.status as RunStatus };
+  });
+}
+
+/** Merges engine facts into a run that is not yet STOPPED, without changing its status. */
+export async function updateRunFacts(db: DbOrTx, runId: string, facts: RunFacts, opts: { status?: RunStatus } = {}): Promise<RunRow | undefined> {
+  const conditions = [eq(runs.runId, runId), ne(runs.status, 'STOPPED')];
+  if (opts.status) conditions.push(eq(runs.status, opts.status));
+  const [row] = await db
+    .update(runs)
+    .set({ ...facts, updatedAt: new Date() })
+    .where(and(...conditions))
+    .returning();
+  return row;
+}
+
+/**
+ * Claims up to `limit` due QUEUED runs for `workerId` (FOR UPDATE SKIP LOCKED, so workers
+ * never claim the same run), leasing them until `leaseMs` from now.
+ */
+export async function claimDueRuns(db: DbOrTx, workerId: string, engines: string[], limit: number, leaseMs: number): Promise<RunRow[]> {
+  if (engines.length === 0) return [];
+  const rows = await db.execute<{ run_id: string }>(sql`
+    update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    where run_id in (
+      select run_id from ${runs}
+      where status = 'QUEUED'
+        and (next_attempt_at is null or next_attempt_at <= now())
+        and (claim_expires_at is null or claim_expires_at < now())
+        and ${inArray(runs.engine, engines)}
+      order by queued_at
+      limit ${limit}
+      for update skip locked
+    )
+    returning run_id`);
+  const ids = rowsOf<{ run_id: string }>(rows).map((r) => r.run_id);
+  return getRunsByIds(db, ids);
+}
+
+/** Gives a claimed QUEUED run back, to be tried again at `nextAttemptAt`. */
+export async function releaseQueuedClaim(db: DbOrTx, runId: string, workerId: string, nextAttemptAt: Date, lastError: string | null): Promise<void> {
+  await db
+    .update(runs)
+    .set({ claimedBy: null, claimExpiresAt: null, nextAttemptAt, lastError, updatedAt: new Date() })
+    .where(and(eq(runs.runId, runId), eq(runs.claimedBy, workerId), eq(runs.status, 'QUEUED')));
+}
+
+/** Leases a batch of PENDING/RUNNING runs for one reconcile pass. */
+export async function claimActiveRuns(
+  db: DbOrTx,
+  workerId: string,
+  engines: string[],
+  limit: number,
+  leaseMs: number,
+  exclude: string[],
+): Promise<RunRow[]> {
+  if (engines.length === 0) return [];
+  const rows = await db.execute<{ run_id: string }>(sql`
+    update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    where run_id in (
+      select run_id from ${runs}
+      where status in ('PENDING', 'RUNNING')
+        and (claim_expires_at is null or claim_expires_at < now() or claimed_by = ${workerId})
+        and ${inArray(runs.engine, engines)}
+        ${exclude.length ? sql`and ${notInArray(runs.runId, exclude)}` : sql``}
+      order by updated_at
+      limit ${limit}
+      for update skip locked
+    )
+    returning run_id`);
+  return getRunsByIds(db, rowsOf<{ run_id: string }>(rows).map((r) => r.run_id));
+}
+
+export async function releaseClaims(db: DbOrTx, workerId: string, runIds: string[]): Promise<void> {
+  if (runIds.length === 0) return;
+  await db
+    .update(runs)
+    .set({ claimedBy: null, claimExpiresAt: null })
+    .where(and(inArray(runs.runId, runIds), eq(runs.claimedBy, workerId)));
+}
+
+/** Releases every lease that has expired (workers that died). Returns how many. */
+export async function releaseExpiredClaims(db: DbOrTx): Promise<number> {
+  const a = await db
+    .update(runs)
+    .set({ claimedBy: null, claimExpiresAt: null })
+    .where(lt(runs.claimExpiresAt, new Date()))
+    .returning({ id: runs.runId });
+  const b = await db
+    .update(runs)
+    .set({ logClaimedBy: null, logClaimExpiresAt: null })
+    .where(lt(runs.logClaimExpiresAt, new Date()))
+    .returning({ id: runs.runId });
+  return a.length + b.length;
+}
+
+/** Runs whose output still needs collecting, leased to `workerId` for log collection. */
+export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: string[], limit: number, leaseMs: number): Promise<RunRow[]> {
+  if (engines.length === 0 || limit <= 0) return [];
+  const rows = await db.execute<{ run_id: string }>(sql`
+    update ${runs} set log_claimed_by = ${workerId}, log_claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    where run_id in (
+      select run_id from ${runs}
+      where logs_complete = false and status in ('RUNNING', 'STOPPED')
+        and (log_claim_expires_at is null or log_claim_expires_at < now())
+        and ${inArray(runs.engine, engines)}
+      order by queued_at
+      limit ${limit}
+      for update skip locked
+    )
+    returning run_id`);
+  return getRunsByIds(db, rowsOf<{ run_id: string }>(rows).map((r) => r.run_id));
+}
+
+export async function renewLogClaim(db: DbOrTx, runId: string, workerId: string, leaseMs: number): Promise<boolean> {
+  const rows = await db
+    .update(runs)
+    .set({ logClaimExpiresAt: new Date(Date.now() + leaseMs) })
+    .where(and(eq(runs.runId, runId), eq(runs.logClaimedBy, workerId)))
+    .returning({ id: runs.runId });
+  return rows.length > 0;
+}
+
+export async function finishLogCollection(db: DbOrTx, runId: string, workerId: string, complete: boolean): Promise<boolean> {
+  const rows = await db
+    .update(runs)
+    .set({ logsComplete: complete, logClaimedBy: null, logClaimExpiresAt: null })
+    .where(and(eq(runs.runId, runId), eq(runs.logClaimedBy, workerId)))
+    .returning({ id: runs.runId });
+  return rows.length > 0;
+}
+
+export async function listRunsByStatus(db: DbOrTx, status: RunStatus, limit: number): Promise<RunRow[]> {
+  return db.select().from(runs).where(eq(runs.status, status)).orderBy(runs.updatedAt).limit(limit);
+}
+
+/** RUNNING runs past their active deadline. */
+export async function listOverdueRuns(db: DbOrTx, limit: number): Promise<RunRow[]> {
+  return db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        eq(runs.status, 'RUNNING'),
+        sql`${runs.activeDeadlineSeconds} is not null`,
+        sql`${runs.startedAt} + ${runs.activeDeadlineSeconds} * interval '1 second' < now()`,
+      ),
+    )
+    .limit(limit);
+}
+
+/** Runs not yet STOPPED whose env names `parentRunId` as PARENT_FLOTILLA_RUN_ID. */
+export async function listChildRuns(db: DbOrTx, parentRunId: string): Promise<RunRow[]> {
+  return db
+    .select()
+    .from(runs)
+    .where(
+      and(
+        ne(runs.status, 'STOPPED'),
+        sql`${runs.env} @> ${JSON.stringify([{ name: 'PARENT_FLOTILLA_RUN_ID', value: parentRunId }])}::jsonb`,
+      ),
+    );
+}
+
+export async function listRuns(db: DbOrTx, spec: ListSpec): Promise<{ total: number; rows: RunRow[] }> {
+  const where = whereOf(runColumns, runs.env, spec);
+  const [rows, totals] = await Promise.all([
+    db
+      .select()
+      .from(runs)
+      .where(where)
+      .orderBy(...orderOf(runColumns, spec.sortBy, spec.order, runs.runId))
+      .limit(spec.limit)
+      .offset(spec.offset),
+    db.select({ n: count() }).from(runs).where(where),
+  ]);
+  return { total: Number(totals[0]?.n ?? 0), rows };
+}
+
+export async function countRunsByStatus(db: DbOrTx): Promise<{ status: string; engine: string; n: number }[]> {
+  const rows = await db.select({ status: runs.status, engine: runs.engine, n: count() }).from(runs).groupBy(runs.status, runs.engine);
+  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+}
+
+/** postgres.js returns an array from execute(); PGlite returns { rows }. */
+export function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
+}

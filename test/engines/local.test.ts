@@ -1,0 +1,65 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, afterAll } from 'vitest';
+import { createLocalEngine } from '../../src/engines/local/index.js';
+import { collectLogs, engineConformance, makeEngineRun, waitForEnd } from './conformance.js';
+
+const workdir = mkdtempSync(join(tmpdir(), 'flotilla-local-test-'));
+afterAll(() => rmSync(workdir, { recursive: true, force: true }));
+
+engineConformance('local', {
+  setup: async () => createLocalEngine({ workdir, graceMs: 500 }),
+  image: 'ignored',
+});
+
+describe('local engine specifics', () => {
+  const engine = createLocalEngine({ workdir, graceMs: 200 });
+  afterAll(() => engine.close());
+
+  it('keeps stdout and stderr apart', async () => {
+    const run = makeEngineRun('local', { command: 'echo out; echo err >&2' });
+    await engine.submit(run);
+    await waitForEnd(engine, run);
+    const chunks = await collectLogs(engine, run);
+    expect(chunks.filter((c) => c.stream === 'stdout').map((c) => c.text).join('')).toBe('out\n');
+    expect(chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join('')).toBe('err\n');
+  });
+
+  it('ends a last line that has no newline', async () => {
+    const run = makeEngineRun('local', { command: 'printf "no newline"' });
+    await engine.submit(run);
+    await waitForEnd(engine, run);
+    expect((await collectLogs(engine, run)).map((c) => c.text).join('')).toBe('no newline\n');
+  });
+
+  it('pushes the exit through watch', async () => {
+    const updates: string[] = [];
+    const stop = engine.watch!((u) => updates.push(`${u.runId}:${u.status}:${u.exitCode}`));
+    const run = makeEngineRun('local', { command: 'exit 7' });
+    await engine.submit(run);
+    await expect.poll(() => updates, { timeout: 5000 }).toContain(`${run.runId}:STOPPED:7`);
+    await stop();
+  });
+
+  it('reports a run whose process vanished without an exit as lost (NEEDS_RETRY)', async () => {
+    const run = makeEngineRun('local', { command: 'sleep 60' });
+    const submitted = await engine.submit(run);
+    const pid = Number(submitted.engineRef.split(':').pop());
+    // Kill the wrapper too, as a machine restart would: no exit file is written.
+    process.kill(-pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+    const [update] = await engine.reconcile([run]);
+    expect(update).toMatchObject({ status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' });
+  });
+
+  it('escalates to SIGKILL when SIGTERM is ignored', async () => {
+    const run = makeEngineRun('local', { command: 'trap "" TERM; sleep 30' });
+    await engine.submit(run);
+    await new Promise((r) => setTimeout(r, 200));
+    await engine.terminate(run, 'test');
+    const end = await waitForEnd(engine, run, 5000).catch(() => undefined);
+    const [after] = await engine.reconcile([run]);
+    expect(end ?? after).toMatchObject({ status: expect.stringMatching(/STOPPED|NEEDS_RETRY/) });
+  });
+});
