@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import type { TaskDefinitionRow } from '../db/schema.js';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
 import * as store from '../store/definitions.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { LIMITS } from './resources.js';
@@ -113,12 +113,36 @@ const aliasConflict = (alias: string, cause?: unknown) =>
   // The classic message, typo included: clients match on it.
   new ConflictError(`definition with alias [${alias}] aleady exists`, { cause });
 
+/**
+ * Postgres text and jsonb cannot hold U+0000; the driver fails with an unexpected error (a
+ * masked 500). Refuse it as bad input instead, naming the field. Runs on parsed input, so
+ * only known fields are looked at.
+ */
+function rejectNul(value: unknown, path: (string | number)[] = [], issues: FieldIssue[] = []): FieldIssue[] {
+  if (typeof value === 'string') {
+    if (value.includes('\0')) {
+      const field = path.map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p))).join('.').replace(/\.\[/g, '[');
+      issues.push({ path, message: `${field} must not contain NUL characters` });
+    }
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => rejectNul(item, [...path, i], issues));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, item] of Object.entries(value)) rejectNul(item, [...path, k], issues);
+  }
+  if (path.length === 0 && issues.length > 0) throw new ValidationError(issues);
+  return issues;
+}
+
+/** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
+const unstorable = (key: string) => key.includes('\0');
+
 export function createDefinitionService(deps: { db: Db }) {
   const { db } = deps;
 
   return {
     async create(input: unknown): Promise<TaskDefinition> {
       const v = parseOrThrow(createSchema, input, snakeCase);
+      rejectNul(v);
       try {
         return await store.insertDefinition(db, {
           definitionId: `${v.groupName}-${randomUUID()}`,
@@ -144,13 +168,13 @@ export function createDefinitionService(deps: { db: Db }) {
     },
 
     async get(id: string): Promise<TaskDefinition> {
-      const row = await store.getDefinitionById(db, id);
+      const row = unstorable(id) ? undefined : await store.getDefinitionById(db, id);
       if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
       return row;
     },
 
     async getByAlias(alias: string): Promise<TaskDefinition> {
-      const row = await store.getDefinitionByAlias(db, alias);
+      const row = unstorable(alias) ? undefined : await store.getDefinitionByAlias(db, alias);
       if (!row) throw new NotFoundError(`Definition with alias ${alias} not found`);
       return row;
     },
@@ -158,6 +182,8 @@ export function createDefinitionService(deps: { db: Db }) {
     /** Fields that are present replace the stored ones (env replaced whole); bumps version. */
     async update(id: string, input: unknown): Promise<TaskDefinition> {
       const v = parseOrThrow(updateSchema, input, snakeCase);
+      rejectNul(v);
+      if (unstorable(id)) throw new NotFoundError(`Definition with ID ${id} not found`);
       const changes = Object.fromEntries(Object.entries(v).filter(([, value]) => value !== undefined));
       try {
         const row = await store.updateDefinition(db, id, changes);
@@ -170,7 +196,7 @@ export function createDefinitionService(deps: { db: Db }) {
     },
 
     async delete(id: string): Promise<void> {
-      if (!(await store.deleteDefinition(db, id))) throw new NotFoundError(`Definition with ID ${id} not found`);
+      if (unstorable(id) || !(await store.deleteDefinition(db, id))) throw new NotFoundError(`Definition with ID ${id} not found`);
     },
 
     list(spec: ListSpec) {

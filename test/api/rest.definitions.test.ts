@@ -147,6 +147,13 @@ describe('POST /api/v6/task', () => {
     expect((await call('/api/v6/task', { method: 'POST', json: { alias: 'g255', image: 'x', group_name: 'a'.repeat(255) } })).status).toBe(200);
   });
 
+  it('400 naming the field for a NUL character, which Postgres cannot store', async () => {
+    expect(await call('/api/v6/task', { method: 'POST', json: { alias: 'nul\u0000', image: 'x', env: [{ name: 'A', value: '\u0000' }] } })).toEqual({
+      status: 400,
+      body: { error: 'alias must not contain NUL characters\nenv[0].value must not contain NUL characters' },
+    });
+  });
+
   it('409 on a duplicate alias, with the classic (misspelt) message', async () => {
     await create({ alias: 'dup', image: 'x' });
     expect(await call('/api/v6/task', { method: 'POST', json: { alias: 'dup', image: 'y' } })).toEqual({
@@ -175,6 +182,9 @@ describe('GET /api/v6/task/{id} and /task/alias/{alias}', () => {
 
   it('404 Definition with ID X not found', async () => {
     expect(await call('/api/v6/task/nope-123')).toEqual({ status: 404, body: { error: 'Definition with ID nope-123 not found' } });
+    expect((await call('/api/v6/task/nope%00')).status).toBe(404);
+    expect((await call('/api/v6/task/alias/nope%00')).status).toBe(404);
+    expect((await call('/api/v6/task/nope%00', { method: 'DELETE' })).status).toBe(404);
   });
 });
 
@@ -314,5 +324,21 @@ describe('other versions and CORS', () => {
     const res = await t.fetch('/api/v6/task/alias/none', { headers: { origin: 'http://ui.example' } });
     expect(res.status).toBe(404);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  });
+});
+
+describe('unexpected errors', () => {
+  it('are a masked 500 in the JSON envelope', async () => {
+    const broken = await createTestApp();
+    // A real failure of our own storage: the database is gone under a running app.
+    await broken.database.close();
+    try {
+      const res = await broken.fetch('/api/v6/task');
+      expect(res.status).toBe(500);
+      expect(res.headers.get('content-type')).toBe(JSON_TYPE);
+      expect(await res.json()).toEqual({ error: 'internal server error' });
+    } finally {
+      await broken.bus.close();
+    }
   });
 });

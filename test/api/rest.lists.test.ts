@@ -157,6 +157,7 @@ describe('GET /api/v6/task', () => {
     const injection = await get(`/api/v6/task?alias=${encodeURIComponent("x' OR '1'='1")}`);
     expect(injection.body).toMatchObject({ total: 0, definitions: [] });
     expect((await get('/api/v6/task')).body.total).toBe(5);
+    expect(await get('/api/v6/task?alias=%00')).toEqual({ status: 400, body: { error: 'alias must not contain NUL characters' } });
   });
 
   it('an empty result is [] with total 0', async () => {

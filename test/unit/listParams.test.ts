@@ -167,6 +167,11 @@ describe('list params: column filters', () => {
     }
   });
 
+  it('rejects a NUL character in a value (Postgres cannot compare against it)', () => {
+    expect(errorOf(() => parse(q('alias=a%00b'))).message).toBe('alias must not contain NUL characters');
+    expect(errorOf(() => parse(q('env=A|%00'))).message).toBe('env must not contain NUL characters');
+  });
+
   it('echoes each filter as an array of the raw values', () => {
     const { echo } = parse(q('exit_code=1&alias=x&alias=y'));
     expect(echo).toEqual({

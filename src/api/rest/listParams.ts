@@ -185,6 +185,8 @@ export function createListParser(config: ListParamsConfig): ListParser {
     for (const key of new Set(params.keys())) {
       if ((PAGING_KEYS as readonly string[]).includes(key)) continue;
       const values = params.getAll(key);
+      // Postgres cannot compare against U+0000; the driver would fail with a 500.
+      if (values.some((v) => v.includes('\0'))) throw invalid(key, `${key} must not contain NUL characters`);
 
       if (key === 'env' && config.envFilter !== false) {
         for (const raw of values) {
