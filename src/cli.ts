@@ -28,6 +28,12 @@ program
   .action(async () => (await import('./server.js')).serve().catch(fail));
 
 program
+  .command('worker')
+  .description('the background loops (submit, status, retry, logs, sweep) against DATABASE_URL and REDIS_URL')
+  .option('--workers <list>', 'comma-separated loops to run (submit,status,retry,logs,sweep); default ENABLED_WORKERS')
+  .action(async (opts: { workers?: string }) => (await import('./worker.js')).worker(opts).catch(fail));
+
+program
   .command('migrate')
   .description('apply the database migrations in drizzle/ to DATABASE_URL (or the embedded database)')
   .action(async () => {

@@ -6,6 +6,7 @@ import { openRuntime } from './runtime.js';
 import { createApp } from './api/app.js';
 import { listen } from './httpServer.js';
 import { onShutdown } from './signals.js';
+import { runWorkers } from './worker.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -22,10 +23,17 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   }
   const runtime = await openRuntime(config, logger, { migrate: true });
   const app = createApp(runtime);
+  const workers = runWorkers(runtime, config.workers.enabled);
   const http = await listen(app, config.host, config.port);
   logger.info(
-    { url: http.url, database: runtime.database.kind === 'pglite' ? config.dataDir : 'postgres', startupMs: Math.round(performance.now() - started) },
-    `flotilla dev ready on ${http.url} (GraphiQL at ${http.url}/graphql)`,
+    {
+      url: http.url,
+      database: runtime.database.kind === 'pglite' ? config.dataDir : 'postgres',
+      engines: runtime.engines.names(),
+      defaultEngine: runtime.engines.defaultName(),
+      startupMs: Math.round(performance.now() - started),
+    },
+    `flotilla dev ready on ${http.url} (GraphiQL at ${http.url}/graphql); runs go to the ${runtime.engines.defaultName()} engine`,
   );
-  onShutdown(logger, [() => runtime.close(), () => http.close()]);
+  onShutdown(logger, [() => runtime.close(), () => workers.stop(), () => http.close()]);
 }

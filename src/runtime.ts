@@ -1,12 +1,14 @@
 // Opens what every role needs (database, event bus, services) from a Config, and closes
 // it again. Entry points (server.ts, worker.ts, dev.ts) build on this.
-import type { Config } from './config.js';
+import { sql } from 'drizzle-orm';
+import { ConfigError, type Config } from './config.js';
 import { createDatabase, type Database } from './db/client.js';
 import type { EventBus } from './events/bus.js';
 import { createMemoryBus } from './events/memoryBus.js';
 import { createRedisBus } from './events/redisBus.js';
 import { createServices, type Services } from './domain/services.js';
 import type { Logger } from './logger.js';
+import { createEngineRegistry, type EngineRegistry } from './engines/registry.js';
 
 export interface Runtime {
   config: Config;
@@ -14,6 +16,7 @@ export interface Runtime {
   database: Database;
   bus: EventBus;
   services: Services;
+  engines: EngineRegistry;
   close(): Promise<void>;
 }
 
@@ -21,15 +24,19 @@ export async function openRuntime(config: Config, logger: Logger, opts: { migrat
   const database = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
   try {
     if (opts.migrate) await database.migrate();
+    else await assertMigrated(database);
     const bus = config.redisUrl ? await createRedisBus(config.redisUrl, logger) : createMemoryBus();
-    const services = createServices({ db: database.db, bus, config, logger });
+    const engines = await createEngineRegistry(config, logger);
+    const services = createServices({ db: database.db, bus, config, logger, engines });
     return {
       config,
       logger,
       database,
       bus,
       services,
+      engines,
       async close() {
+        await engines.close();
         await bus.close();
         await database.close();
       },
@@ -37,5 +44,15 @@ export async function openRuntime(config: Config, logger: Logger, opts: { migrat
   } catch (err) {
     await database.close().catch(() => {});
     throw err;
+  }
+}
+
+async function assertMigrated(database: Database): Promise<void> {
+  try {
+    await database.db.execute(sql`select 1 from runs limit 0`);
+  } catch (err) {
+    throw new ConfigError(
+      `The database has no Flotilla tables (${(err as Error).message}).\nRun \`flotilla migrate\` (npm run migrate) with the same DATABASE_URL first.`,
+    );
   }
 }

@@ -1,20 +1,27 @@
 // The domain services every API and worker uses, built once per process.
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { EngineRegistry } from '../engines/registry.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import { createDefinitionService } from './definitionService.js';
+import { createRunService } from './runService.js';
+import { createLogService } from './logService.js';
 
 export interface ServiceDeps {
   db: Db;
   bus: EventBus;
   config: Config;
   logger: Logger;
+  /** Needed to stop runs on their engine; absent only in tests that never stop a run. */
+  engines?: EngineRegistry;
 }
 
 export function createServices(deps: ServiceDeps) {
   return {
     definitions: createDefinitionService(deps),
+    runs: createRunService(deps),
+    logs: createLogService(deps),
   };
 }
 

@@ -1,0 +1,48 @@
+// `flotilla worker`: the background loops against Postgres + Redis and the engines.
+import { ConfigError, WORKER_NAMES, loadConfig, type WorkerName } from './config.js';
+import { createLogger } from './logger.js';
+import { openRuntime, type Runtime } from './runtime.js';
+import { onShutdown } from './signals.js';
+import { newWorkerId } from './workers/context.js';
+import { startWorkers, type Workers } from './workers/index.js';
+
+
+export function parseWorkerList(list: string | undefined, fallback: WorkerName[]): WorkerName[] {
+  if (!list) return fallback;
+  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of names) {
+    if (!(WORKER_NAMES as readonly string[]).includes(n)) throw new ConfigError(`--workers: unknown worker "${n}"; use ${WORKER_NAMES.join(', ')}`);
+  }
+  return names as WorkerName[];
+}
+
+/** Starts the loops on an open runtime (shared by `worker` and `dev`). */
+export function runWorkers(runtime: Runtime, enabled: WorkerName[]): Workers {
+  return startWorkers(
+    {
+      workerId: newWorkerId(),
+      db: runtime.database.db,
+      bus: runtime.bus,
+      config: runtime.config,
+      logger: runtime.logger.child({ role: 'worker' }),
+      runs: runtime.services.runs,
+      engines: runtime.engines,
+    },
+    enabled,
+  );
+}
+
+export async function worker(opts: { workers?: string } = {}, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const config = loadConfig(env, 'worker');
+  if (config.embedded) {
+    throw new ConfigError(
+      'flotilla worker needs a shared database: the embedded PGlite database can only be used by one process.\n' +
+        'Set DATABASE_URL=postgres://… (and REDIS_URL) for separate workers, or run `flotilla dev`, which runs the workers inside the API process.',
+    );
+  }
+  const logger = createLogger(config.logLevel, { role: 'worker' });
+  const enabled = parseWorkerList(opts.workers, config.workers.enabled);
+  const runtime = await openRuntime(config, logger);
+  const workers = runWorkers(runtime, enabled);
+  onShutdown(logger, [() => runtime.close(), () => workers.stop()]);
+}

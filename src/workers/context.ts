@@ -1,0 +1,23 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { RunService } from '../domain/runService.js';
+import type { EngineRegistry } from '../engines/registry.js';
+import type { EventBus } from '../events/bus.js';
+import type { Logger } from '../logger.js';
+
+/** What every worker loop is given. */
+export interface WorkerContext {
+  workerId: string;
+  db: Db;
+  bus: EventBus;
+  config: Config;
+  logger: Logger;
+  runs: RunService;
+  engines: EngineRegistry;
+}
+
+export function newWorkerId(): string {
+  return `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
+}

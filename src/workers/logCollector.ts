@@ -1,0 +1,137 @@
+// One collector per running run: follows the engine's output, batches lines (flush every
+// 50 ms or 64 KiB), appends them to run_logs with the next seq and the engine cursor in one
+// transaction, then publishes them. A collector that dies resumes from the stored cursor,
+// so nothing is lost or repeated. When the run is STOPPED and its output ended, the run's
+// logs are marked complete and the engine may release the backend object.
+import type { EngineName } from '../config.js';
+import type { RunRow } from '../db/schema.js';
+import { toEngineRun } from '../domain/runService.js';
+import type { LogChunk } from '../engines/types.js';
+import { logEvent } from '../events/topics.js';
+import { appendLogChunks, lastLogSeq, type NewLogChunk } from '../store/runLogs.js';
+import * as store from '../store/runs.js';
+import type { WorkerContext } from './context.js';
+
+export const FLUSH_MS = 50;
+export const FLUSH_BYTES = 64 * 1024;
+const MAX_COLLECTORS = 2000;
+
+/** Merges consecutive chunks of the same stream into rows of at most FLUSH_BYTES. */
+export function coalesce(chunks: LogChunk[]): NewLogChunk[] {
+  const out: NewLogChunk[] = [];
+  for (const c of chunks) {
+    const last = out[out.length - 1];
+    if (last && last.stream === c.stream && Buffer.byteLength(last.text) + Buffer.byteLength(c.text) <= FLUSH_BYTES) {
+      last.text += c.text;
+      last.at = c.at;
+    } else {
+      out.push({ stream: c.stream, text: c.text, at: c.at });
+    }
+  }
+  return out;
+}
+
+class LeaseLost extends Error {}
+
+export function createLogCollector(ctx: WorkerContext) {
+  const { db, bus, logger, engines, workerId, config } = ctx;
+  const active = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  const leaseMs = config.workers.leaseMs;
+
+  async function collect(run: RunRow, signal: AbortSignal): Promise<void> {
+    const engine = engines.get(run.engine as EngineName);
+    if (!engine) return;
+    const log = logger.child({ runId: run.runId });
+    let seq = await lastLogSeq(db, run.runId);
+    let pending: LogChunk[] = [];
+    let pendingBytes = 0;
+    let timer: NodeJS.Timeout | undefined;
+    let flushing: Promise<void> = Promise.resolve();
+    let failure: unknown;
+
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (pending.length === 0) return flushing;
+      const batch = pending;
+      pending = [];
+      pendingBytes = 0;
+      // Flushes run one after another so seq stays dense and ordered.
+      flushing = flushing.then(async () => {
+        if (failure) return;
+        try {
+          const rows = coalesce(batch);
+          const inserted = await appendLogChunks(db, run.runId, workerId, seq, rows, batch[batch.length - 1]!.cursor, leaseMs);
+          if (!inserted) throw new LeaseLost(`log lease on ${run.runId} lost`);
+          seq += inserted.length;
+          for (const row of inserted) await bus.publish('run.log', logEvent(row), run.runId);
+        } catch (err) {
+          failure = err;
+        }
+      });
+      return flushing;
+    };
+
+    // Keeps the lease while a run is silent for a long time.
+    const heartbeat = setInterval(() => {
+      store.renewLogClaim(db, run.runId, workerId, leaseMs).catch(() => {});
+    }, Math.max(1000, leaseMs / 3));
+
+    try {
+      for await (const chunk of engine.logs(toEngineRun(run), run.logCursor, signal)) {
+        pending.push(chunk);
+        pendingBytes += chunk.text.length;
+        if (pendingBytes >= FLUSH_BYTES) await flush();
+        else timer ??= setTimeout(() => void flush(), FLUSH_MS);
+        if (failure) throw failure;
+      }
+      await flush();
+      if (failure) throw failure;
+      if (signal.aborted) {
+        await store.finishLogCollection(db, run.runId, workerId, false);
+        return;
+      }
+      // The output ended. Complete only once the run is STOPPED; otherwise look again later.
+      const now = await store.getRun(db, run.runId);
+      const complete = now?.status === 'STOPPED';
+      await store.finishLogCollection(db, run.runId, workerId, complete);
+      if (complete) {
+        await bus.publish('run.log', { runId: run.runId, seq, stream: 'eof', at: new Date().toISOString(), text: '' }, run.runId);
+        await engine.release?.(toEngineRun(now!)).catch((err: unknown) => log.warn({ err }, 'release failed'));
+      }
+    } catch (err) {
+      await flush().catch(() => {});
+      if (!(err instanceof LeaseLost)) {
+        log.warn({ err }, 'log collection interrupted; will resume from the last stored position');
+        await store.finishLogCollection(db, run.runId, workerId, false).catch(() => {});
+      }
+    } finally {
+      clearInterval(heartbeat);
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  async function tick(): Promise<boolean> {
+    const room = MAX_COLLECTORS - active.size;
+    const claimed = await store.claimRunsForLogs(db, workerId, engines.names(), Math.min(room, 200), leaseMs);
+    for (const run of claimed) {
+      if (active.has(run.runId)) continue;
+      const abort = new AbortController();
+      const done = collect(run, abort.signal)
+        .catch((err) => logger.error({ err, runId: run.runId }, 'log collector failed'))
+        .finally(() => active.delete(run.runId));
+      active.set(run.runId, { abort, done });
+    }
+    return claimed.length === 200;
+  }
+
+  return {
+    tick,
+    activeCount: () => active.size,
+    /** Stops following, flushes what was read, gives the leases back. */
+    async stop() {
+      for (const c of active.values()) c.abort.abort();
+      await Promise.allSettled([...active.values()].map((c) => c.done));
+    },
+  };
+}

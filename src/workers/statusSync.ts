@@ -1,0 +1,90 @@
+// Keeps PENDING/RUNNING runs in sync with their engines: pushed updates (watch) applied as
+// they come, and a reconcile pass over leased batches as the safety net.
+import type { EngineName } from '../config.js';
+import type { RunRow } from '../db/schema.js';
+import { toEngineRun } from '../domain/runService.js';
+import type { StatusUpdate } from '../engines/types.js';
+import * as store from '../store/runs.js';
+import type { WorkerContext } from './context.js';
+
+/** A backend object missing for this long means the run is over (spec/engines.md). */
+export const MISSING_GRACE_MS = 30 * 60 * 1000;
+export const MISSING_REASON = 'Job either timed out or not found on the cluster.';
+const BATCH = 500;
+
+export function createStatusSync(ctx: WorkerContext) {
+  const { db, logger, runs, engines, workerId, config } = ctx;
+
+  async function applyPushed(update: StatusUpdate): Promise<void> {
+    const run = await store.getRun(db, update.runId);
+    // Updates for runs we do not know (another Flotilla's, or deleted) are ignored.
+    if (!run || run.status === 'STOPPED') return;
+    await runs.applyUpdate(run, update);
+  }
+
+  const stopWatches = engines.all().flatMap((engine) =>
+    engine.watch
+      ? [
+          engine.watch((update) => {
+            applyPushed(update).catch((err) => logger.error({ err, runId: update.runId }, 'applying pushed update failed'));
+          }),
+        ]
+      : [],
+  );
+
+  async function reconcileBatch(batch: RunRow[]): Promise<void> {
+    const byEngine = new Map<string, RunRow[]>();
+    for (const run of batch) byEngine.set(run.engine, [...(byEngine.get(run.engine) ?? []), run]);
+    for (const [name, list] of byEngine) {
+      const engine = engines.get(name as EngineName);
+      if (!engine) continue;
+      const byId = new Map(list.map((r) => [r.runId, r]));
+      const updates = await engine.reconcile(list.map(toEngineRun));
+      for (const u of updates) {
+        const run = byId.get(u.runId);
+        if (!run) continue;
+        try {
+          if ('missing' in u) await handleMissing(run);
+          else await runs.applyUpdate(run, u);
+        } catch (err) {
+          logger.error({ err, runId: run.runId }, 'applying reconciled update failed');
+        }
+      }
+    }
+  }
+
+  async function handleMissing(run: RunRow): Promise<void> {
+    const now = new Date();
+    if (!run.missingSince) {
+      await store.updateRunFacts(db, run.runId, { missingSince: now });
+      return;
+    }
+    if (now.getTime() - run.missingSince.getTime() < MISSING_GRACE_MS) return;
+    await runs.transition(run.runId, 'STOPPED', { exitReason: MISSING_REASON, finishedAt: now, claimedBy: null, claimExpiresAt: null }, MISSING_REASON, {
+      from: ['PENDING', 'RUNNING'],
+    });
+  }
+
+  async function tick(): Promise<boolean> {
+    const seen: string[] = [];
+    for (;;) {
+      const batch = await store.claimActiveRuns(db, workerId, engines.names(), BATCH, config.workers.leaseMs, seen);
+      if (batch.length === 0) break;
+      seen.push(...batch.map((r) => r.runId));
+      try {
+        await reconcileBatch(batch);
+      } finally {
+        await store.releaseClaims(db, workerId, batch.map((r) => r.runId));
+      }
+      if (batch.length < BATCH) break;
+    }
+    return false;
+  }
+
+  return {
+    tick,
+    async stop() {
+      await Promise.allSettled(stopWatches.map((s) => s()));
+    },
+  };
+}
