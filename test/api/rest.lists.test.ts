@@ -193,6 +193,8 @@ describe('GET /api/v6/groups and /api/v6/tags', () => {
     expect((await get('/api/v6/groups?limit=1&offset=1')).body).toEqual({ total: 3, groups: ['data'], limit: 1, offset: 1 });
     expect((await get('/api/v6/groups?name=zzz')).body).toEqual({ total: 0, groups: [], limit: 1024, offset: 0 });
     expect(await get('/api/v6/groups?limit=-2')).toEqual({ status: 400, body: { error: 'limit must be a non-negative integer, got [-2]' } });
+    expect(await get('/api/v6/groups?name=%00')).toEqual({ status: 400, body: { error: 'name must not contain NUL characters' } });
+    expect((await get('/api/v6/groups?sort_by=whatever')).status).toBe(200);
   });
 
   it('lists distinct tags with a total', async () => {

@@ -2,6 +2,7 @@
 // The shim only translates: snake_case JSON ↔ the service's camelCase input, query string
 // → ListSpec, rows → classic JSON. Validation and messages are the service's.
 import type { Context, Hono } from 'hono';
+import { ValidationError } from '../../errors.js';
 import { DEFINITION_FILTER_FIELDS, DEFINITION_SORT_FIELDS } from '../../domain/definitionService.js';
 import type { RestDeps } from './index.js';
 import { json, lowerKeys, readJsonObject } from './http.js';
@@ -116,11 +117,13 @@ export function registerDefinitionRoutes(router: Hono, deps: RestDeps): void {
     return json({ deleted: true });
   });
 
+  // Classic read only name, limit and offset here and ignored other keys; so do we.
   router.get('/groups', async (c) => {
     const params = queryOf(c);
     const limit = parseNonNegativeInt(params, 'limit', 1024);
     const offset = parseNonNegativeInt(params, 'offset', 0);
     const name = params.get('name') ?? undefined;
+    if (name?.includes('\0')) throw new ValidationError([{ path: ['name'], message: 'name must not contain NUL characters' }]);
     const { total, groups } = await definitions.groups({ name: name || undefined, limit, offset });
     return json({ total, groups, limit, offset });
   });
