@@ -5,6 +5,7 @@ import type { Services } from '../../domain/services.js';
 import type { Logger } from '../../logger.js';
 import { errorResponse, json } from './http.js';
 import { registerDefinitionRoutes } from './definitions.js';
+import { registerRunRoutes } from './runs.js';
 
 export interface RestDeps {
   services: Services;
@@ -14,6 +15,8 @@ export interface RestDeps {
 export function createRestRouter(deps: RestDeps): Hono {
   const router = new Hono();
   router.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
+  // Run routes first: /task/:id/execute and /task/:id/history must not be read as definition ids.
+  registerRunRoutes(router, deps);
   registerDefinitionRoutes(router, deps);
   router.onError((err, c) => errorResponse(err, deps.logger, c));
   return router;
