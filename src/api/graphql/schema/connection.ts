@@ -6,7 +6,7 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import { cursorToOffset, offsetForArgs, offsetToCursor } from '@pothos/plugin-relay';
-import type { ColumnFilter, FilterOp, ListSpec } from '../../../store/listQuery.js';
+import type { ColumnFilter, FilterOp } from '../../../store/listQuery.js';
 import { builder } from '../builder.js';
 
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
@@ -121,5 +121,3 @@ export function columnFilters<F extends object>(filter: F | null | undefined, ru
   }
   return out;
 }
-
-export type ListQuery = Omit<ListSpec, 'limit' | 'offset'>;

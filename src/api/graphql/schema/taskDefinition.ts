@@ -129,6 +129,8 @@ builder.queryField('taskDefinition', (t) =>
 
 // ---- mutations ----
 
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
 const definitionInputFields = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'InputObject'>) => ({
   groupName: t.string({ description: 'Letters, digits, "-" and "_", at most 255.' }),
   command: t.string(),
@@ -143,7 +145,6 @@ const definitionInputFields = (t: PothosSchemaTypes.InputFieldBuilder<Types, 'In
   requiresDocker: t.boolean(),
   targetCluster: t.string(),
 });
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
 const CreateTaskDefinitionInput = builder.inputType('CreateTaskDefinitionInput', {
   description: 'A new definition. Omitted fields take their defaults (groupName "default", empty lists, requiresDocker false).',
