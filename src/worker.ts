@@ -24,7 +24,7 @@ export function runWorkers(runtime: Runtime, enabled: WorkerName[]): Workers {
       db: runtime.database.db,
       bus: runtime.bus,
       config: runtime.config,
-      logger: runtime.logger.child({ role: 'worker' }),
+      logger: runtime.logger.child({ component: 'workers' }),
       runs: runtime.services.runs,
       engines: runtime.engines,
     },

@@ -74,7 +74,8 @@ export function reservedEnvNames(config: Config): string[] {
 
 export function newRunId(engine: string): string {
   const prefix = `${engine}-`;
-  return prefix + randomUUID().slice(-(36 - prefix.length));
+  // Hex without dashes, so the id is a clean DNS label for Kubernetes Job names.
+  return prefix + randomUUID().replace(/-/g, '').slice(-(36 - prefix.length));
 }
 
 export function toEngineRun(row: RunRow): EngineRun {
