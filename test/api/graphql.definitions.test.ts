@@ -342,6 +342,28 @@ describe('taskDefinitions', () => {
   });
 });
 
+describe('NUL characters (Postgres cannot store or compare them)', () => {
+  it('are a ValidationError in mutation input, a null lookup, and a clear error in a filter', async () => {
+    const created = await create({ alias: 'gql-nul', image: 'alpine', command: 'echo a\u0000b' });
+    expect(created.__typename).toBe('ValidationError');
+    expect(created.fields).toEqual([{ path: ['command'], message: 'command must not contain NUL characters' }]);
+
+    const lookup = await t.gql(`query($id: ID, $alias: String) { a: taskDefinition(id: $id) { id } b: taskDefinition(alias: $alias) { id } }`, {
+      id: 'default-\u0000',
+      alias: 'x\u0000',
+    });
+    expect(lookup).toEqual({ data: { a: null, b: null } });
+
+    const filtered = await t.gql(LIST, { filter: { env: [{ name: 'A', value: '\u0000' }] } });
+    expect(filtered.errors?.[0]).toMatchObject({
+      message: 'filter.env[0].value must not contain NUL characters',
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+    const byAlias = await t.gql(LIST, { filter: { alias: 'a\u0000' } });
+    expect(byAlias.errors?.[0]?.message).toBe('filter.alias must not contain NUL characters');
+  });
+});
+
 describe('unexpected errors', () => {
   it('are masked: the client sees a generic message, not the cause', async () => {
     const broken = await createTestApp();

@@ -11,12 +11,15 @@ const MAX_BATCH = 500;
 
 export function createLoaders(services: Services) {
   const byKey = async (column: 'definition_id' | 'alias', keys: readonly string[]) => {
+    // No stored id or alias holds U+0000, and Postgres would fail comparing one.
+    const storable = keys.filter((k) => !k.includes('\0'));
+    if (storable.length === 0) return keys.map(() => null);
     const { rows } = await services.definitions.list({
-      filters: [{ field: column, op: 'in', values: [...keys] }],
+      filters: [{ field: column, op: 'in', values: storable }],
       env: [],
       sortBy: 'definition_id',
       order: 'asc',
-      limit: keys.length,
+      limit: storable.length,
       offset: 0,
     });
     for (const row of rows) {

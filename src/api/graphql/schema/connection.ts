@@ -102,6 +102,20 @@ export function connectionTypeOptions(name: string) {
   };
 }
 
+/**
+ * Postgres cannot compare text with U+0000 and fails with an unexpected (masked) error, so a
+ * filter holding one is refused as bad input, naming where it is (e.g. `filter.env[0].value`).
+ */
+export function assertNoNul(value: unknown, where: string): void {
+  if (typeof value === 'string') {
+    if (value.includes('\0')) throw badInput(`${where} must not contain NUL characters`);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => assertNoNul(item, `${where}[${i}]`));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) assertNoNul(item, `${where}.${key}`);
+  }
+}
+
 /** How one filter input field maps to a list column: substring (`like`), exact, or one-of. */
 export type FilterRules<F> = { [K in keyof F]?: { column: string; op: FilterOp } };
 

@@ -10,7 +10,7 @@
 // that did not happen.
 import type { TaskDefinition } from '../../../domain/definitionService.js';
 import { builder } from '../builder.js';
-import { badInput, columnFilters, connectionTypeOptions, OrderDirection, resolveListConnection, type FilterRules } from './connection.js';
+import { assertNoNul, badInput, columnFilters, connectionTypeOptions, OrderDirection, resolveListConnection, type FilterRules } from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
 import { MUTATION_ERRORS } from './errors.js';
 
@@ -89,6 +89,7 @@ builder.queryField('taskDefinitions', (t) =>
         orderBy: t.arg({ type: TaskDefinitionOrder }),
       },
       resolve: async (_root, args, ctx) => {
+        assertNoNul(args.filter, 'filter');
         const filters = columnFilters(args.filter, filterRules);
         const env = (args.filter?.env ?? []).map((e) => ({ name: e.name, value: e.value }));
         const connection = await resolveListConnection(args, (page) =>
