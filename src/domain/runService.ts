@@ -29,6 +29,15 @@ const IDEMPOTENCE_WINDOW_MS = 7 * 24 * 3600 * 1000;
 const stringMap = (name: string) =>
   z.record(z.string(), z.string({ error: `${name} values must be strings` }), { error: `${name} must be an object of string values` });
 
+/**
+ * A cpu/memory override: any non-negative integer, clamped later to the engine limits
+ * (spec/engines.md "Resources" clamps the effective value; it does not refuse it).
+ */
+const resourceOverride = (name: string, max: number) => {
+  const message = `${name} must be a non-negative integer (values above ${max} are clamped to ${max})`;
+  return z.number({ error: message }).int({ error: message }).min(0, { error: message }).max(2_147_483_647, { error: message });
+};
+
 const executeSchema = z.object({
   owner: z
     .string({ error: 'run_tags must exist in body and contain [owner_id]' })
@@ -38,8 +47,8 @@ const executeSchema = z.object({
   cluster: z.string({ error: 'cluster must be a string' }).trim().optional(),
   env: envField.default([]),
   command: z.string({ error: 'command must be a string' }).optional(),
-  memory: intField('memory', LIMITS.memory.max).optional(),
-  cpu: intField('cpu', LIMITS.cpu.max).optional(),
+  memory: resourceOverride('memory', LIMITS.memory.max).optional(),
+  cpu: resourceOverride('cpu', LIMITS.cpu.max).optional(),
   gpu: intField('gpu', LIMITS.gpu.max).optional(),
   ephemeralStorage: intField('ephemeral_storage', LIMITS.ephemeralStorage.max).optional(),
   engine: z.string({ error: 'engine must be a string' }).optional(),

@@ -1,12 +1,21 @@
 // An in-process Flotilla for API tests: real database (see db.ts), real bus, `app.fetch`
-// with no port.
-import { loadConfig } from '../../src/config.js';
+// with no port. With `engines`, the services can stop runs on them and the worker loops
+// can run in-process (short intervals), as `flotilla dev` runs them.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type WorkerName } from '../../src/config.js';
 import { createApp } from '../../src/api/app.js';
 import { createServices } from '../../src/domain/services.js';
 import { createMemoryBus } from '../../src/events/memoryBus.js';
 import { createRedisBus } from '../../src/events/redisBus.js';
 import type { EventBus } from '../../src/events/bus.js';
 import { silentLogger } from '../../src/logger.js';
+import { createLocalEngine } from '../../src/engines/local/index.js';
+import { registryOf, type EngineRegistry } from '../../src/engines/registry.js';
+import type { Engine } from '../../src/engines/types.js';
+import { newWorkerId } from '../../src/workers/context.js';
+import { startWorkers, type Workers } from '../../src/workers/index.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { TEST_REDIS_URL } from './env.js';
 
@@ -18,14 +27,69 @@ export interface TestApp {
   fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   /** POST a GraphQL operation; returns the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string; extensions?: any }[] }>;
+  /** The engines given in the options (undefined without them). */
+  engines?: EngineRegistry;
+  /** Parent directory of the local engine's run directories, when `engines: 'local'`. */
+  localWorkdir?: string;
+  /** The running worker loops, if started. */
+  workers?: Workers;
+  /** Starts the worker loops in-process (needs `engines`); idempotent. */
+  startWorkers(enabled?: readonly WorkerName[]): Workers;
+  stopWorkers(): Promise<void>;
   close(): Promise<void>;
 }
 
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /**
+   * Engines for the run service (stop) and the workers. `'local'` builds a local engine in
+   * a fresh temporary directory; its leftover processes are killed on close.
+   */
+  engines?: Engine[] | 'local';
+  /** Start the worker loops at once (default false: call `startWorkers()`). */
+  workers?: boolean;
+}
+
+/** Short loop intervals so tests with in-process workers finish quickly. */
+const WORKER_TEST_ENV = {
+  WORKER_SUBMIT_INTERVAL: '100ms',
+  WORKER_STATUS_INTERVAL: '200ms',
+  WORKER_RETRY_INTERVAL: '200ms',
+  WORKER_SWEEP_INTERVAL: '200ms',
+  FLOTILLA_LOCAL_GRACE: '1s',
+};
+
+/** Kills the process group of every run the local engine started under `workdir`. */
+function killLocalRuns(workdir: string): void {
+  let dirs: string[] = [];
+  try {
+    dirs = readdirSync(workdir);
+  } catch {
+    return;
+  }
+  for (const dir of dirs) {
+    try {
+      const { pid } = JSON.parse(readFileSync(join(workdir, dir, 'pid'), 'utf8')) as { pid: number };
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // no pid file, or the group is already gone
+    }
+  }
+}
+
+export async function createTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
   const database = await createTestDatabase();
   const bus = TEST_REDIS_URL ? await createRedisBus(TEST_REDIS_URL) : createMemoryBus();
-  const config = loadConfig({ FLOTILLA_ENGINE: 'local', LOG_LEVEL: 'silent', ...env }, 'test');
-  const services = createServices({ db: database.db, bus, config, logger: silentLogger });
+  const withEngines = opts.engines !== undefined;
+  const config = loadConfig({ FLOTILLA_ENGINE: 'local', LOG_LEVEL: 'silent', ...(withEngines ? WORKER_TEST_ENV : {}), ...env }, 'test');
+  let localWorkdir: string | undefined;
+  let engines: EngineRegistry | undefined;
+  if (opts.engines === 'local') {
+    localWorkdir = mkdtempSync(join(tmpdir(), 'flotilla-api-test-'));
+    engines = registryOf([createLocalEngine({ workdir: localWorkdir, graceMs: config.local.graceMs }, { logger: silentLogger })]);
+  } else if (opts.engines) {
+    engines = registryOf(opts.engines);
+  }
+  const services = createServices({ db: database.db, bus, config, logger: silentLogger, engines });
   const { app } = createApp({ config, services, bus, logger: silentLogger });
   const fetch = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const { json, ...rest } = init;
@@ -35,19 +99,40 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
       app.fetch(new Request(`http://flotilla.test${path}`, { ...rest, headers, body: json !== undefined ? JSON.stringify(json) : rest.body })),
     );
   };
-  return {
+  const testApp: TestApp = {
     database,
     bus,
     services,
     config,
     fetch,
+    engines,
+    localWorkdir,
     async gql(query, variables) {
       const res = await fetch('/graphql', { method: 'POST', json: { query, variables } });
       return res.json() as Promise<any>;
     },
+    startWorkers(enabled = config.workers.enabled) {
+      if (!engines) throw new Error('createTestApp: pass `engines` to run workers');
+      testApp.workers ??= startWorkers(
+        { workerId: newWorkerId(), db: database.db, bus, config, logger: silentLogger, runs: services.runs, engines },
+        enabled,
+      );
+      return testApp.workers;
+    },
+    async stopWorkers() {
+      const workers = testApp.workers;
+      testApp.workers = undefined;
+      await workers?.stop();
+    },
     async close() {
+      await testApp.stopWorkers();
+      if (localWorkdir) killLocalRuns(localWorkdir);
+      await engines?.close();
       await bus.close();
       await database.close();
+      if (localWorkdir) rmSync(localWorkdir, { recursive: true, force: true });
     },
   };
+  if (opts.workers) testApp.startWorkers();
+  return testApp;
 }
