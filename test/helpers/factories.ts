@@ -11,6 +11,7 @@ export function uniqueAlias(prefix = 'task'): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
 }
 
+/** `fields` in service form (camelCase: groupName, targetCluster, …). */
 export async function createDefinition(services: Services, fields: Record<string, unknown> = {}): Promise<TaskDefinitionRow> {
   return services.definitions.create({ alias: uniqueAlias(), image: 'alpine:3', command: 'echo hello', ...fields });
 }
