@@ -17,6 +17,7 @@ export function createStatusSync(ctx: WorkerContext) {
 
   async function applyPushed(update: StatusUpdate): Promise<void> {
     const run = await store.getRun(db, update.runId);
+    logger.debug({ runId: update.runId, status: update.status, current: run?.status }, 'pushed update');
     // Updates for runs we do not know (another Flotilla's, or deleted) are ignored.
     if (!run || run.status === 'STOPPED') return;
     await runs.applyUpdate(run, update);

@@ -147,9 +147,13 @@ export function engineConformance(name: string, opts: ConformanceOptions): void 
       const { run } = await launch('sleep 600', { exitCode: 0, output: [] });
       await engine.terminate(run, 'Task terminated by user');
       await engine.terminate(run, 'Task terminated by user');
-      const [after] = await engine.reconcile([run]);
-      // Gone from the backend, or stopped: never still RUNNING.
-      if (after && !('missing' in after)) expect(['STOPPED', 'NEEDS_RETRY']).toContain(after.status);
+      // Soon gone from the backend, or stopped: not left RUNNING.
+      await expect
+        .poll(async () => {
+          const [after] = await engine.reconcile([run]);
+          return !after || 'missing' in after ? 'GONE' : after.status;
+        }, { timeout: 10_000, interval: 100 })
+        .toMatch(/^(GONE|STOPPED|NEEDS_RETRY)$/);
     }, timeout + 10_000);
 
     it('resumes logs from a cursor without repeating or losing a line', async () => {

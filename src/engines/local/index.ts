@@ -138,11 +138,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         const error = await new Promise<Error>((r) => child.once('error', r));
         throw new RetryableEngineError(`could not start process: ${error.message}`, { cause: error });
       }
-      const startedAt = new Date();
-      const tmp = f.pid + '.tmp';
-      await writeFile(tmp, JSON.stringify({ pid, host, startedAt: startedAt.toISOString() }));
-      await rename(tmp, f.pid);
-      child.unref();
+      // Listen before any await: a short command can exit while the pid file is written.
       child.once('exit', () => {
         void readExit(f).then((code) => {
           const update = code === undefined
@@ -151,6 +147,11 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
           for (const l of listeners) l(update);
         });
       });
+      const startedAt = new Date();
+      const tmp = f.pid + '.tmp';
+      await writeFile(tmp, JSON.stringify({ pid, host, startedAt: startedAt.toISOString() }));
+      await rename(tmp, f.pid);
+      child.unref();
       return { engineRef: `${host}:${pid}`, status: 'RUNNING', startedAt };
     },
 
