@@ -1,5 +1,8 @@
 // The docker engine against a real dockerd. CI starts a private one:
 //   eval "$(scripts/ci/dockerd.sh start)"   → TEST_DOCKER_HOST, TEST_DOCKER_IMAGE
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +55,26 @@ function tarWithEmptyDir(name: string): Buffer {
   for (const byte of header) sum += byte;
   field(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
   return Buffer.concat([header, Buffer.alloc(1024)]);
+}
+
+/** A unix-socket relay to the daemon whose connections a test can cut, as a flaky network would. */
+async function startRelay(): Promise<{ host: string; cut(): void; close(): Promise<void> }> {
+  const path = join(tmpdir(), `flotilla-docker-relay-${process.pid}-${Date.now()}.sock`);
+  const open = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(HOST!.replace(/^unix:\/\//, ''));
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(path, resolve));
+  const cut = () => {
+    for (const s of open) s.destroy();
+  };
+  return { host: `unix://${path}`, cut, close: () => new Promise<void>((resolve) => { cut(); server.close(() => resolve()); }) };
 }
 
 async function drain(stream: NodeJS.ReadableStream): Promise<string> {
@@ -218,6 +241,42 @@ describe.skipIf(!HOST)('docker engine', () => {
       expect(mine.flatMap((u) => u.events ?? []).map((e) => e.reason)).toEqual(expect.arrayContaining(['Started', 'Died']));
     } finally {
       await stop();
+    }
+  });
+
+  it('reconnects the event stream and the log stream when the connection drops', async () => {
+    if (!HOST!.startsWith('unix://')) return;
+    const relay = await startRelay();
+    const flaky = createDockerEngine({ ...CONFIG, host: relay.host });
+    const updates: StatusUpdate[] = [];
+    const stop = flaky.watch!((u) => updates.push(u));
+    const stoppedRun = (id: string) => updates.some((u) => u.runId === id && u.status === 'STOPPED');
+    const until = async (ok: () => boolean) => {
+      const deadline = Date.now() + 15_000;
+      while (!ok() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    };
+    try {
+      const { run: writer } = await launch('for i in $(seq 1 30); do echo "line $i"; sleep 0.05; done');
+      const chunks: LogChunk[] = [];
+      const ac = new AbortController();
+      const reading = (async () => {
+        for await (const chunk of flaky.logs(writer, null, ac.signal)) {
+          chunks.push(chunk);
+          // Cut every connection (the event stream and this log stream) mid-run, once.
+          if (chunks.length === 3) relay.cut();
+        }
+      })();
+      // The run ends while the event stream is down or reconnecting: its events are replayed.
+      await until(() => chunks.length >= 3);
+      const { run: during } = await launch('exit 5');
+      await reading;
+      expect(text(chunks)).toBe(Array.from({ length: 30 }, (_, i) => `line ${i + 1}\n`).join(''));
+      await until(() => stoppedRun(during.runId) && stoppedRun(writer.runId));
+      expect(updates.find((u) => u.runId === during.runId && u.status === 'STOPPED')).toMatchObject({ exitCode: 5 });
+    } finally {
+      await stop();
+      await flaky.close();
+      await relay.close();
     }
   });
 
