@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
 import { createLogService } from './logService.js';
+import { createLiveService } from './liveService.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -22,6 +23,7 @@ export function createServices(deps: ServiceDeps) {
     definitions: createDefinitionService(deps),
     runs: createRunService(deps),
     logs: createLogService(deps),
+    live: createLiveService(deps),
   };
 }
 

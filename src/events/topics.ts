@@ -9,13 +9,8 @@ export interface RunStatusEvent {
 }
 
 /** The run as stored, with dates as ISO strings (it crosses Redis). */
-export type RunJsonSnapshot = Omit<RunRow, 'queuedAt' | 'startedAt' | 'finishedAt' | 'updatedAt' | 'nextAttemptAt' | 'claimExpiresAt'> & {
-  queuedAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  updatedAt: string;
-  nextAttemptAt: string | null;
-  claimExpiresAt: string | null;
+export type RunJsonSnapshot = {
+  [K in keyof RunRow]: RunRow[K] extends Date ? string : RunRow[K] extends Date | null ? string | null : RunRow[K];
 };
 
 export interface RunLogEvent {
@@ -35,6 +30,7 @@ export interface Topics {
 
 export type TopicName = keyof Topics;
 
+/** `run.log` events with stream `eof` say: the run is STOPPED and every chunk is persisted. */
 /** Per-run topics carry the run id in the channel name; global ones do not. */
 export function channel(topic: TopicName, runId?: string): string {
   return runId && (topic === 'run.status' || topic === 'run.log') ? `flotilla:${topic}:${runId}` : `flotilla:${topic}`;
@@ -45,14 +41,18 @@ export function logEvent(row: RunLogRow): RunLogEvent {
 }
 
 export function runSnapshot(row: RunRow): RunJsonSnapshot {
-  const iso = (d: Date | null) => (d ? d.toISOString() : null);
-  return {
-    ...row,
-    queuedAt: row.queuedAt.toISOString(),
-    startedAt: iso(row.startedAt),
-    finishedAt: iso(row.finishedAt),
-    updatedAt: row.updatedAt.toISOString(),
-    nextAttemptAt: iso(row.nextAttemptAt),
-    claimExpiresAt: iso(row.claimExpiresAt),
-  };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) out[k] = v instanceof Date ? v.toISOString() : v;
+  return out as RunJsonSnapshot;
+}
+
+const DATE_KEYS = ['queuedAt', 'startedAt', 'finishedAt', 'updatedAt', 'nextAttemptAt', 'claimExpiresAt', 'missingSince', 'logClaimExpiresAt'] as const;
+
+export function runFromSnapshot(s: RunJsonSnapshot): RunRow {
+  const out: Record<string, unknown> = { ...s };
+  for (const k of DATE_KEYS) {
+    const v = s[k];
+    out[k] = v === null || v === undefined ? null : new Date(v);
+  }
+  return out as RunRow;
 }

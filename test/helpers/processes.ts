@@ -1,4 +1,6 @@
-// Real Flotilla processes (`flotilla serve` / `flotilla worker`) for multi-process tests.
+// Real processes in tests: `flotilla serve` / `flotilla worker` children, and looking at
+// process groups through /proc.
+import { readdirSync, readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -49,4 +51,30 @@ export async function startFlotilla(role: 'serve' | 'worker', env: Record<string
       return exited;
     },
   };
+}
+
+
+/** Live (non-zombie) processes whose process group is `pgid`, from /proc. */
+export function processGroupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited while we looked
+    }
+    // "pid (comm) state ppid pgrp …"; comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] !== 'Z' && Number(fields[2]) === pgid) out.push(Number(entry));
+  }
+  return out;
+}
+
+/** The pid in a local engine ref (`<host>:<pid>`); it leads the run's process group. */
+export function pidOfLocalRef(engineRef: string | null | undefined): number {
+  const pid = Number(engineRef?.split(':').pop());
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`not a local engine ref: ${engineRef}`);
+  return pid;
 }

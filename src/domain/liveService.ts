@@ -1,0 +1,229 @@
+// Live views of runs for subscriptions (DESIGN §5). Postgres is the truth; the bus only
+// says "something changed" quickly. Every follower subscribes to the bus *before* reading
+// Postgres, detects gaps by seq, backfills from Postgres, and holds at most a bounded
+// buffer per subscriber: a slow reader costs a re-read, never unbounded memory.
+import type { Db } from '../db/client.js';
+import type { RunLogRow, RunRow } from '../db/schema.js';
+import { NotFoundError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import { runFromSnapshot, type RunLogEvent } from '../events/topics.js';
+import { readLogChunks } from '../store/runLogs.js';
+import { getRun } from '../store/runs.js';
+import { RANK, type RunStatus } from './statuses.js';
+
+export interface LiveLimits {
+  /** Live log chunks held per subscriber before it falls back to reading Postgres. */
+  maxBufferedChunks: number;
+  maxBufferedBytes: number;
+  /** How often a follower re-reads Postgres when the bus is silent (lost messages). */
+  pollMs: number;
+}
+
+export const DEFAULT_LIVE_LIMITS: LiveLimits = { maxBufferedChunks: 256, maxBufferedBytes: 4 * 1024 * 1024, pollMs: 3000 };
+
+export interface RunFeedFilter {
+  statuses?: string[];
+  owner?: string;
+  definitionId?: string;
+  alias?: string;
+}
+
+/** A wake-up that resolves on notify(), abort, or after `ms`. */
+function createSignal() {
+  let wake: (() => void) | undefined;
+  let pending = false;
+  return {
+    notify() {
+      pending = true;
+      wake?.();
+    },
+    wait(ms: number, abort: AbortSignal): Promise<void> {
+      if (pending || abort.aborted) {
+        pending = false;
+        return Promise.resolve();
+      }
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          abort.removeEventListener('abort', done);
+          wake = undefined;
+          pending = false;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        abort.addEventListener('abort', done, { once: true });
+        wake = done;
+      });
+    },
+  };
+}
+
+function isNewer(a: RunRow, than: RunRow | undefined): boolean {
+  if (!than) return true;
+  if (a.status !== than.status) return RANK[a.status as RunStatus] > RANK[than.status as RunStatus] || than.status === 'NEEDS_RETRY' || a.status === 'QUEUED';
+  return a.updatedAt.getTime() > than.updatedAt.getTime();
+}
+
+export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partial<LiveLimits> }) {
+  const { db, bus } = deps;
+  const limits = { ...DEFAULT_LIVE_LIMITS, ...deps.limits };
+
+  return {
+    limits,
+
+    /** The current run, then every change; ends after STOPPED. */
+    async *followStatus(runId: string, signal: AbortSignal): AsyncGenerator<RunRow> {
+      const wake = createSignal();
+      let latest: RunRow | undefined;
+      const unsubscribe = bus.subscribe(
+        'run.status',
+        (e) => {
+          const row = runFromSnapshot(e.run);
+          if (isNewer(row, latest)) latest = row;
+          wake.notify();
+        },
+        runId,
+      );
+      try {
+        const current = await getRun(db, runId);
+        if (!current) throw new NotFoundError(`Run with id ${runId} not found`);
+        let last = current;
+        yield current;
+        while (last.status !== 'STOPPED' && !signal.aborted) {
+          await wake.wait(limits.pollMs, signal);
+          if (signal.aborted) return;
+          // Without a bus message, Postgres is asked: a lost message costs one poll interval.
+          const next = latest && isNewer(latest, last) ? latest : await getRun(db, runId);
+          latest = undefined;
+          if (!next) return;
+          if (next.status !== last.status || next.updatedAt.getTime() !== last.updatedAt.getTime()) {
+            if (!isNewer(next, last)) continue;
+            last = next;
+            yield next;
+          }
+        }
+      } finally {
+        unsubscribe();
+      }
+    },
+
+    /**
+     * Log chunks after `afterSeq`, in seq order with no gap or repeat: persisted chunks
+     * from Postgres, then live ones from the bus. Ends when the run is STOPPED and its
+     * logs are complete.
+     */
+    async *followLogs(runId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<RunLogRow> {
+      const wake = createSignal();
+      let buffer: RunLogEvent[] = [];
+      let bufferedBytes = 0;
+      let overflowed = false;
+      let eof = false;
+      const unsubscribe = bus.subscribe(
+        'run.log',
+        (e) => {
+          if (e.stream === 'eof') eof = true;
+          else if (!overflowed) {
+            buffer.push(e);
+            bufferedBytes += e.text.length;
+            if (buffer.length > limits.maxBufferedChunks || bufferedBytes > limits.maxBufferedBytes) {
+              // Drop the live buffer; the follower continues from Postgres at its last seq.
+              overflowed = true;
+              buffer = [];
+              bufferedBytes = 0;
+            }
+          }
+          wake.notify();
+        },
+        runId,
+      );
+      let lastSeq = afterSeq;
+      try {
+        if (!(await getRun(db, runId))) throw new NotFoundError(`Run with id ${runId} not found`);
+        for (;;) {
+          if (signal.aborted) return;
+          // 1. Catch up from Postgres.
+          const rows = await readLogChunks(db, runId, lastSeq, 1024 * 1024, 500);
+          if (rows.length > 0) {
+            for (const row of rows) {
+              lastSeq = row.seq;
+              yield row;
+              if (signal.aborted) return;
+            }
+            continue;
+          }
+          // 2. Caught up: finished?
+          const run = await getRun(db, runId);
+          if (!run) return;
+          if (run.status === 'STOPPED' && run.logsComplete) {
+            // Complete is set after the last flush, so one more read sees everything.
+            const rest = await readLogChunks(db, runId, lastSeq, Number.MAX_SAFE_INTEGER, 100_000);
+            for (const row of rest) {
+              lastSeq = row.seq;
+              yield row;
+            }
+            return;
+          }
+          // 3. Follow the bus until a gap, an overflow, the end, or a quiet poll interval.
+          overflowed = false;
+          for (;;) {
+            if (buffer.length === 0 && !overflowed && !eof) await wake.wait(limits.pollMs, signal);
+            if (signal.aborted) return;
+            if (overflowed || eof || buffer.length === 0) break;
+            const batch = buffer;
+            buffer = [];
+            bufferedBytes = 0;
+            let gap = false;
+            for (const e of batch) {
+              if (e.seq <= lastSeq) continue;
+              if (e.seq !== lastSeq + 1) {
+                gap = true;
+                break;
+              }
+              lastSeq = e.seq;
+              yield { runId, seq: e.seq, stream: e.stream, at: new Date(e.at), text: e.text };
+              if (signal.aborted) return;
+            }
+            if (gap) break;
+          }
+          eof = false;
+        }
+      } finally {
+        unsubscribe();
+      }
+    },
+
+    /** Every change of runs matching `filter`, as it happens (no replay). */
+    async *followRuns(filter: RunFeedFilter, signal: AbortSignal): AsyncGenerator<RunRow> {
+      const wake = createSignal();
+      let queue: RunRow[] = [];
+      const matches = (r: RunRow) =>
+        (!filter.statuses?.length || filter.statuses.includes(r.status)) &&
+        (!filter.owner || r.owner === filter.owner) &&
+        (!filter.definitionId || r.definitionId === filter.definitionId) &&
+        (!filter.alias || r.alias === filter.alias);
+      const unsubscribe = bus.subscribe('runs.changed', (e) => {
+        const row = runFromSnapshot(e.run);
+        if (!matches(row)) return;
+        // A feed, not a log: keep the newest change per run when a reader falls behind.
+        if (queue.length >= limits.maxBufferedChunks) queue = queue.filter((r) => r.runId !== row.runId).slice(-limits.maxBufferedChunks + 1);
+        queue.push(row);
+        wake.notify();
+      });
+      try {
+        while (!signal.aborted) {
+          if (queue.length === 0) await wake.wait(60_000, signal);
+          const batch = queue;
+          queue = [];
+          for (const row of batch) {
+            if (signal.aborted) return;
+            yield row;
+          }
+        }
+      } finally {
+        unsubscribe();
+      }
+    },
+  };
+}
+
+export type LiveService = ReturnType<typeof createLiveService>;
