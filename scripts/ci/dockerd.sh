@@ -4,9 +4,10 @@
 # from busybox-static because no registry is reachable.
 #
 #   eval "$(scripts/ci/dockerd.sh start)"   # prints the TEST_DOCKER_* exports on stdout
+#   scripts/ci/dockerd.sh status             # exit 0 when it is running and answers
 #   scripts/ci/dockerd.sh stop
 #
-# Everything but the exports goes to stderr so `eval` sees only them. Both commands are
+# Everything but the exports goes to stderr so `eval` sees only them. start and stop are
 # idempotent.
 set -euo pipefail
 
@@ -129,8 +130,18 @@ stop() {
   say "dockerd stopped"
 }
 
+status() {
+  if running && answers; then
+    say "dockerd (pid $(cat "$PIDFILE")) answers on $HOST"
+    return 0
+  fi
+  say "dockerd is not running on $HOST"
+  return 1
+}
+
 case "${1:-}" in
   start) start ;;
+  status) status ;;
   stop) stop ;;
-  *) say "usage: $0 start|stop"; exit 2 ;;
+  *) say "usage: $0 start|status|stop"; exit 2 ;;
 esac
