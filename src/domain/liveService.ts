@@ -67,9 +67,12 @@ function isNewer(a: RunRow, than: RunRow | undefined): boolean {
 export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partial<LiveLimits> }) {
   const { db, bus } = deps;
   const limits = { ...DEFAULT_LIVE_LIMITS, ...deps.limits };
+  /** Counters for /metrics and tests. */
+  const stats = { overflows: 0, activeLogFollowers: 0, activeStatusFollowers: 0 };
 
   return {
     limits,
+    stats,
 
     /** The current run, then every change; ends after STOPPED. */
     async *followStatus(runId: string, signal: AbortSignal): AsyncGenerator<RunRow> {
@@ -84,6 +87,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
         },
         runId,
       );
+      stats.activeStatusFollowers++;
       try {
         const current = await getRun(db, runId);
         if (!current) throw new NotFoundError(`Run with id ${runId} not found`);
@@ -103,6 +107,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
           }
         }
       } finally {
+        stats.activeStatusFollowers--;
         unsubscribe();
       }
     },
@@ -128,6 +133,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
             if (buffer.length > limits.maxBufferedChunks || bufferedBytes > limits.maxBufferedBytes) {
               // Drop the live buffer; the follower continues from Postgres at its last seq.
               overflowed = true;
+              stats.overflows++;
               buffer = [];
               bufferedBytes = 0;
             }
@@ -137,6 +143,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
         runId,
       );
       let lastSeq = afterSeq;
+      stats.activeLogFollowers++;
       try {
         if (!(await getRun(db, runId))) throw new NotFoundError(`Run with id ${runId} not found`);
         for (;;) {
@@ -188,6 +195,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
           eof = false;
         }
       } finally {
+        stats.activeLogFollowers--;
         unsubscribe();
       }
     },
