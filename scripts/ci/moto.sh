@@ -17,6 +17,9 @@
 #
 #   POST /_flotilla/ecs/task-state  {"task": "<arn or id>", "lastStatus": "STOPPED",
 #        "exitCode": 3, "containerReason": "...", "stopCode": "...", "stoppedReason": "..."}
+#   POST /_flotilla/ecs/forget-tasks {"cluster": "<name>"}  drops a cluster's tasks from memory
+#        (moto keeps every task forever and DescribeTasks scans them all; test files clean up
+#        after themselves so a long-lived server stays fast)
 #   GET  /_flotilla/health          -> "ok" (tests check it and explain when it is missing)
 #
 # Everything else is moto unchanged, including its own /moto-api/ (reset, state-manager).
@@ -124,6 +127,14 @@ def set_task_state(body):
         container.reason = body["containerReason"]
     return Response(json.dumps({"taskArn": task.task_arn, "lastStatus": task.last_status}), mimetype="application/json")
 
+def forget_tasks(body):
+    cluster = body["cluster"]
+    dropped = 0
+    for _account, regions in list(ecs_backends.items()):
+        for _region, backend in list(regions.items()):
+            dropped += len(backend.tasks.pop(cluster, {}) or {})
+    return Response(json.dumps({"dropped": dropped}), mimetype="application/json")
+
 class FlotillaBackdoor:
     def __init__(self, app):
         self.app = app
@@ -135,6 +146,9 @@ class FlotillaBackdoor:
         if path == "/_flotilla/ecs/task-state" and environ.get("REQUEST_METHOD") == "POST":
             body = json.loads(Request(environ).get_data() or b"{}")
             return set_task_state(body)(environ, start_response)
+        if path == "/_flotilla/ecs/forget-tasks" and environ.get("REQUEST_METHOD") == "POST":
+            body = json.loads(Request(environ).get_data() or b"{}")
+            return forget_tasks(body)(environ, start_response)
         return self.app(environ, start_response)
 
 if __name__ == "__main__":

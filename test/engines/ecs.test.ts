@@ -18,6 +18,7 @@ import {
   announceMoto,
   awsOptions,
   exited,
+  forgetTasks,
   motoEngineConfig,
   recordCalls,
   sendToQueue,
@@ -70,6 +71,7 @@ describe.skipIf(!MOTO_URL)('ECS engine against moto', () => {
     await engine?.close();
     ecs?.destroy();
     logsClient?.destroy();
+    if (config) await forgetTasks(config.cluster);
   });
 
   describe('task definitions', () => {
@@ -427,6 +429,9 @@ describe.skipIf(!MOTO_URL)('ECS engine: conformance', () => {
     async setup() {
       config = await motoEngineConfig('flotilla-ecs-conformance');
       return createEcsEngine(config);
+    },
+    async teardown() {
+      if (config) await forgetTasks(config.cluster);
     },
     // moto runs nothing: write what the command would print, then report the exit as the agent would.
     async play(run, script) {

@@ -46,6 +46,11 @@ export async function prepareMoto(): Promise<void> {
   if (!res.ok) throw new Error(`moto state-manager: ${res.status} ${await res.text()}`);
 }
 
+/** Drops a cluster's tasks from moto's memory (an older server without the route just keeps them). */
+export async function forgetTasks(cluster: string): Promise<void> {
+  await moto('/_flotilla/ecs/forget-tasks', { cluster }).catch(() => undefined);
+}
+
 export interface TaskState {
   lastStatus: 'PROVISIONING' | 'PENDING' | 'ACTIVATING' | 'RUNNING' | 'STOPPED';
   exitCode?: number | null;

@@ -118,7 +118,11 @@ export function createEcsEngine(config: EcsEngineConfig, deps: EcsEngineDeps = {
     if (cached) return cached;
     const registering = (async () => {
       region ??= clients.ecs.config.region();
-      const { input, fingerprint } = buildTaskDefinition(run, config, await region);
+      const resolvedRegion = await region.catch((err: unknown) => {
+        region = undefined;
+        throw new RetryableEngineError(`ECS engine: no AWS region (set AWS_REGION): ${errorMessage(err)}`, { cause: err });
+      });
+      const { input, fingerprint } = buildTaskDefinition(run, config, resolvedRegion);
       try {
         // Cold cache: a revision registered before a restart is reused when it was built the same way.
         const latest = await clients.ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: input.family, include: ['TAGS'] }));

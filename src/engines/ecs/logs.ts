@@ -4,7 +4,9 @@
 // already yielded. A page split over several chunks (64 KiB each) thus resumes exactly in the
 // middle; the last chunk of a page carries the page's own forward token and skip 0. CloudWatch
 // (and moto) pages start at the token's position, so re-reading a token yields the same first
-// events, and new events only ever come after them.
+// events, and new events only ever come after them. (moto's tokens are `f/<index of the last
+// event returned>`: exact positions, the same token back when drained, and an empty stream's
+// token stays valid once events arrive; the tests resume from them.)
 //
 // The end: after the task is known STOPPED, the stream counts as drained when two calls in a row
 // return the token they were given, and at least `logDrainGraceMs` passed since STOPPED was seen
