@@ -50,6 +50,70 @@ program
     }
   });
 
+const urlOption = (cmd: Command) =>
+  cmd.option('--url <url>', 'Flotilla server (default $FLOTILLA_URL or http://localhost:5000)', process.env.FLOTILLA_URL || 'http://localhost:5000');
+
+async function clientAction(fn: () => Promise<number>): Promise<void> {
+  const { ClientError } = await import('./client/follow.js');
+  try {
+    process.exitCode = await fn();
+  } catch (err) {
+    if (err instanceof ClientError) {
+      process.stderr.write(`flotilla: ${err.message}\n`);
+      process.exit(2);
+    }
+    fail(err);
+  }
+}
+
+urlOption(
+  program
+    .command('run <alias>')
+    .description('execute a task by alias; with --follow, stream its logs and exit with its exit code')
+    .requiredOption('--owner <id>', 'owner id (run_tags.owner_id)')
+    .option('--env <NAME=VALUE...>', 'environment for this run (repeatable)', [])
+    .option('--cluster <name>', 'cluster to run on')
+    .option('--engine <name>', 'engine (local, docker, kubernetes/eks, ecs)')
+    .option('--command <command>', 'override the definition command')
+    .option('--follow', 'stream the logs until the run stops, then exit with its exit code'),
+).action((alias: string, opts: { owner: string; env: string[]; cluster?: string; engine?: string; command?: string; follow?: boolean; url: string }) =>
+  clientAction(async () => {
+    const client = await import('./client/follow.js');
+    const body: Record<string, unknown> = { run_tags: { owner_id: opts.owner }, env: client.parseEnvPairs(opts.env) };
+    if (opts.cluster) body.cluster = opts.cluster;
+    if (opts.engine) body.engine = opts.engine;
+    if (opts.command) body.command = opts.command;
+    const run = await client.executeByAlias(opts.url, alias, body);
+    if (!opts.follow) {
+      process.stdout.write(run.run_id + '\n');
+      return 0;
+    }
+    process.stderr.write(`flotilla: run ${run.run_id} queued\n`);
+    await client.followLogs(run.run_id, { url: opts.url });
+    const code = await client.finalExitCode(opts.url, run.run_id);
+    const status = await client.runStatus(opts.url, run.run_id);
+    process.stderr.write(`flotilla: run ${run.run_id} ${status.status} exit ${status.exit_code ?? '-'}${status.exit_reason ? ` (${status.exit_reason})` : ''}\n`);
+    return code;
+  }),
+);
+
+urlOption(
+  program
+    .command('logs <runId>')
+    .description("print a run's logs; with --follow, stream them until it stops and exit with its exit code")
+    .option('--follow', 'stream new lines until the run stops'),
+).action((runId: string, opts: { follow?: boolean; url: string }) =>
+  clientAction(async () => {
+    const client = await import('./client/follow.js');
+    if (!opts.follow) {
+      await client.printLogs(opts.url, runId);
+      return 0;
+    }
+    await client.followLogs(runId, { url: opts.url });
+    return client.finalExitCode(opts.url, runId);
+  }),
+);
+
 program
   .command('schema')
   .description('print the GraphQL schema (SDL)')

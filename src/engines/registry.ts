@@ -1,5 +1,6 @@
 // Builds the enabled engines from the process config. This is the only place that maps
 // Config sections onto engine configs, so engines never see process.env.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config, EngineName } from '../config.js';
 import type { Logger } from '../logger.js';
@@ -49,6 +50,8 @@ export async function createEngine(name: EngineName, config: Config, logger: Log
 
 /** Is a Docker daemon answering (DOCKER_HOST or the default socket)? */
 export async function dockerAnswers(config: Config): Promise<boolean> {
+  // No DOCKER_HOST and no default socket: answer at once, without loading the Docker client.
+  if (!config.docker.host && !existsSync('/var/run/docker.sock')) return false;
   try {
     const { isDockerAvailable } = await import('./docker/index.js');
     return await isDockerAvailable(config.docker.host);

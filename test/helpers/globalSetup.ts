@@ -2,9 +2,10 @@
 // that every test file clones (CREATE DATABASE … TEMPLATE), as graphile-worker does.
 import postgres from 'postgres';
 import { createDatabase } from '../../src/db/client.js';
-import { TEMPLATE_DB, TEST_DATABASE_URL, TEST_REDIS_URL, withDatabase } from './env.js';
+import { randomBytes } from 'node:crypto';
+import { TEST_DATABASE_URL, TEST_REDIS_URL, withDatabase } from './env.js';
 
-export default async function setup(): Promise<void> {
+export default async function setup(): Promise<(() => Promise<void>) | void> {
   if (TEST_REDIS_URL) {
     const { Redis } = await import('ioredis');
     const r = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
@@ -28,10 +29,16 @@ export default async function setup(): Promise<void> {
         `Start Postgres (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) or unset TEST_DATABASE_URL to test on PGlite.`,
     );
   }
-  await admin.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
+  const TEMPLATE_DB = `flotilla_tpl_${randomBytes(4).toString('hex')}`;
+  process.env.FLOTILLA_TEST_TEMPLATE = TEMPLATE_DB;
   await admin.unsafe(`CREATE DATABASE ${TEMPLATE_DB}`);
   await admin.end();
   const template = await createDatabase({ url: withDatabase(TEST_DATABASE_URL, TEMPLATE_DB), max: 1 });
   await template.migrate();
   await template.close();
+  return async () => {
+    const a = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    await a.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`).catch(() => {});
+    await a.end();
+  };
 }
