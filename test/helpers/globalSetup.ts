@@ -37,7 +37,7 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
   await template.migrate();
   await template.close();
   return async () => {
-    const a = postgres(TEST_DATABASE_URL, { max: 1, onnotice: () => {} });
+    const a = postgres(TEST_DATABASE_URL!, { max: 1, onnotice: () => {} });
     await a.unsafe(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`).catch(() => {});
     await a.end();
   };
