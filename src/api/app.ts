@@ -3,7 +3,9 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createYoga } from 'graphql-yoga';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
+import type { Database } from '../db/client.js';
 import type { Services } from '../domain/services.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
@@ -18,6 +20,19 @@ export interface AppDeps {
   services: Services;
   bus: EventBus;
   logger: Logger;
+  /** GraphQL reads of runs use store queries directly, batched (absent: those fields fail). */
+  database?: Pick<Database, 'db'>;
+}
+
+/** Yoga passes `request` over HTTP; graphql-ws (ws.ts) passes the upgrade request as `req`. */
+function requestHeaders(initial: { request?: Request; req?: { headers: IncomingHttpHeaders } }): Headers {
+  if (initial.request) return initial.request.headers;
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(initial.req?.headers ?? {})) {
+    if (typeof value === 'string') headers.set(name, value);
+    else if (Array.isArray(value)) for (const v of value) headers.append(name, v);
+  }
+  return headers;
 }
 
 /** Versions the classic service answered on; they share one router (v6 is the superset). */
@@ -37,7 +52,12 @@ export function createApp(deps: AppDeps) {
       warn: (...a) => logger.warn(a.map(String).join(' ')),
       error: (...a) => logger.error({ err: a[0] }, 'graphql error'),
     },
-    context: () => ({ services, bus, loaders: createLoaders(services) }),
+    context: (initial) => ({
+      services,
+      bus,
+      loaders: createLoaders(services, deps.database?.db),
+      headers: requestHeaders(initial as Parameters<typeof requestHeaders>[0]),
+    }),
   });
 
   const app = new Hono();

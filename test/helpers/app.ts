@@ -90,7 +90,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     engines = registryOf(opts.engines);
   }
   const services = createServices({ db: database.db, bus, config, logger: silentLogger, engines });
-  const { app } = createApp({ config, services, bus, logger: silentLogger });
+  const { app } = createApp({ config, services, bus, logger: silentLogger, database });
   const fetch = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const { json, ...rest } = init;
     const headers = new Headers(rest.headers);

@@ -9,6 +9,11 @@ export interface GraphQLContext {
   bus: EventBus;
   /** Per-request batch loaders (no N+1), created in context.ts. */
   loaders: import('./loaders.js').Loaders;
+  /**
+   * Headers of the request (over WebSocket: of the upgrade request). `stopRun` reads the
+   * stopper's e-mail from them, as REST does.
+   */
+  headers: Headers;
 }
 
 export const builder = new SchemaBuilder<{

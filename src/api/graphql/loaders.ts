@@ -1,15 +1,67 @@
-// Batch loaders for one GraphQL operation: every definition a query touches (a run's
-// definition, `taskDefinition(id)`) is fetched in one IN query per tick instead of one
-// query per row. They cache for the life of the operation, so a long-lived subscription
-// that reads definitions should clear the entry it needs fresh.
+// Batch loaders for one GraphQL operation: every definition, run, run timeline and
+// per-definition run page a query touches is fetched with one statement per tick instead of
+// one per row. They cache for the life of the operation, so a long-lived subscription must
+// forget what it cached before each payload (`forgetAll`).
+//
+// Run reads use store queries directly (STYLE.md: GraphQL reads may, batched); the
+// per-definition page query lives here because only GraphQL pages runs per definition.
 import DataLoader from 'dataloader';
+import { and, asc, count, gt, inArray, lte, sql } from 'drizzle-orm';
+import type { Db } from '../../db/client.js';
+import { runs, type RunEventRow, type RunLogRow, type RunRow } from '../../db/schema.js';
 import type { TaskDefinition } from '../../domain/definitionService.js';
 import type { Services } from '../../domain/services.js';
+import { orderOf, whereOf, type ListSpec } from '../../store/listQuery.js';
+import { listRunEventsFor } from '../../store/runEvents.js';
+import { lastLogSeq, readLogChunks } from '../../store/runLogs.js';
+import { getRunsByIds, runColumns } from '../../store/runs.js';
 
 // Keeps the IN list, and so the statement, a bounded size.
 const MAX_BATCH = 500;
 
-export function createLoaders(services: Services) {
+export interface RunPage {
+  total: number;
+  rows: RunRow[];
+}
+
+/**
+ * One page of runs for each of `definitionIds`, ranked per definition by the spec's order:
+ * two statements whatever the number of definitions (a windowed page and grouped counts).
+ */
+export async function pageRunsByDefinition(db: Db, definitionIds: readonly string[], spec: ListSpec): Promise<Map<string, RunPage>> {
+  const where = and(inArray(runs.definitionId, [...definitionIds]), whereOf(runColumns, runs.env, spec));
+  const order = sql.join(orderOf(runColumns, spec.sortBy, spec.order, runs.runId), sql`, `);
+  const ranked = db
+    .select({
+      runId: runs.runId,
+      rank: sql<number>`row_number() over (partition by ${runs.definitionId} order by ${order})`.as('rank'),
+    })
+    .from(runs)
+    .where(where)
+    .as('ranked');
+  const [rows, totals] = await Promise.all([
+    spec.limit > 0
+      ? db
+          .select({ run: runs, rank: ranked.rank })
+          .from(runs)
+          .innerJoin(ranked, sql`${runs.runId} = ${ranked.runId}`)
+          .where(and(gt(ranked.rank, spec.offset), lte(ranked.rank, spec.offset + spec.limit)))
+          .orderBy(asc(ranked.rank))
+      : Promise.resolve([]),
+    db.select({ definitionId: runs.definitionId, n: count() }).from(runs).where(where).groupBy(runs.definitionId),
+  ]);
+  const pages = new Map<string, RunPage>(definitionIds.map((id) => [id, { total: 0, rows: [] }]));
+  for (const t of totals) pages.get(t.definitionId)!.total = Number(t.n);
+  for (const { run } of rows) pages.get(run.definitionId)?.rows.push(run);
+  return pages;
+}
+
+export function createLoaders(services: Services, database: Db | undefined) {
+  const db = (): Db => {
+    if (!database) throw new Error('createApp was given no database: GraphQL run fields read the store directly and need it');
+    return database;
+  };
+
   const byKey = async (column: 'definition_id' | 'alias', keys: readonly string[]) => {
     // No stored id or alias holds U+0000, and Postgres would fail comparing one.
     const storable = keys.filter((k) => !k.includes('\0'));
@@ -38,14 +90,85 @@ export function createLoaders(services: Services) {
     maxBatchSize: MAX_BATCH,
   });
 
+  const runById = new DataLoader<string, RunRow | null>(
+    async (ids) => {
+      const storable = ids.filter((id) => !id.includes('\0'));
+      const found = new Map((await getRunsByIds(db(), storable)).map((r) => [r.runId, r]));
+      return ids.map((id) => found.get(id) ?? null);
+    },
+    { maxBatchSize: MAX_BATCH },
+  );
+
+  const eventsOfRun = new DataLoader<string, RunEventRow[]>(
+    async (ids) => {
+      const byRun = new Map<string, RunEventRow[]>(ids.map((id) => [id, []]));
+      for (const e of await listRunEventsFor(db(), ids)) byRun.get(e.runId)?.push(e);
+      return ids.map((id) => byRun.get(id)!);
+    },
+    { maxBatchSize: MAX_BATCH },
+  );
+
+  // One loader per distinct page spec: definitions listed together ask with the same
+  // arguments, so their pages come from one batch.
+  const runPages = new Map<string, DataLoader<string, RunPage>>();
+
   return {
     definitionById,
     definitionByAlias,
+    runById,
+    eventsOfRun,
+
     /** Call after a definition is written or deleted so later reads in the operation see it. */
     forgetDefinition(row: Pick<TaskDefinition, 'definitionId' | 'alias'>): void {
       definitionById.clear(row.definitionId);
       // The alias may have moved to or from this definition; aliases are cheap to reload.
       definitionByAlias.clearAll();
+    },
+
+    /** Call when a run has changed (a mutation, a subscription event). */
+    forgetRun(runId: string): void {
+      runById.clear(runId);
+      eventsOfRun.clear(runId);
+    },
+
+    /**
+     * Drops every cached read. A subscription calls it for each payload: its operation lives
+     * for hours, and a cache that only grows would hold every run a feed ever showed.
+     */
+    forgetAll(): void {
+      for (const loader of [definitionById, definitionByAlias, runById, eventsOfRun] as DataLoader<string, unknown>[]) loader.clearAll();
+      runPages.clear();
+    },
+
+    /** Remembers a run read some other way (a list page, a mutation result, an event). */
+    primeRun(row: RunRow): void {
+      runById.clear(row.runId).prime(row.runId, row);
+    },
+
+    runsOfDefinition(definitionId: string, spec: ListSpec): Promise<RunPage> {
+      const key = JSON.stringify(spec);
+      let loader = runPages.get(key);
+      if (!loader) {
+        loader = new DataLoader(
+          async (ids) => {
+            const pages = await pageRunsByDefinition(db(), ids, spec);
+            return ids.map((id) => pages.get(id)!);
+          },
+          { maxBatchSize: MAX_BATCH },
+        );
+        runPages.set(key, loader);
+      }
+      return loader.load(definitionId);
+    },
+
+    /**
+     * Up to `first` log chunks after `afterSeq` (and at most ~1 MiB), and whether more are
+     * persisted beyond them right now.
+     */
+    async logPage(runId: string, afterSeq: number, first: number): Promise<{ chunks: RunLogRow[]; hasMore: boolean }> {
+      const [chunks, last] = await Promise.all([readLogChunks(db(), runId, afterSeq, 1024 * 1024, first), lastLogSeq(db(), runId)]);
+      const end = chunks.at(-1)?.seq ?? afterSeq;
+      return { chunks, hasMore: last > end };
     },
   };
 }

@@ -6,5 +6,10 @@ import './system.js';
 import './connection.js';
 import './envVar.js';
 import './taskDefinition.js';
+import './runStatus.js';
+import './runEvent.js';
+import './runLog.js';
+import './run.js';
+import './runMutations.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

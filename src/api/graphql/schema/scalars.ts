@@ -1,14 +1,29 @@
-import { GraphQLError, Kind } from 'graphql';
+// Errors here are built with Yoga's createGraphQLError, not `new GraphQLError`: under vitest
+// our sources load graphql's ESM build while Yoga loads the CommonJS one, and an error from
+// the other copy is masked as unexpected (see badInput in connection.ts).
+import { Kind } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
 import { builder } from '../builder.js';
+
+// RFC 3339 date-time: seconds required, zone required (Z or ±hh:mm). `new Date` alone would
+// accept "2024" or "May 1" and read a zone-less time in the server's local zone.
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+function parseDateTime(value: unknown): Date {
+  const d = typeof value === 'string' && RFC3339.test(value) ? new Date(value) : undefined;
+  if (!d || Number.isNaN(d.getTime())) {
+    throw createGraphQLError(`DateTime must be an RFC 3339 time with a zone, e.g. 2026-01-31T12:00:00Z; got ${JSON.stringify(value)}`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  return d;
+}
 
 builder.scalarType('DateTime', {
   description: 'An RFC 3339 timestamp with zone, e.g. 2026-01-31T12:00:00.000Z',
   serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
-  parseValue: (value) => {
-    const d = new Date(String(value));
-    if (typeof value !== 'string' || Number.isNaN(d.getTime())) throw new GraphQLError('DateTime must be an RFC 3339 string');
-    return d;
-  },
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => parseDateTime(ast.kind === Kind.STRING ? ast.value : undefined),
 });
 
 builder.scalarType('JSON', {
@@ -30,7 +45,9 @@ builder.scalarType('JSON', {
       case Kind.OBJECT:
         return Object.fromEntries(ast.fields.map((f) => [f.name.value, parse(f.value)]));
       default:
-        throw new GraphQLError('JSON literals cannot contain variables');
+        throw createGraphQLError('JSON literals cannot contain variables; pass the whole value as a variable instead', {
+          extensions: { code: 'BAD_USER_INPUT' },
+        });
     }
   },
 });

@@ -13,8 +13,13 @@ import { builder } from '../builder.js';
 import { assertNoNul, badInput, columnFilters, connectionTypeOptions, OrderDirection, resolveListConnection, type FilterRules } from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
 import { MUTATION_ERRORS } from './errors.js';
+import { RunConnection, RunFilter, RunOrder, RunRef, runListSpec } from './run.js';
 
-export const TaskDefinitionRef = builder.objectRef<TaskDefinition>('TaskDefinition').implement({
+// Declared apart from its fields: Run and TaskDefinition refer to each other, and a ref
+// typed by its own initializer would make that cycle untypeable.
+export const TaskDefinitionRef = builder.objectRef<TaskDefinition>('TaskDefinition');
+
+TaskDefinitionRef.implement({
   description: 'What to run: an image, a command, resources and environment. Executing it creates a run.',
   fields: (t) => ({
     id: t.exposeID('definitionId', { description: 'Same as definitionId.' }),
@@ -36,6 +41,23 @@ export const TaskDefinitionRef = builder.objectRef<TaskDefinition>('TaskDefiniti
     version: t.exposeInt('version', { description: 'Starts at 1, +1 on every update; runs record the version they launched.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    runs: t.connection(
+      {
+        type: RunRef,
+        description: 'Runs of this definition, newest first unless ordered otherwise. Batched: listing many definitions with their runs costs two statements.',
+        args: {
+          filter: t.arg({ type: RunFilter }),
+          orderBy: t.arg({ type: RunOrder }),
+        },
+        resolve: async (d, args, ctx) => {
+          const spec = runListSpec(args.filter, args.orderBy);
+          const connection = await resolveListConnection(args, (page) => ctx.loaders.runsOfDefinition(d.definitionId, { ...spec, ...page }));
+          for (const { node } of connection.edges) ctx.loaders.primeRun(node);
+          return connection;
+        },
+      },
+      RunConnection,
+    ),
   }),
 });
 
