@@ -11,5 +11,6 @@ import './runEvent.js';
 import './runLog.js';
 import './run.js';
 import './runMutations.js';
+import './subscriptions.js';
 
 export const schema = builder.toSchema({ sortSchema: true });
