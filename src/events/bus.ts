@@ -9,6 +9,8 @@ export type Unsubscribe = () => void;
 export interface EventBus {
   publish<T extends TopicName>(topic: T, payload: Topics[T], runId?: string): Promise<void>;
   subscribe<T extends TopicName>(topic: T, handler: (payload: Topics[T]) => void, runId?: string): Unsubscribe;
+  /** Resolves when the transport answers (for /health/ready); rejects when it does not. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 

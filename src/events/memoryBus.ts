@@ -27,6 +27,7 @@ export function createMemoryBus(): EventBus {
         if (set.size === 0) handlers.delete(key);
       };
     },
+    async ping() {},
     async close() {
       handlers.clear();
     },

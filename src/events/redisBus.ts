@@ -5,6 +5,8 @@ import type { EventBus } from './bus.js';
 import { channel, type TopicName, type Topics } from './topics.js';
 import type { Logger } from '../logger.js';
 
+const PING_TIMEOUT_MS = 1000;
+
 export async function createRedisBus(url: string, logger?: Logger): Promise<EventBus> {
   const opts = { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (n: number) => Math.min(n * 100, 2000) };
   const pub = new Redis(url, opts);
@@ -58,6 +60,20 @@ export async function createRedisBus(url: string, logger?: Logger): Promise<Even
           sub.unsubscribe(key).catch(() => {});
         }
       };
+    },
+    async ping() {
+      // Commands queue while Redis is away (maxRetriesPerRequest: null), so bound the wait.
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+      });
+      const answer = pub.ping();
+      answer.catch(() => {});
+      try {
+        await Promise.race([answer, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     async close() {
       handlers.clear();
