@@ -124,6 +124,9 @@ const envSchema = z.object({
   WORKER_LEASE: durationMs('60s'),
   WORKER_CONCURRENCY: int(32, 1, 10_000),
   MAX_ATTEMPTS: int(3, 1, 100),
+  WORKER_METRICS_PORT: optional
+    .refine((v) => v === undefined || (/^\d+$/.test(v) && Number(v) <= 65535), { message: 'must be a port number (0-65535); unset = no listener' })
+    .transform((v) => (v === undefined ? undefined : Number(v))),
   LOG_RETENTION_DAYS: int(90, 0, 36_500),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // local engine
@@ -197,6 +200,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       leaseMs: e.WORKER_LEASE,
       concurrency: e.WORKER_CONCURRENCY,
       maxAttempts: e.MAX_ATTEMPTS,
+      /** `flotilla worker` serves /metrics and /health/* here; undefined = no listener. */
+      metricsPort: e.WORKER_METRICS_PORT,
     },
     logRetentionDays: e.LOG_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,

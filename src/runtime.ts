@@ -9,6 +9,7 @@ import { createRedisBus } from './events/redisBus.js';
 import { createServices, type Services } from './domain/services.js';
 import type { Logger } from './logger.js';
 import { createEngineRegistry, type EngineRegistry } from './engines/registry.js';
+import { createMetrics, type Metrics } from './metrics.js';
 
 export interface Runtime {
   config: Config;
@@ -17,6 +18,8 @@ export interface Runtime {
   bus: EventBus;
   services: Services;
   engines: EngineRegistry;
+  /** This process's Prometheus registry, observed by the services and workers. */
+  metrics: Metrics;
   close(): Promise<void>;
 }
 
@@ -27,7 +30,9 @@ export async function openRuntime(config: Config, logger: Logger, opts: { migrat
     else await assertMigrated(database);
     const bus = config.redisUrl ? await createRedisBus(config.redisUrl, logger) : createMemoryBus();
     const engines = await createEngineRegistry(config, logger);
-    const services = createServices({ db: database.db, bus, config, logger, engines });
+    const metrics = createMetrics({ db: database.db, logger });
+    const services = createServices({ db: database.db, bus, config, logger, engines, metrics });
+    metrics.trackLive(services.live.stats);
     return {
       config,
       logger,
@@ -35,6 +40,7 @@ export async function openRuntime(config: Config, logger: Logger, opts: { migrat
       bus,
       services,
       engines,
+      metrics,
       async close() {
         await engines.close();
         await bus.close();

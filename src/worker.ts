@@ -5,6 +5,7 @@ import { openRuntime, type Runtime } from './runtime.js';
 import { onShutdown } from './signals.js';
 import { newWorkerId } from './workers/context.js';
 import { startWorkers, type Workers } from './workers/index.js';
+import { listenHealth } from './api/health.js';
 
 
 export function parseWorkerList(list: string | undefined, fallback: WorkerName[]): WorkerName[] {
@@ -27,6 +28,7 @@ export function runWorkers(runtime: Runtime, enabled: WorkerName[]): Workers {
       logger: runtime.logger.child({ component: 'workers' }),
       runs: runtime.services.runs,
       engines: runtime.engines,
+      metrics: runtime.metrics,
     },
     enabled,
   );
@@ -43,6 +45,18 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
   const logger = createLogger(config.logLevel, { role: 'worker' });
   const enabled = parseWorkerList(opts.workers, config.workers.enabled);
   const runtime = await openRuntime(config, logger);
+  // Listen before claiming anything, so a port already in use fails with no run held.
+  const port = config.workers.metricsPort;
+  const health =
+    port === undefined
+      ? undefined
+      : await listenHealth({ db: runtime.database.db, bus: runtime.bus, checkRedis: Boolean(config.redisUrl), metrics: runtime.metrics }, config.host, port).catch(
+          async (err: unknown) => {
+            await runtime.close();
+            throw new ConfigError(`WORKER_METRICS_PORT=${port}: cannot listen on ${config.host}:${port} (${(err as Error).message}); pick a free port or unset it`);
+          },
+        );
+  if (health) logger.info({ url: health.url }, 'worker metrics and health listening');
   const workers = runWorkers(runtime, enabled);
-  onShutdown(logger, [() => runtime.close(), () => workers.stop()]);
+  onShutdown(logger, [() => runtime.close(), () => workers.stop(), ...(health ? [() => health.close()] : [])]);
 }

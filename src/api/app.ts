@@ -14,6 +14,8 @@ import { createLoaders } from './graphql/loaders.js';
 import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
+import { createHealthRoutes } from './health.js';
+import type { Metrics } from '../metrics.js';
 
 export interface AppDeps {
   config: Config;
@@ -22,6 +24,8 @@ export interface AppDeps {
   logger: Logger;
   /** GraphQL reads of runs use store queries directly, batched (absent: those fields fail). */
   database?: Pick<Database, 'db'>;
+  /** Served on /metrics (absent: no /metrics route). */
+  metrics?: Metrics;
 }
 
 /** Yoga passes `request` over HTTP; graphql-ws (ws.ts) passes the upgrade request as `req`. */
@@ -74,6 +78,7 @@ export function createApp(deps: AppDeps) {
   for (const v of REST_VERSIONS) app.route(`/api/${v}`, rest);
 
   app.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
+  app.route('/', createHealthRoutes({ db: deps.database?.db, bus, checkRedis: Boolean(config.redisUrl), metrics: deps.metrics }));
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, {}));
   app.get('/', (c) => c.redirect('/graphql'));
 

@@ -12,6 +12,7 @@ import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../
 import type { EventBus } from '../events/bus.js';
 import { runSnapshot } from '../events/topics.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import * as defs from '../store/definitions.js';
 import * as store from '../store/runs.js';
 import { appendRunEvents, listRunEvents } from '../store/runEvents.js';
@@ -75,6 +76,7 @@ export interface RunServiceDeps {
   config: Config;
   logger: Logger;
   engines?: EngineRegistry;
+  metrics?: Metrics;
 }
 
 export function reservedEnvNames(config: Config): string[] {
@@ -159,6 +161,7 @@ export function createRunService(deps: RunServiceDeps) {
     opts: { from?: RunStatus[]; claimedBy?: string; detail?: Record<string, unknown> } = {},
   ): Promise<RunRow | undefined> {
     const result = await store.transitionRun(db, runId, to, facts, { reason, detail: opts.detail }, opts);
+    if (result?.run.status === 'STOPPED') deps.metrics?.observeStopped(result.run);
     if (result) await publish(result.run);
     return result?.run;
   }
@@ -306,6 +309,7 @@ export function createRunService(deps: RunServiceDeps) {
         await engine.terminate(toEngineRun(run), reason);
       } catch (err) {
         logger.error({ err, runId: run.runId }, 'terminate failed');
+        deps.metrics?.engineError(run.engine, 'terminate', err);
         await appendRunEvents(db, [{ runId: run.runId, kind: 'warning', reason: `terminate failed: ${errorMessage(err)}` }]);
       }
     },

@@ -4,6 +4,7 @@ import type { Db } from '../db/client.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
 import { createLogService } from './logService.js';
@@ -16,6 +17,8 @@ export interface ServiceDeps {
   logger: Logger;
   /** Needed to stop runs on their engine; absent only in tests that never stop a run. */
   engines?: EngineRegistry;
+  /** Observes runs reaching STOPPED; absent in tests that do not look at metrics. */
+  metrics?: Metrics;
 }
 
 export function createServices(deps: ServiceDeps) {

@@ -1,6 +1,6 @@
 // Every read and write of runs. Status changes go through `transitionRun`: one conditional
 // UPDATE plus a run_events row in one transaction; a lost race returns undefined.
-import { and, count, eq, inArray, lt, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
+import { and, count, eq, inArray, lt, min, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
 import type { RunStatus } from '../domain/statuses.js';
@@ -309,9 +309,13 @@ export async function listRuns(db: DbOrTx, spec: ListSpec): Promise<{ total: num
   return { total: Number(totals[0]?.n ?? 0), rows };
 }
 
-export async function countRunsByStatus(db: DbOrTx): Promise<{ status: string; engine: string; n: number }[]> {
-  const rows = await db.select({ status: runs.status, engine: runs.engine, n: count() }).from(runs).groupBy(runs.status, runs.engine);
-  return rows.map((r) => ({ ...r, n: Number(r.n) }));
+/** Run counts per status and engine; `oldestQueuedAt` is the group's earliest queued_at (the queue age for QUEUED). */
+export async function countRunsByStatus(db: DbOrTx): Promise<{ status: string; engine: string; n: number; oldestQueuedAt: Date | null }[]> {
+  const rows = await db
+    .select({ status: runs.status, engine: runs.engine, n: count(), oldestQueuedAt: min(runs.queuedAt) })
+    .from(runs)
+    .groupBy(runs.status, runs.engine);
+  return rows.map((r) => ({ ...r, n: Number(r.n), oldestQueuedAt: r.oldestQueuedAt ? new Date(r.oldestQueuedAt) : null }));
 }
 
 /** postgres.js returns an array from execute(); PGlite returns { rows }. */

@@ -6,6 +6,7 @@ import type { RunService } from '../domain/runService.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 
 /** What every worker loop is given. */
 export interface WorkerContext {
@@ -16,6 +17,8 @@ export interface WorkerContext {
   logger: Logger;
   runs: RunService;
   engines: EngineRegistry;
+  /** Absent in tests that do not look at metrics. */
+  metrics?: Metrics;
 }
 
 export function newWorkerId(): string {

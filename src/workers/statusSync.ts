@@ -40,7 +40,10 @@ export function createStatusSync(ctx: WorkerContext) {
       const engine = engines.get(name as EngineName);
       if (!engine) continue;
       const byId = new Map(list.map((r) => [r.runId, r]));
-      const updates = await engine.reconcile(list.map(toEngineRun));
+      const updates = await engine.reconcile(list.map(toEngineRun)).catch((err: unknown) => {
+        ctx.metrics?.engineError(name, 'reconcile', err);
+        throw err;
+      });
       for (const u of updates) {
         const run = byId.get(u.runId);
         if (!run) continue;
