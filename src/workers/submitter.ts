@@ -16,6 +16,12 @@ export function submitBackoffMs(run: Pick<RunRow, 'queuedAt'>, now = Date.now())
 export function createSubmitter(ctx: WorkerContext) {
   const { db, config, logger, runs, engines, workerId } = ctx;
 
+  /** Whether the run's move to STOPPED was the engine reporting its end (not a user or the sweeper). */
+  async function stoppedByEngine(runId: string): Promise<boolean> {
+    const stops = (await runs.events(runId)).filter((e) => e.kind === 'status' && e.toStatus === 'STOPPED');
+    return (stops.at(-1)?.detail as { source?: unknown } | undefined)?.source === 'engine';
+  }
+
   async function submitOne(run: RunRow): Promise<void> {
     const engine = engines.get(run.engine as EngineName);
     if (!engine) {
@@ -26,7 +32,6 @@ export function createSubmitter(ctx: WorkerContext) {
     const log = logger.child({ runId: run.runId, engine: run.engine });
     try {
       const result = await engine.submit(toEngineRun(run));
-      if (result.status !== 'NEEDS_RETRY') ctx.metrics?.observeDispatch(run);
       const facts: store.RunFacts = {
         engineRef: result.engineRef,
         podName: result.podName ?? null,
@@ -53,8 +58,12 @@ export function createSubmitter(ctx: WorkerContext) {
       if (!moved) {
         // Lost the race: stopped by a user, or the engine already reported the end.
         const now = await store.getRun(db, run.runId);
-        if (now?.status === 'STOPPED') {
-          // Terminate is idempotent: harmless if the run simply finished already.
+        if (now?.status === 'STOPPED' && (await stoppedByEngine(run.runId))) {
+          // A short command ended and the engine's watch said so before submit returned.
+          // Its backend object still holds the logs: the collector reads them, then
+          // releases it. Terminating here (docker: remove) would lose them.
+          log.debug('run finished before its submit was recorded');
+        } else if (now?.status === 'STOPPED') {
           log.info('run was stopped while being submitted; terminating what was launched');
           await engine.terminate(toEngineRun({ ...now, engineRef: result.engineRef }), now.exitReason ?? 'stopped');
         } else if (now && !now.engineRef) {
@@ -63,7 +72,6 @@ export function createSubmitter(ctx: WorkerContext) {
       }
     } catch (err) {
       const reason = errorMessage(err);
-      ctx.metrics?.engineError(run.engine, 'submit', err);
       if (err instanceof FlotillaError && err.code === 'PERMANENT_ENGINE') {
         log.warn({ reason }, 'permanent submit error');
         await runs.transition(
