@@ -32,6 +32,7 @@ export function createSubmitter(ctx: WorkerContext) {
     const log = logger.child({ runId: run.runId, engine: run.engine });
     try {
       const result = await engine.submit(toEngineRun(run));
+      if (result.status !== 'NEEDS_RETRY') ctx.metrics?.observeDispatch(run);
       const facts: store.RunFacts = {
         engineRef: result.engineRef,
         podName: result.podName ?? null,
@@ -72,6 +73,7 @@ export function createSubmitter(ctx: WorkerContext) {
       }
     } catch (err) {
       const reason = errorMessage(err);
+      ctx.metrics?.engineError(run.engine, 'submit', err);
       if (err instanceof FlotillaError && err.code === 'PERMANENT_ENGINE') {
         log.warn({ reason }, 'permanent submit error');
         await runs.transition(
