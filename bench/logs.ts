@@ -1,0 +1,129 @@
+// npm run bench:logs — a run writes timestamped lines as fast as it can for BENCH_SECONDS
+// (default 10) while 1, 100 and 1,000 graphql-ws subscribers follow it through a
+// `flotilla serve` process (logs collected by a separate `flotilla worker`, Postgres +
+// Redis). Prints lines/s persisted and delivered, delivery latency (written → received)
+// p50/p99, and the serve process's RSS.
+// BENCH_SUBSCRIBERS="1,100,1000" to choose the scenarios.
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startFlotilla } from '../test/helpers/processes.js';
+import { BENCH_REDIS_URL, fmt, freshDatabase, percentile } from './lib.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SCENARIOS = (process.env.BENCH_SUBSCRIBERS ?? '1,100,1000').split(',').map(Number);
+
+// The writer: one line per write batch entry, "<epoch ms with fraction> <n>", as fast as the
+// pipe takes it, for SECONDS seconds.
+const WRITER = `node -e '
+const end = Date.now() + ${SECONDS} * 1000; let n = 0;
+function burst() {
+  let buf = "";
+  for (let i = 0; i < 500; i++) { n++; buf += (performance.timeOrigin + performance.now()).toFixed(3) + " " + n + "\\n"; }
+  if (Date.now() > end) { process.stdout.write(buf); return; }
+  if (process.stdout.write(buf)) setImmediate(burst); else process.stdout.once("drain", burst);
+}
+burst();'`;
+
+function rssMb(pid: number): { rss: number; hwm: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+}
+
+interface Sub {
+  received: number;
+  latencies: number[];
+  done: Promise<void>;
+}
+
+function subscribe(url: string, runId: string, sample: boolean): Sub {
+  const client = createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 3, lazy: true });
+  const sub: Sub = { received: 0, latencies: [], done: Promise.resolve() };
+  sub.done = (async () => {
+    try {
+      for await (const r of client.iterate<{ runLogs: { text: string } }>({ query: 'subscription ($id: ID!) { runLogs(runId: $id) { text } }', variables: { id: runId } })) {
+        const text = r.data?.runLogs.text ?? '';
+        const now = performance.timeOrigin + performance.now();
+        let start = 0;
+        for (;;) {
+          const nl = text.indexOf('\n', start);
+          if (nl < 0) break;
+          sub.received++;
+          // Sample every 50th line for latency: cheap enough for 1,000 subscribers.
+          if (sample && sub.received % 50 === 0) sub.latencies.push(now - Number(text.slice(start, text.indexOf(' ', start))));
+          start = nl + 1;
+        }
+      }
+    } finally {
+      await client.dispose();
+    }
+  })();
+  return sub;
+}
+
+export async function benchLogs(): Promise<Record<string, number>[]> {
+  const results: Record<string, number>[] = [];
+  for (const subscribers of SCENARIOS) {
+    const db = await freshDatabase();
+    const workdir = mkdtempSync(join(tmpdir(), 'flotilla-bench-logs-'));
+    const env = { DATABASE_URL: db.url, REDIS_URL: BENCH_REDIS_URL, FLOTILLA_ENGINE: 'local', FLOTILLA_LOCAL_WORKDIR: workdir, LOG_LEVEL: 'info', WORKER_STATUS_INTERVAL: '1s' };
+    const serve = await startFlotilla('serve', env);
+    const worker = await startFlotilla('worker', env);
+    try {
+      const base = serve.url!;
+      await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias: 'firehose', image: 'none', command: WRITER }) });
+      const res = await fetch(`${base}/api/v6/task/alias/firehose/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'bench' } }) });
+      const runId = ((await res.json()) as { run_id: string }).run_id;
+      const subs = Array.from({ length: subscribers }, (_, i) => subscribe(base, runId, i < 20));
+      let peak = 0;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMb(serve.child.pid!).rss)), 200);
+      const started = performance.now();
+      await Promise.all(subs.map((s) => s.done));
+      const elapsed = (performance.now() - started) / 1000;
+      clearInterval(sampler);
+      const persisted = await db.database.db.execute<{ lines: number; first: string; last: string }>(
+        sql`select sum(length(text) - length(replace(text, E'\\n', '')))::bigint as lines, min(at) as first, max(at) as last from run_logs where run_id = ${runId}`,
+      );
+      const row = (Array.isArray(persisted) ? persisted : (persisted as any).rows)[0];
+      const lines = Number(row.lines);
+      const persistSeconds = Math.max(0.001, (new Date(row.last).getTime() - new Date(row.first).getTime()) / 1000);
+      const latencies = subs.flatMap((s) => s.latencies);
+      const complete = subs.filter((s) => s.received === lines).length;
+      const figures = {
+        subscribers,
+        lines_written: lines,
+        lines_per_s_persisted: lines / persistSeconds,
+        lines_per_s_delivered_per_subscriber: lines / elapsed,
+        subscribers_with_every_line: complete,
+        latency_p50_ms: percentile(latencies, 50),
+        latency_p99_ms: percentile(latencies, 99),
+        serve_rss_peak_mb: Math.max(peak, rssMb(serve.child.pid!).hwm),
+      };
+      results.push(figures);
+      console.log(
+        `logs benchmark, ${subscribers} subscriber(s): ${lines} lines in ${fmt(elapsed)} s; persisted ${fmt(figures.lines_per_s_persisted, 0)} lines/s; ` +
+          `delivered ${fmt(figures.lines_per_s_delivered_per_subscriber, 0)} lines/s per subscriber (${complete}/${subscribers} got every line); ` +
+          `latency p50 ${fmt(figures.latency_p50_ms)} ms p99 ${fmt(figures.latency_p99_ms)} ms; serve RSS peak ${fmt(figures.serve_rss_peak_mb, 0)} MB`,
+      );
+    } finally {
+      await Promise.allSettled([serve.kill(), worker.kill()]);
+      await db.drop();
+      rmSync(workdir, { recursive: true, force: true });
+    }
+  }
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  benchLogs().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
