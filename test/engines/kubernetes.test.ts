@@ -177,11 +177,16 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('a missing Job is reported as missing; terminating twice is fine', async () => {
+  it('terminate deletes the Job in the background; a missing Job is reported as missing; terminating twice is fine', async () => {
     const run = await launch(engine, 'sleep 600');
+    fake.resetCounts();
     await engine.terminate(run, 'Task terminated by user');
     await engine.terminate(run, 'Task terminated by user');
+    expect(fake.queries('deleteJob').map((q) => q.get('propagationPolicy'))).toEqual(['Background', 'Background']);
     expect(await engine.reconcile([run])).toEqual([{ runId: run.runId, missing: true }]);
+    expect(fake.queries('listJobs')[0]!.get('labelSelector')).toBe('flotilla-run-id');
+    expect(fake.queries('listPods')[0]!.get('labelSelector')).toBe('flotilla-run-id');
+    expect(fake.queries('listEvents')[0]!.get('fieldSelector')).toBe('involvedObject.kind=Pod');
   });
 
   it('follows a live log to the end of the command', async () => {
@@ -201,8 +206,11 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
     expect(first[0]!.text).toBe(lines.slice(0, 7).map((l) => l + '\n').join(''));
     expect(first[0]!.cursor).toMatch(/ 7$/);
     fake.cutLogStreams(20);
+    fake.resetCounts();
     const rest = await collectLogs(engine, run, first[0]!.cursor);
     expect([...first, ...rest].map((c) => c.text).join('')).toBe(lines.map((l) => l + '\n').join(''));
+    const resumed = fake.queries('podLog')[0]!;
+    expect(Object.fromEntries(resumed)).toEqual({ container: 'main', follow: 'true', timestamps: 'true', sinceTime: first[0]!.cursor.slice(0, 19) + 'Z' });
   });
 
   it('routes runs to clusters by name (kubeconfig context per cluster)', async () => {
@@ -297,6 +305,10 @@ describe('kubernetes engine: watches', () => {
     engine = engineFor(fake);
     stop = engine.watch!((u) => updates.set(u.runId, [...(updates.get(u.runId) ?? []), u]));
     await until(() => Object.keys(fake.openWatches()).length === 3, 'three watches');
+    for (const route of ['watchJobs', 'watchPods'] as const) expect(fake.queries(route)[0]!.get('labelSelector')).toBe('flotilla-run-id');
+    expect(fake.queries('watchEvents')[0]!.get('fieldSelector')).toBe('involvedObject.kind=Pod');
+    // Each watch starts where its list ended, not from "now" (nothing is missed in between).
+    expect(fake.queries('watchPods')[0]!.get('resourceVersion')).toMatch(/^\d+$/);
   });
   afterAll(async () => {
     await stop();

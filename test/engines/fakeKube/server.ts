@@ -49,6 +49,8 @@ export interface FakeKube {
   kubelet: Kubelet;
   counts(): Record<string, number>;
   resetCounts(): void;
+  /** The query string of every request on a route since the last resetCounts(), oldest first. */
+  queries(route: Route): URLSearchParams[];
   /** Watch connections open right now, by route. */
   openWatches(): Record<string, number>;
   /** The next `times` requests on `route` are answered with this error. */
@@ -118,6 +120,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const store = createStore();
   const kubelet = createKubelet({ store, stepMs: opts.stepMs ?? 20, nodeName: opts.nodeName ?? 'ip-10-0-0-1.ec2.internal', sleepScale: opts.sleepScale ?? 1 });
   const counts = new Map<string, number>();
+  const queryLog: { route: Route; query: URLSearchParams }[] = [];
   const faults = new Map<Route, Fault[]>();
   const watches = new Set<OpenWatch>();
   const cuts: number[] = [];
@@ -247,6 +250,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     ns = decodeURIComponent(ns);
     name = decodeURIComponent(name);
     counts.set(route, (counts.get(route) ?? 0) + 1);
+    if (queryLog.length < 100_000) queryLog.push({ route, query: url.searchParams });
 
     const queued = faults.get(route);
     const fault = queued?.[0];
@@ -326,7 +330,11 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     store,
     kubelet,
     counts: () => Object.fromEntries(counts),
-    resetCounts: () => counts.clear(),
+    resetCounts() {
+      counts.clear();
+      queryLog.length = 0;
+    },
+    queries: (route) => queryLog.filter((q) => q.route === route).map((q) => q.query),
     openWatches() {
       const out: Record<string, number> = {};
       for (const w of watches) out[w.route] = (out[w.route] ?? 0) + 1;
