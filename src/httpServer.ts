@@ -11,11 +11,11 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function listen(app: App, host: string, port: number): Promise<HttpServer> {
+export async function listen(app: App, host: string, port: number, opts: { keepAliveMs?: number } = {}): Promise<HttpServer> {
   const server = createAdaptorServer({ fetch: app.app.fetch, overrideGlobalObjects: false }) as Server;
   const closers: (() => Promise<void>)[] = [];
   const { attachSubscriptions } = await import('./api/graphql/ws.js');
-  closers.push(attachSubscriptions(server, app));
+  closers.push(attachSubscriptions(server, app, opts.keepAliveMs));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
