@@ -158,7 +158,7 @@ export function createRunService(deps: RunServiceDeps) {
     to: RunStatus,
     facts: store.RunFacts,
     reason: string | null,
-    opts: { from?: RunStatus[]; claimedBy?: string; detail?: Record<string, unknown> } = {},
+    opts: { from?: RunStatus[]; claimedBy?: string; attempt?: number; detail?: Record<string, unknown> } = {},
   ): Promise<RunRow | undefined> {
     const result = await store.transitionRun(db, runId, to, facts, { reason, detail: opts.detail }, opts);
     if (result?.run.status === 'STOPPED') deps.metrics?.observeStopped(result.run);
@@ -365,14 +365,18 @@ export function createRunService(deps: RunServiceDeps) {
         facts.exitReason = update.exitReason ?? null;
       }
       await service.recordEngineEvents(run.runId, update.events);
+      // The update describes the attempt `run` was read on. If the run has been retried
+      // since (a reconcile batch read before a retry), it is about the old backend object
+      // and must not move or change the new attempt.
+      const attempt = run.attempt;
       if (update.status === run.status) {
         const changed = Object.entries(facts).some(([k, v]) => k !== 'missingSince' && (run as Record<string, unknown>)[k] !== v);
         if (!changed && run.missingSince === null) return run;
-        const row = await store.updateRunFacts(db, run.runId, facts, { status: update.status });
+        const row = await store.updateRunFacts(db, run.runId, facts, { status: update.status, attempt });
         if (row && changed) await publish(row);
         return row;
       }
-      return transition(run.runId, update.status, facts, update.exitReason ?? null, { detail: { source: 'engine' } });
+      return transition(run.runId, update.status, facts, update.exitReason ?? null, { detail: { source: 'engine' }, attempt });
     },
 
     async recordEngineEvents(runId: string, events: EngineEvent[] | undefined): Promise<void> {

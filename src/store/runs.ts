@@ -46,6 +46,7 @@ export type RunFacts = Partial<
     | 'missingSince'
     | 'cpu'
     | 'memory'
+    | 'logCursor'
   >
 >;
 
@@ -96,7 +97,8 @@ export async function findByIdempotenceKey(db: DbOrTx, key: string, since: Date)
 
 /**
  * Moves a run to `to` if its current status allows it (and, when given, only while
- * `claimedBy` holds it). Returns the updated row, or undefined when the race was lost.
+ * `claimedBy` holds it, and only while it is still on `attempt`). Returns the updated row,
+ * or undefined when the race was lost.
  */
 export async function transitionRun(
   db: Db,
@@ -104,18 +106,20 @@ export async function transitionRun(
   to: RunStatus,
   facts: RunFacts,
   event: TransitionEvent,
-  opts: { from?: RunStatus[]; claimedBy?: string } = {},
+  opts: { from?: RunStatus[]; claimedBy?: string; attempt?: number } = {},
 ): Promise<{ run: RunRow; from: RunStatus } | undefined> {
   const from = opts.from ?? predecessorsOf(to);
   return db.transaction(async (tx) => {
     const [current] = await tx
-      .select({ status: runs.status })
+      .select({ status: runs.status, attempt: runs.attempt })
       .from(runs)
       .where(eq(runs.runId, runId))
       .for('update');
     if (!current || !from.includes(current.status as RunStatus)) return undefined;
+    if (opts.attempt !== undefined && current.attempt !== opts.attempt) return undefined;
     const conditions = [eq(runs.runId, runId), inArray(runs.status, from)];
     if (opts.claimedBy) conditions.push(eq(runs.claimedBy, opts.claimedBy));
+    if (opts.attempt !== undefined) conditions.push(eq(runs.attempt, opts.attempt));
     const [row] = await tx
       .update(runs)
       .set({ ...facts, status: to, updatedAt: new Date() })
@@ -135,9 +139,15 @@ export async function transitionRun(
 }
 
 /** Merges engine facts into a run that is not yet STOPPED, without changing its status. */
-export async function updateRunFacts(db: DbOrTx, runId: string, facts: RunFacts, opts: { status?: RunStatus } = {}): Promise<RunRow | undefined> {
+export async function updateRunFacts(
+  db: DbOrTx,
+  runId: string,
+  facts: RunFacts,
+  opts: { status?: RunStatus; attempt?: number } = {},
+): Promise<RunRow | undefined> {
   const conditions = [eq(runs.runId, runId), ne(runs.status, 'STOPPED')];
   if (opts.status) conditions.push(eq(runs.status, opts.status));
+  if (opts.attempt !== undefined) conditions.push(eq(runs.attempt, opts.attempt));
   const [row] = await db
     .update(runs)
     .set({ ...facts, updatedAt: new Date() })

@@ -15,6 +15,9 @@ export function createRetrier(ctx: WorkerContext) {
       const reason = run.lastError ?? run.exitReason ?? 'engine asked for a retry';
       // Whatever is left of the failed attempt goes first, so the next submit starts clean.
       if (run.engineRef) await runs.terminateOnEngine(run, `retrying: ${reason}`);
+      // A collector still reading the failed attempt's output owns the log cursor; wait
+      // until it lets go (it does once that output ends), then start the cursor afresh.
+      if (run.attempt < run.maxAttempts && run.logClaimedBy && run.logClaimExpiresAt && run.logClaimExpiresAt > new Date()) continue;
       if (run.attempt >= run.maxAttempts) {
         await runs.transition(run.runId, 'STOPPED', { exitReason: reason, finishedAt: new Date() }, `gave up after ${run.attempt} attempts: ${reason}`, {
           from: ['NEEDS_RETRY'],
@@ -34,6 +37,9 @@ export function createRetrier(ctx: WorkerContext) {
           exitCode: null,
           claimedBy: null,
           claimExpiresAt: null,
+          // The next attempt is a new backend object whose output starts from its beginning;
+          // its chunks follow the earlier attempts' in run_logs.
+          logCursor: null,
         },
         `retry ${run.attempt + 1} of ${run.maxAttempts}: ${reason}`,
         { from: ['NEEDS_RETRY'] },

@@ -144,6 +144,9 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
           const update = code === undefined
             ? ({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' } as StatusUpdate)
             : stopped(run.runId, code);
+          // Names the process, so a late exit of an earlier attempt's process is told apart
+          // from the current attempt (the run may have been retried by the time it arrives).
+          update.engineRef = `${host}:${pid}`;
           for (const l of listeners) l(update);
         });
       });
@@ -193,9 +196,11 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         }
       };
       signalGroup('SIGTERM');
+      // The group, not its leader: SIGTERM ends the wrapper shell at once, while a command
+      // that traps TERM lives on in the group and must still get the SIGKILL.
       const timer = setTimeout(() => {
         timers.delete(timer);
-        if (isAlive(pid.pid)) signalGroup('SIGKILL');
+        signalGroup('SIGKILL');
       }, graceMs);
       timer.unref();
       timers.add(timer);
