@@ -20,6 +20,11 @@ export function createStatusSync(ctx: WorkerContext) {
     logger.debug({ runId: update.runId, status: update.status, current: run?.status }, 'pushed update');
     // Updates for runs we do not know (another Flotilla's, or deleted) are ignored.
     if (!run || run.status === 'STOPPED') return;
+    // Pushes are at-least-once and unordered (SQS, EventBridge): a late one about an earlier
+    // attempt's backend object must not move a retried run. Until the new attempt's object is
+    // recorded, which object a push is about cannot be told; the submit result and reconcile cover it.
+    if (update.engineRef && run.engineRef && update.engineRef !== run.engineRef) return;
+    if (update.engineRef && !run.engineRef && run.attempt > 1) return;
     await runs.applyUpdate(run, update);
   }
 
