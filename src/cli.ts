@@ -114,6 +114,55 @@ urlOption(
   }),
 );
 
+const ecs = program.command('ecs').description('AWS ECS engine helpers');
+
+ecs
+  .command('setup')
+  .description(
+    'create (or find) what the ECS engine needs: the SQS queue for task state events, the EventBridge rule and queue policy that feed it, and the CloudWatch log group; safe to repeat',
+  )
+  .option('--json', 'print the result as JSON')
+  .action(async (opts: { json?: boolean }) => {
+    let config;
+    try {
+      config = loadConfig(process.env, 'worker');
+    } catch (err) {
+      fail(err);
+    }
+    const { ecsSetup } = await import('./engines/ecs/index.js');
+    let result;
+    try {
+      result = await ecsSetup(config.ecs);
+    } catch (err) {
+      // AWS and setup errors are the user's to fix (credentials, region, cluster name): the message, not a stack.
+      const name = err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : '';
+      const message = err instanceof Error ? err.message : String(err);
+      const hint = /region/i.test(message) && !config.ecs.region ? ' (set AWS_REGION)' : '';
+      process.stderr.write(`flotilla ecs setup: ${name}${message}${hint}\n`);
+      process.exit(1);
+    }
+    const queueUnset = config.ecs.eventsQueue === undefined;
+    if (opts.json) {
+      process.stdout.write(JSON.stringify({ ...result, eventsQueueUnset: queueUnset }, null, 2) + '\n');
+      return;
+    }
+    const lines = [
+      `ECS setup for cluster ${config.ecs.cluster} (${result.clusterArn})`,
+      ...(result.changes.length > 0 ? result.changes.map((c) => `  ${c}`) : ['  nothing to change: everything was already in place']),
+      `queue:     ${result.queueUrl}`,
+      `rule:      ${result.ruleName} (${result.ruleArn})`,
+      `log group: ${result.logGroup}`,
+    ];
+    if (queueUnset) {
+      lines.push(
+        '',
+        'FLOTILLA_ECS_EVENTS_QUEUE is not set, so workers will not read these events (they fall back to DescribeTasks polling).',
+        `Set it for \`flotilla worker\`: FLOTILLA_ECS_EVENTS_QUEUE=${result.queueUrl}`,
+      );
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  });
+
 program
   .command('schema')
   .description('print the GraphQL schema (SDL)')
