@@ -335,6 +335,25 @@ describe('kubernetes engine: watches', () => {
     expect(fake.job(run.runId)).toBeUndefined();
   });
 
+  it('turns a start failure into NEEDS_RETRY when its grace period ends, with nothing else changing', async () => {
+    // Its own cluster: the suite's engine (grace 0) would retry the run at once.
+    const own = await startFakeKube({ stepMs: 5 });
+    const patient = engineFor(own, { startFailureGraceMs: 1500 });
+    const seen: StatusUpdate[] = [];
+    const stopPatient = patient.watch!((u) => seen.push(u));
+    try {
+      const run = await launch(patient, 'echo never', scenario('image-pull-backoff'));
+      await until(() => seen.some((u) => u.runId === run.runId && u.status === 'PENDING' && u.podName), 'PENDING with a pod');
+      const end = await until(() => seen.find((u) => u.runId === run.runId && u.status === 'NEEDS_RETRY'), 'NEEDS_RETRY', 5000);
+      expect(end.exitReason).toMatch(/^ImagePullBackOff: /);
+      expect(own.job(run.runId)).toBeUndefined();
+    } finally {
+      await stopPatient();
+      await patient.close();
+      await own.close();
+    }
+  });
+
   it('recovers from dropped watch streams, resuming from the resourceVersion', async () => {
     const run = await launch(engine, 'sleep 0.4; echo done');
     await until(() => last(run.runId)?.status === 'RUNNING', 'RUNNING');

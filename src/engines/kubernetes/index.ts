@@ -170,9 +170,8 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
     const state = mapState(runId, job, cs.tracker?.pod(runId)?.pod);
     const events = freshEvents(runId, pendingEvents.get(runId) ?? []);
     pendingEvents.delete(runId);
-    const key = stateKey(state);
-    if (key === lastKey.get(runId) && events.length === 0) return;
-    boundedSet(lastKey, runId, key);
+    // A start failure inside its grace period changes nothing visible yet; nothing may change
+    // on the cluster either, so look again when the grace period ends.
     if (state.recheckAt !== undefined && !rechecks.has(runId)) {
       const timer = setTimeout(() => {
         rechecks.delete(runId);
@@ -181,6 +180,9 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
       timer.unref();
       rechecks.set(runId, timer);
     }
+    const key = stateKey(state);
+    if (key === lastKey.get(runId) && events.length === 0) return;
+    boundedSet(lastKey, runId, key);
     const update: StatusUpdate = { runId, ...state.update, ...(events.length ? { events } : {}) };
     const publish = () => listeners.forEach((l) => l(update));
     if (state.terminate) void deleteQuietly(cs, runId, job.metadata?.namespace ?? cs.client.namespace).finally(publish);
