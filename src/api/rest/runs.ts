@@ -174,7 +174,10 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
     }
     const run = await runs.get(runId);
     const after = decodeLogToken(runId, params.get('last_seen'));
-    const notStarted = (run.status === 'QUEUED' || run.status === 'PENDING') && !run.startedAt;
+    // A retried run waiting to run again has no started_at, but its earlier attempts' output
+    // stays readable and a client's last_seen stays good (answering "" would make the client
+    // start over and read those lines twice).
+    const notStarted = (run.status === 'QUEUED' || run.status === 'PENDING') && !run.startedAt && run.attempt <= 1;
     if (raw === 'true') {
       c.header('content-type', 'text/plain; charset=utf-8');
       if (notStarted) return c.body('');
