@@ -294,21 +294,29 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
 
   it('a worker killed mid-run and restarted: the run ends, one container, no duplicate log line', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
-    const lines = 12;
-    const def = await define({ command: `i=1; while [ $i -le ${lines} ]; do echo "line $i"; i=$((i+1)); sleep 1; done` });
+    // Numbered lines until the test drops /tmp/finish into the container, so the run is
+    // still going however long the new worker takes to start.
+    const def = await define({ command: 'i=1; while [ ! -e /tmp/finish ]; do echo "line $i"; i=$((i+1)); sleep 0.3; done; echo "line $i"' });
     const id = await execute(def);
     await waitFor(id, 'RUNNING');
     await expect.poll(() => restLog(id), { timeout: 15_000, interval: 100 }).toContain('line 2\n');
     await workers.crashAndRestart();
-    // The restarted worker takes the run over while it is still going.
+    const highest = (log: string) => Math.max(0, ...[...log.matchAll(/^line (\d+)$/gm)].map((m) => Number(m[1])));
+    const atRestart = highest(await restLog(id));
+    // The restarted worker takes over the following while the run is still going.
+    await expect.poll(async () => highest(await restLog(id)), { timeout: 20_000, interval: 100 }).toBeGreaterThan(atRestart + 2);
     expect((await run(id)).status).toBe('RUNNING');
     const listed = await docker.docker.listContainers({ all: true, filters: { label: [`flotilla-run-id=${id}`] } });
     expect(listed).toHaveLength(1);
-    const final = await waitFor(id, 'STOPPED', 45_000);
+    const exec = await docker.docker.getContainer(containerName(id)).exec({ Cmd: ['touch', '/tmp/finish'] });
+    await exec.start({ Detach: true });
+    const final = await waitFor(id, 'STOPPED');
     expect(final).toMatchObject({ exit_code: 0, exit_reason: 'Exited successfully', attempt_count: 1 });
     await logsComplete(id);
-    const expected = Array.from({ length: lines }, (_, i) => `line ${i + 1}\n`).join('');
-    expect(await restLog(id)).toBe(expected);
+    const log = await restLog(id);
+    const count = highest(log);
+    expect(count).toBeGreaterThan(atRestart + 2);
+    expect(log).toBe(Array.from({ length: count }, (_, i) => `line ${i + 1}\n`).join(''));
     expect(await createEventsFor(id, since)).toBe(1);
   }, 90_000);
 });
