@@ -8,7 +8,7 @@ import type { Db } from '../db/client.js';
 import type { EnvVar, NewRunRow, RunRow } from '../db/schema.js';
 import type { EngineEvent, EngineRun, StatusUpdate } from '../engines/types.js';
 import type { EngineRegistry } from '../engines/registry.js';
-import { ConflictError, NotFoundError, ValidationError, errorMessage } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError, errorMessage, type FieldIssue } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { runSnapshot } from '../events/topics.js';
 import type { Logger } from '../logger.js';
@@ -123,6 +123,28 @@ export function toEngineRun(row: RunRow): EngineRun {
   };
 }
 
+/**
+ * Postgres text and jsonb cannot hold U+0000 (in values or object keys); the driver would
+ * fail with a masked 500. Such input is refused as bad input naming the field.
+ */
+function nulIssues(value: unknown, path: (string | number)[] = [], issues: FieldIssue[] = []): FieldIssue[] {
+  const field = () => path.map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p))).join('.').replace(/\.\[/g, '[');
+  if (typeof value === 'string') {
+    if (value.includes('\0')) issues.push({ path, message: `${field()} must not contain NUL characters` });
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => nulIssues(item, [...path, i], issues));
+  } else if (value !== null && typeof value === 'object') {
+    for (const [k, item] of Object.entries(value)) {
+      if (k.includes('\0')) issues.push({ path, message: `${field()} keys must not contain NUL characters` });
+      nulIssues(item, [...path, k], issues);
+    }
+  }
+  return issues;
+}
+
+/** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
+const unstorable = (key: string) => key.includes('\0');
+
 export function stopReason(by?: string | null): string {
   return by ? `Task terminated by - ${by}` : 'Task terminated by user';
 }
@@ -173,9 +195,14 @@ export function createRunService(deps: RunServiceDeps) {
 
     async execute(target: { definitionId?: string; alias?: string }, input: unknown): Promise<RunRow> {
       const v = parseOrThrow(executeSchema, input, snakeCase);
-      const definition = target.alias !== undefined
-        ? await defs.getDefinitionByAlias(db, target.alias)
-        : await defs.getDefinitionById(db, target.definitionId ?? '');
+      // The owner is the request's run_tags.owner_id.
+      const nul = nulIssues({ ...v, owner: undefined, runTags: { ...v.runTags, owner_id: v.owner } });
+      if (nul.length) throw new ValidationError(nul);
+      const definition = unstorable(target.alias ?? target.definitionId ?? '')
+        ? undefined
+        : target.alias !== undefined
+          ? await defs.getDefinitionByAlias(db, target.alias)
+          : await defs.getDefinitionById(db, target.definitionId ?? '');
       if (!definition) {
         throw new NotFoundError(
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
@@ -252,7 +279,7 @@ export function createRunService(deps: RunServiceDeps) {
     },
 
     async get(runId: string): Promise<RunRow> {
-      const run = await store.getRun(db, runId);
+      const run = unstorable(runId) ? undefined : await store.getRun(db, runId);
       if (!run) throw new NotFoundError(`Run with id ${runId} not found`);
       return run;
     },
@@ -323,6 +350,8 @@ export function createRunService(deps: RunServiceDeps) {
       if (input.exitReason !== undefined && input.exitReason !== null && typeof input.exitReason !== 'string') {
         throw new ValidationError([{ path: ['exit_reason'], message: 'exit_reason must be a string' }]);
       }
+      const nul = nulIssues({ exitReason: input.exitReason });
+      if (nul.length) throw new ValidationError(nul);
       const run = await service.get(runId);
       const status = input.status;
       const facts: store.RunFacts = {};

@@ -395,6 +395,16 @@ describe('malformed bodies', () => {
     for (const [extra, message] of cases) await refused(byId({ ...OWNER, ...extra }), 400, message);
   });
 
+  it('U+0000 in a value or key → 400 naming the field (Postgres cannot store it)', async () => {
+    await refused(byId({ run_tags: { owner_id: 'a\u0000b' } }), 400, 'run_tags.owner_id must not contain NUL characters');
+    await refused(byId({ ...OWNER, command: 'echo \u0000' }), 400, 'command must not contain NUL characters');
+    await refused(byId({ ...OWNER, env: [{ name: 'A', value: 'x\u0000' }] }), 400, 'env[0].value must not contain NUL characters');
+    await refused(byId({ ...OWNER, idempotence_key: 'k\u0000' }), 400, 'idempotence_key must not contain NUL characters');
+    await refused(byId({ ...OWNER, labels: { 'a\u0000': 'b' } }), 400, 'labels keys must not contain NUL characters');
+    await refused(put('/api/v6/task/alias/x%00/execute', OWNER), 404, 'Definition with alias x\u0000 not found');
+    await refused(put('/api/v6/task/x%00/execute', OWNER), 404, 'Definition with ID x\u0000 not found');
+  });
+
   it('reports every bad field at once, one message a line', async () => {
     const res = await byId({ ...OWNER, memory: 'lots', cpu: 'many' });
     expect(res.status).toBe(400);

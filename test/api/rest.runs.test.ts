@@ -1,7 +1,8 @@
 // Reading runs over REST (spec/rest-v6.md "Runs" and "Lists"): /history with every filter,
 // the get-run routes, the run JSON, status with ETag, self-reported status, events.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRow, TaskDefinitionRow } from '../../src/db/schema.js';
+import { eq } from 'drizzle-orm';
+import { runs, type RunRow, type TaskDefinitionRow } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition, createRun, createRunsInEveryStatus } from '../helpers/factories.js';
 
@@ -26,7 +27,9 @@ beforeAll(async () => {
   // Database and test clocks may differ by a little; keep the marks well apart from runs.
   mark0 = new Date();
   await sleep(50);
-  r.queued = await createRun(s, { definition: defs.etl, input: { owner: 'alice', cluster: 'east', env: [{ name: 'STAGE', value: 'prod' }, { name: 'REGION', value: 'eu' }] } });
+  r.queued = await createRun(s, { definition: defs.etl, input: { owner: 'alice', env: [{ name: 'STAGE', value: 'prod' }, { name: 'REGION', value: 'eu' }] } });
+  // A run routed to another cluster; set in place, as cluster registration is not this file's subject.
+  r.queued = (await t.database.db.update(runs).set({ clusterName: 'east' }).where(eq(runs.runId, r.queued.runId)).returning())[0]!;
   r.running = await createRun(s, { definition: defs.etl, status: 'RUNNING', input: { owner: 'bob', nodeLifecycle: 'ondemand', env: [{ name: 'STAGE', value: 'dev' }] } });
   r.ok = await createRun(s, { definition: defs.nightly, status: 'STOPPED', exitCode: 0, input: { owner: 'alice', env: [{ name: 'STAGE', value: 'prod' }] } });
   await sleep(50);
@@ -248,6 +251,16 @@ describe('getting one run', () => {
     }
   });
 
+  it('a run id with U+0000 is unknown (404), not a database error', async () => {
+    for (const path of ['/api/v6/history/a%00b', '/api/v6/task/history/a%00b', '/api/v6/a%00b/status', '/api/v6/a%00b/events', '/api/v6/a%00b/logs']) {
+      expect(await get(path)).toMatchObject({ status: 404, body: { error: 'Run with id a\u0000b not found' } });
+    }
+    const stop = await t.fetch('/api/v6/task/x/history/a%00b', { method: 'DELETE' });
+    expect(stop.status).toBe(404);
+    const report = await t.fetch('/api/v6/a%00b/status', { method: 'PUT', json: { status: 'RUNNING' } });
+    expect(report.status).toBe(404);
+  });
+
   it('keeps the always-present keys and omits empty ones', async () => {
     const queued = (await get(`/api/v6/history/${r.queued!.runId}`)).body;
     const always = ['run_id', 'definition_id', 'alias', 'image', 'cluster', 'status', 'group_name', 'description', 'instance', 'pod_events', 'cloudtrail_notifications', 'spark_extension', 'cpu', 'memory', 'cpu_limit', 'memory_limit'];
@@ -380,6 +393,7 @@ describe('PUT /api/v6/{run_id}/status', () => {
     expect(await report(run.runId, { status: 'running' })).toEqual({ status: 400, body: { error: 'status running is invalid' } });
     expect((await report(run.runId, {})).status).toBe(400);
     expect(await report(run.runId, { status: 'STOPPED', exit_code: 'zero' })).toEqual({ status: 400, body: { error: 'exit_code must be an integer' } });
+    expect(await report(run.runId, { status: 'STOPPED', exit_reason: 'bad\u0000' })).toEqual({ status: 400, body: { error: 'exit_reason must not contain NUL characters' } });
     expect((await current(run.runId)).status).toBe('QUEUED');
     expect(await t.services.runs.events(run.runId)).toHaveLength(1);
   });
@@ -396,8 +410,8 @@ describe('PUT /api/v6/{run_id}/status', () => {
 
 describe('GET /api/v6/{run_id}/events', () => {
   it('lists the timeline: every transition and engine event, oldest first', async () => {
-    const runs = await createRunsInEveryStatus(t.services, defs.report);
-    const { status, body } = await get(`/api/v6/${runs.STOPPED.runId}/events`);
+    const every = await createRunsInEveryStatus(t.services, defs.report);
+    const { status, body } = await get(`/api/v6/${every.STOPPED.runId}/events`);
     expect(status).toBe(200);
     expect(Object.keys(body)).toEqual(['total', 'pod_events']);
     expect(body.total).toBe(4);
@@ -412,9 +426,9 @@ describe('GET /api/v6/{run_id}/events', () => {
       'PENDING → RUNNING',
       'RUNNING → STOPPED',
     ]);
-    const retry = (await get(`/api/v6/${runs.NEEDS_RETRY.runId}/events`)).body;
+    const retry = (await get(`/api/v6/${every.NEEDS_RETRY.runId}/events`)).body;
     expect(retry.pod_events.at(-1).message).toMatch(/^RUNNING → NEEDS_RETRY/);
-    const queued = (await get(`/api/v6/${runs.QUEUED.runId}/events`)).body;
+    const queued = (await get(`/api/v6/${every.QUEUED.runId}/events`)).body;
     expect(queued).toMatchObject({ total: 1, pod_events: [{ event_type: 'Normal', source_object: 'flotilla' }] });
   });
 
