@@ -14,14 +14,18 @@ export function createSweeper(ctx: WorkerContext) {
   const { db, runs, config, logger } = ctx;
   let lastRetention = 0;
   return async function tick(): Promise<boolean> {
-    for (const run of await store.listOverdueRuns(db, 100)) {
-      const reason = timeoutReason(run.activeDeadlineSeconds ?? 0);
-      const stopped = await runs.transition(run.runId, 'STOPPED', { exitCode: 1, exitReason: reason, finishedAt: new Date() }, reason, {
-        from: ['RUNNING'],
-        detail: { action: 'timeout' },
-      });
-      if (stopped) await runs.terminateOnEngine(stopped, reason);
-    }
+    // Each overdue run is marked and terminated on its own: an engine's stop grace period
+    // (Docker waits for it) must not delay the others.
+    await Promise.all(
+      (await store.listOverdueRuns(db, 100)).map(async (run) => {
+        const reason = timeoutReason(run.activeDeadlineSeconds ?? 0);
+        const stopped = await runs.transition(run.runId, 'STOPPED', { exitCode: 1, exitReason: reason, finishedAt: new Date() }, reason, {
+          from: ['RUNNING'],
+          detail: { action: 'timeout' },
+        });
+        if (stopped) await runs.terminateOnEngine(stopped, reason);
+      }),
+    );
     const released = await store.releaseExpiredClaims(db);
     if (released) logger.info({ released }, 'released expired leases');
     if (config.logRetentionDays > 0 && Date.now() - lastRetention > RETENTION_EVERY_MS) {
