@@ -142,8 +142,16 @@ export const runEvents = pgTable(
     toStatus: text('to_status'),
     reason: text('reason'),
     detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * Set for events a backend reports (pod events): the same event reported again — by a
+     * restarted worker, or by another worker's watch — is the same key and is not appended twice.
+     */
+    dedupeKey: text('dedupe_key'),
   },
-  (t) => [index('run_events_run_idx').on(t.runId, t.seq)],
+  (t) => [
+    index('run_events_run_idx').on(t.runId, t.seq),
+    uniqueIndex('run_events_dedupe_idx').on(t.runId, t.dedupeKey).where(sql`${t.dedupeKey} IS NOT NULL`),
+  ],
 );
 
 export const runLogs = pgTable(

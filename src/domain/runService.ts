@@ -418,6 +418,11 @@ export function createRunService(deps: RunServiceDeps) {
           at: e.at,
           reason: e.reason,
           detail: { event_type: e.eventType, message: e.message, source_object: e.sourceObject ?? null },
+          // An engine re-reports what it saw before a worker restart (its memory of reported
+          // events is per process); the same event gives the same key and is stored once.
+          dedupeKey: createHash('md5')
+            .update([e.at.toISOString(), e.eventType, e.reason, e.sourceObject ?? '', e.message].join('\n'))
+            .digest('hex'),
         })),
       );
     },

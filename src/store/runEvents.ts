@@ -9,13 +9,26 @@ export interface NewRunEvent {
   at?: Date;
   reason?: string | null;
   detail?: Record<string, unknown>;
+  /** Identifies an event a backend may report more than once; a repeat is skipped. */
+  dedupeKey?: string | null;
 }
 
 export async function appendRunEvents(db: DbOrTx, events: NewRunEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await db.insert(runEvents).values(
-    events.map((e) => ({ runId: e.runId, kind: e.kind, at: e.at ?? new Date(), reason: e.reason ?? null, detail: e.detail ?? {} })),
-  );
+  await db
+    .insert(runEvents)
+    .values(
+      events.map((e) => ({
+        runId: e.runId,
+        kind: e.kind,
+        at: e.at ?? new Date(),
+        reason: e.reason ?? null,
+        detail: e.detail ?? {},
+        dedupeKey: e.dedupeKey ?? null,
+      })),
+    )
+    // Only the dedupe index can conflict (seq is generated): a repeated engine event.
+    .onConflictDoNothing();
 }
 
 export async function listRunEvents(db: DbOrTx, runId: string): Promise<RunEventRow[]> {

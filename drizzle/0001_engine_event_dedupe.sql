@@ -1,0 +1,2 @@
+ALTER TABLE "run_events" ADD COLUMN "dedupe_key" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "run_events_dedupe_idx" ON "run_events" USING btree ("run_id","dedupe_key") WHERE "run_events"."dedupe_key" IS NOT NULL;
