@@ -17,6 +17,7 @@ import * as defs from '../store/definitions.js';
 import * as store from '../store/runs.js';
 import { appendRunEvents, listRunEvents } from '../store/runEvents.js';
 import type { ListSpec } from '../store/listQuery.js';
+import { createClusterService, DEFAULT_CLUSTER, type ClusterService } from './clusterService.js';
 import { envField, intField } from './definitionService.js';
 import { LIMITS, effectiveResources } from './resources.js';
 import { isRunStatus, type RunStatus } from './statuses.js';
@@ -77,6 +78,8 @@ export interface RunServiceDeps {
   logger: Logger;
   engines?: EngineRegistry;
   metrics?: Metrics;
+  /** Routing checks at execute; built from db and engines when absent. */
+  clusters?: ClusterService;
 }
 
 export function reservedEnvNames(config: Config): string[] {
@@ -151,6 +154,7 @@ export function stopReason(by?: string | null): string {
 
 export function createRunService(deps: RunServiceDeps) {
   const { db, bus, config, logger } = deps;
+  const clusters = deps.clusters ?? createClusterService(deps);
 
   async function publish(run: RunRow): Promise<void> {
     const event = { runId: run.runId, status: run.status, run: runSnapshot(run) };
@@ -212,7 +216,18 @@ export function createRunService(deps: RunServiceDeps) {
       for (const e of v.env) {
         if (reserved.includes(e.name)) throw new ConflictError(`environment variable ${e.name} is reserved`);
       }
-      const engine = pickEngine(v.engine);
+      // The cluster: request → definition target_cluster → default; it must exist, be active
+      // and take this tier. With no engine named, the cluster's engine runs it.
+      const clusterName = v.cluster || definition.targetCluster || DEFAULT_CLUSTER;
+      const requestedEngine = v.engine === undefined || v.engine.trim() === '' ? undefined : pickEngine(v.engine);
+      const { engine } = await clusters.route({
+        name: clusterName,
+        source: v.cluster ? 'request' : definition.targetCluster ? 'definition' : 'default',
+        engine: requestedEngine,
+        tier: v.tier ?? null,
+        defaultEngine: pickEngine(undefined),
+        enabledEngines: enabledEngines(),
+      });
       const runId = newRunId(engine);
       const gpu = v.gpu ?? definition.gpu ?? null;
       const nodeLifecycle = gpu && gpu > 0 ? 'ondemand' : (v.nodeLifecycle ?? 'spot');
@@ -247,7 +262,7 @@ export function createRunService(deps: RunServiceDeps) {
         gpu,
         ephemeralStorage: v.ephemeralStorage ?? definition.ephemeralStorage ?? null,
         engine,
-        clusterName: v.cluster || definition.targetCluster || 'default',
+        clusterName,
         status: 'QUEUED',
         owner: v.owner,
         runTags: { ...v.runTags, owner_id: v.owner },

@@ -5,6 +5,7 @@ import type { EngineRegistry } from '../engines/registry.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import { createClusterService } from './clusterService.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
 import { createLogService } from './logService.js';
@@ -22,9 +23,11 @@ export interface ServiceDeps {
 }
 
 export function createServices(deps: ServiceDeps) {
+  const clusters = createClusterService(deps);
   return {
     definitions: createDefinitionService(deps),
-    runs: createRunService(deps),
+    clusters,
+    runs: createRunService({ ...deps, clusters }),
     logs: createLogService(deps),
     live: createLiveService(deps),
   };

@@ -117,6 +117,8 @@ describe('runs(filter, orderBy, first, after)', () => {
     def = await createDefinition(t.services, { alias: uniqueAlias('filterme') });
     other = await createDefinition(t.services);
     every = await createRunsInEveryStatus(t.services, def);
+    // Runs may only name clusters that exist.
+    await t.services.clusters.create({ name: 'gpu-east', engine: 'local' });
     await createRun(t.services, { definition: other, status: 'STOPPED', exitCode: 0, input: { owner: 'someone-else', cluster: 'gpu-east', env: [{ name: 'JOB', value: 'nightly' }] } });
     await new Promise((r) => setTimeout(r, 20));
     cut = new Date();

@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import type { Services } from '../../domain/services.js';
 import type { Logger } from '../../logger.js';
 import { errorResponse, json } from './http.js';
+import { registerClusterRoutes } from './clusters.js';
 import { registerDefinitionRoutes } from './definitions.js';
 import { registerRunRoutes } from './runs.js';
 
@@ -15,6 +16,8 @@ export interface RestDeps {
 export function createRestRouter(deps: RestDeps): Hono {
   const router = new Hono();
   router.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
+  // Clusters before runs: /clusters/status is a cluster, not the status of run "clusters".
+  registerClusterRoutes(router, deps);
   // Run routes first: /task/:id/execute and /task/:id/history must not be read as definition ids.
   registerRunRoutes(router, deps);
   registerDefinitionRoutes(router, deps);

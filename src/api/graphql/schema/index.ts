@@ -6,6 +6,7 @@ import './system.js';
 import './connection.js';
 import './envVar.js';
 import './taskDefinition.js';
+import './cluster.js';
 import './runStatus.js';
 import './runEvent.js';
 import './runLog.js';
