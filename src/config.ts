@@ -141,6 +141,7 @@ const envSchema = z.object({
   FLOTILLA_K8S_TTL_SECONDS: int(3600, 0, 31_536_000),
   FLOTILLA_K8S_QPS: int(20, 1, 10_000),
   FLOTILLA_K8S_BURST: int(30, 1, 10_000),
+  FLOTILLA_K8S_START_FAILURE_GRACE: durationMs('60s'),
   // ecs engine
   AWS_REGION: optional,
   AWS_ENDPOINT_URL: url(['http:', 'https:']),
@@ -214,6 +215,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ttlSeconds: e.FLOTILLA_K8S_TTL_SECONDS,
       qps: e.FLOTILLA_K8S_QPS,
       burst: e.FLOTILLA_K8S_BURST,
+      startFailureGraceMs: e.FLOTILLA_K8S_START_FAILURE_GRACE,
     },
     ecs: {
       region: e.AWS_REGION,

@@ -10,6 +10,7 @@ import { createServices, type Services } from './domain/services.js';
 import type { Logger } from './logger.js';
 import { createEngineRegistry, type EngineRegistry } from './engines/registry.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { getCluster } from './store/clusters.js';
 
 export interface Runtime {
   config: Config;
@@ -29,7 +30,8 @@ export async function openRuntime(config: Config, logger: Logger, opts: { migrat
     if (opts.migrate) await database.migrate();
     else await assertMigrated(database);
     const bus = config.redisUrl ? await createRedisBus(config.redisUrl, logger) : createMemoryBus();
-    const engines = await createEngineRegistry(config, logger);
+    // Engines read the cluster registry through a function, never the database itself.
+    const engines = await createEngineRegistry(config, logger, undefined, { lookupCluster: (name) => getCluster(database.db, name) });
     const metrics = createMetrics({ db: database.db, logger });
     const services = createServices({ db: database.db, bus, config, logger, engines, metrics });
     metrics.trackLive(services.live.stats);

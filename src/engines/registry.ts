@@ -2,9 +2,29 @@
 // Config sections onto engine configs, so engines never see process.env.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config, EngineName } from '../config.js';
+import { canonicalEngine, type Config, type EngineName } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Engine } from './types.js';
+
+/** A cluster registry entry as engines need it (the clusters table, without the DB). */
+export interface RegisteredCluster {
+  engine: string;
+  namespace: string | null;
+  config: Record<string, unknown>;
+}
+
+/** What the composition root gives the engines besides the Config. */
+export interface EngineDeps {
+  /** The cluster registry by name; engines that route by cluster consult it. */
+  lookupCluster?: (name: string) => Promise<RegisteredCluster | undefined>;
+}
+
+/** A registered kubernetes cluster → the engine's cluster settings (config.context, namespace). */
+export function kubernetesClusterOf(cluster: RegisteredCluster | undefined): { context?: string; namespace?: string } | undefined {
+  if (!cluster || canonicalEngine(cluster.engine) !== 'kubernetes') return undefined;
+  const context = typeof cluster.config.context === 'string' && cluster.config.context.trim() ? cluster.config.context.trim() : undefined;
+  return { ...(context ? { context } : {}), ...(cluster.namespace ? { namespace: cluster.namespace } : {}) };
+}
 
 export interface EngineRegistry {
   names(): EngineName[];
@@ -15,7 +35,7 @@ export interface EngineRegistry {
 }
 
 /** Builds one engine. Engines other than local load lazily, so their SDKs cost nothing unless used. */
-export async function createEngine(name: EngineName, config: Config, logger: Logger): Promise<Engine> {
+export async function createEngine(name: EngineName, config: Config, logger: Logger, deps: EngineDeps = {}): Promise<Engine> {
   const log = logger.child({ engine: name });
   switch (name) {
     case 'local': {
@@ -37,6 +57,8 @@ export async function createEngine(name: EngineName, config: Config, logger: Log
           ttlSeconds: config.kubernetes.ttlSeconds,
           qps: config.kubernetes.qps,
           burst: config.kubernetes.burst,
+          startFailureGraceMs: config.kubernetes.startFailureGraceMs,
+          ...(deps.lookupCluster ? { lookupCluster: async (cluster: string) => kubernetesClusterOf(await deps.lookupCluster!(cluster)) } : {}),
         },
         { logger: log },
       );
@@ -79,11 +101,16 @@ export async function resolveEngines(config: Config): Promise<{ enabled: EngineN
   return { enabled: ['local'], defaultName: 'local' };
 }
 
-export async function createEngineRegistry(config: Config, logger: Logger, chosen?: { enabled: EngineName[]; defaultName: EngineName }): Promise<EngineRegistry> {
+export async function createEngineRegistry(
+  config: Config,
+  logger: Logger,
+  chosen?: { enabled: EngineName[]; defaultName: EngineName },
+  deps: EngineDeps = {},
+): Promise<EngineRegistry> {
   const { enabled, defaultName } = chosen ?? (await resolveEngines(config));
   const engines = new Map<EngineName, Engine>();
   try {
-    for (const name of enabled) engines.set(name, await createEngine(name, config, logger));
+    for (const name of enabled) engines.set(name, await createEngine(name, config, logger, deps));
   } catch (err) {
     await Promise.allSettled([...engines.values()].map((e) => e.close()));
     throw err;

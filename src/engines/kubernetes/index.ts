@@ -31,6 +31,15 @@ export interface KubernetesEngineConfig {
   clusters?: Record<string, KubernetesClusterConfig>;
   /** Cluster for runs with an empty cluster name. Default `default`. */
   defaultCluster?: string;
+  /**
+   * The cluster registry (kept out of the engine: a plain function). Consulted for a name
+   * before the kubeconfig-context fallback, and again for a known name once its answer is
+   * older than `clusterRefreshMs`, so a registered or changed cluster is picked up without a
+   * restart. Listed `clusters` keep their settings when the registry has no entry for them.
+   */
+  lookupCluster?: (name: string) => Promise<KubernetesClusterConfig | undefined>;
+  /** How long a registry answer is trusted. Default 30 s. */
+  clusterRefreshMs?: number;
   /** `FLOTILLA_K8S_NAMESPACE`, default `flotilla`. */
   namespace?: string;
   /** `FLOTILLA_K8S_SERVICE_ACCOUNT`: for runs that name none. */
@@ -55,7 +64,12 @@ export interface KubernetesEngineConfig {
 interface ClusterState {
   client: ClusterClient;
   tracker?: Tracker;
+  settings: KubernetesClusterConfig;
+  /** When the registry last confirmed `settings` (0: never asked). */
+  checkedAt: number;
 }
+
+const sameSettings = (a: KubernetesClusterConfig, b: KubernetesClusterConfig) => (a.context ?? '') === (b.context ?? '') && (a.namespace ?? '') === (b.namespace ?? '');
 
 const MAX_REMEMBERED_RUNS = 20_000;
 
@@ -89,6 +103,8 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
   const lastKey = new Map<string, string>();
   const seenEvents = new Map<string, Set<string>>();
   const pendingEvents = new Map<string, CoreV1Event[]>();
+  /** The newest pod each run's events name: the pod name to report once the pod itself is gone. */
+  const podNames = new Map<string, { name: string; at: number }>();
   const rechecks = new Map<string, NodeJS.Timeout>();
   // Changes are coalesced per run until the next turn of the event loop, so a burst (a fresh
   // list, a pod's first events) becomes one update per run.
@@ -96,7 +112,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
   let flushScheduled = false;
   let closed = false;
 
-  function makeCluster(name: string, c: KubernetesClusterConfig): ClusterState {
+  function makeCluster(name: string, c: KubernetesClusterConfig, checkedAt = 0): ClusterState {
     const client = createClusterClient({
       name,
       kubeconfigPath: config.kubeconfig,
@@ -106,25 +122,61 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
       burst: config.burst ?? 30,
       requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
     });
-    const state: ClusterState = { client };
+    const state: ClusterState = { client, settings: c, checkedAt };
     clusters.set(name, state);
     if (listeners.size) startTracker(state);
     return state;
   }
   for (const [name, c] of Object.entries(clusterConfigs)) makeCluster(name, c);
 
-  /** Unknown names fall back to a kubeconfig context of that name, so registered clusters route. */
-  function clusterOf(run: EngineRun): ClusterState {
+  const refreshMs = config.clusterRefreshMs ?? 30_000;
+  const resolving = new Map<string, Promise<ClusterState>>();
+
+  /** The run's cluster: listed, registered (lookupCluster), or a kubeconfig context of that name. */
+  function clusterOf(run: EngineRun): Promise<ClusterState> {
     const name = run.clusterName || defaultCluster;
     const known = clusters.get(name);
-    if (known) return known;
+    if (known && (!config.lookupCluster || Date.now() - known.checkedAt < refreshMs)) return Promise.resolve(known);
+    // One registry question per name at a time, however many runs ask (a reconcile batch).
+    let pending = resolving.get(name);
+    if (!pending) {
+      pending = resolveCluster(name, known).finally(() => resolving.delete(name));
+      resolving.set(name, pending);
+    }
+    return pending;
+  }
+
+  async function resolveCluster(name: string, known: ClusterState | undefined): Promise<ClusterState> {
+    if (config.lookupCluster) {
+      let found: KubernetesClusterConfig | undefined;
+      try {
+        found = await config.lookupCluster(name);
+      } catch (err) {
+        // Keep using what works while the registry cannot be read.
+        if (known) return known;
+        throw new RetryableEngineError(`looking up Kubernetes cluster "${name}" in the registry failed: ${errorMessage(err)}`, { cause: err });
+      }
+      if (found && !(known && sameSettings(known.settings, found))) {
+        // New, or its context or namespace changed: new clients and watches.
+        if (known?.tracker) {
+          const old = known.tracker;
+          known.tracker = undefined;
+          void old.stop();
+        }
+        return makeCluster(name, found, Date.now());
+      }
+      if (known) {
+        known.checkedAt = Date.now();
+        return known;
+      }
+    }
     let hasContext = false;
     try {
       hasContext = loadKubeConfig(config.kubeconfig, undefined).getContexts().some((c) => c.name === name);
     } catch {
       hasContext = false;
     }
-    if (hasContext) return makeCluster(name, { context: name });
+    if (hasContext) return makeCluster(name, { context: name }, Date.now());
     throw new PermanentEngineError(`Kubernetes cluster "${name}" is not configured (known: ${[...clusters.keys()].join(', ')}) and the kubeconfig has no context of that name`);
   }
 
@@ -159,6 +211,16 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
 
   // ---- push: watches ----
 
+  function recheck(cs: ClusterState, runId: string, at: number): void {
+    if (rechecks.has(runId)) return;
+    const timer = setTimeout(() => {
+      rechecks.delete(runId);
+      emit(cs, runId);
+    }, Math.max(0, at - Date.now()) + 10);
+    timer.unref();
+    rechecks.set(runId, timer);
+  }
+
   function emit(cs: ClusterState, runId: string): void {
     const job = cs.tracker?.job(runId);
     if (!job) {
@@ -167,19 +229,16 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
       rechecks.delete(runId);
       return;
     }
-    const state = mapState(runId, job, cs.tracker?.pod(runId)?.pod);
+    const pod = cs.tracker?.pod(runId)?.pod;
+    // Right after start-up (a restarted worker) a finished Job's pod may be gone already; its
+    // name is then known only from its events, whose watch may not have listed yet.
+    if (!pod && !podNames.has(runId) && !cs.tracker?.synced()) return recheck(cs, runId, Date.now() + 100);
+    const state = mapState(runId, job, pod, podNames.get(runId)?.name);
     const events = freshEvents(runId, pendingEvents.get(runId) ?? []);
     pendingEvents.delete(runId);
     // A start failure inside its grace period changes nothing visible yet; nothing may change
     // on the cluster either, so look again when the grace period ends.
-    if (state.recheckAt !== undefined && !rechecks.has(runId)) {
-      const timer = setTimeout(() => {
-        rechecks.delete(runId);
-        emit(cs, runId);
-      }, Math.max(0, state.recheckAt - Date.now()) + 10);
-      timer.unref();
-      rechecks.set(runId, timer);
-    }
+    if (state.recheckAt !== undefined) recheck(cs, runId, state.recheckAt);
     const key = stateKey(state);
     if (key === lastKey.get(runId) && events.length === 0) return;
     boundedSet(lastKey, runId, key);
@@ -211,6 +270,9 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
       restartDelayMs: config.watchRestartDelayMs ?? 500,
       onChange: (runId) => markDirty(cs, runId),
       onPodEvent(runId, event) {
+        const podName = event.involvedObject?.name;
+        const at = toDate(event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp)?.getTime() ?? 0;
+        if (podName && at >= (podNames.get(runId)?.at ?? -1)) boundedSet(podNames, runId, { name: podName, at });
         if (seenEvents.get(runId)?.has(eventKey(event))) return;
         const list = pendingEvents.get(runId) ?? [];
         list.push(event);
@@ -267,7 +329,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
     name: 'kubernetes',
 
     async submit(run: EngineRun): Promise<SubmitResult> {
-      const cs = clusterOf(run);
+      const cs = await clusterOf(run);
       const ns = cs.client.namespace;
       const manifest = buildJobManifest(run, { namespace: ns, defaultServiceAccount: config.serviceAccount, ttlSecondsAfterFinished: ttlSeconds });
       try {
@@ -299,7 +361,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
       const groups = new Map<string, { cs: ClusterState; ns: string; runs: EngineRun[] }>();
       for (const run of runs) {
         try {
-          const cs = clusterOf(run);
+          const cs = await clusterOf(run);
           const ns = namespaceOf(run, cs);
           const key = `${cs.client.name}\0${ns}`;
           const group = groups.get(key) ?? { cs, ns, runs: [] };
@@ -332,15 +394,16 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
     },
 
     async *logs(run, cursor, signal) {
-      const cs = clusterOf(run);
+      const cs = await clusterOf(run);
       yield* followPodLog(createPodLogSource(run.runId, namespaceOf(run, cs), cs.client, cs.tracker), cursor, signal, { pollMs: config.logPollMs ?? 500 });
     },
 
     async terminate(run: EngineRun): Promise<void> {
       let cs: ClusterState;
       try {
-        cs = clusterOf(run);
-      } catch {
+        cs = await clusterOf(run);
+      } catch (err) {
+        if (err instanceof RetryableEngineError) throw err; // the registry could not be read
         return; // nothing of this run can exist on a cluster we do not know
       }
       try {
