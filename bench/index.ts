@@ -1,0 +1,194 @@
+// npm run bench — every benchmark against real Postgres and Redis, then one table of figures
+// (bench/results/latest.md and latest.json), with graphile-worker side by side.
+// BENCH_ONLY=dispatch,peer chooses benchmarks; each benchmark's own variables still apply
+// (BENCH_RUNS, BENCH_CONCURRENCY, BENCH_SECONDS, BENCH_SUBSCRIBERS, BENCH_HISTORY_ROWS, …).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { benchDispatch } from './dispatch.js';
+import { benchHistory } from './history.js';
+import { benchLogs } from './logs.js';
+import { benchPeer } from './peer.js';
+import { BENCH_DATABASE_URL, BENCH_REDIS_URL, fmt } from './lib.js';
+
+const BENCHMARKS = {
+  dispatch: benchDispatch,
+  logs: benchLogs,
+  history: benchHistory,
+  peer: benchPeer,
+} as const;
+type Name = keyof typeof BENCHMARKS;
+type Figures = Record<string, number>;
+
+interface Results {
+  dispatch?: Figures;
+  logs?: Figures[];
+  history?: Figures;
+  peer?: Figures;
+}
+
+function chosen(): Name[] {
+  const all = Object.keys(BENCHMARKS) as Name[];
+  const raw = process.env.BENCH_ONLY?.trim();
+  if (!raw) return all;
+  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !all.includes(n as Name));
+  if (unknown.length) throw new Error(`BENCH_ONLY: unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`);
+  return all.filter((n) => names.includes(n));
+}
+
+const loadAverage = () => os.loadavg().map((n) => n.toFixed(2)).join(' / ');
+
+async function machine(): Promise<Record<string, string | number>> {
+  const pg = postgres(BENCH_DATABASE_URL, { max: 1, onnotice: () => {} });
+  const redis = new Redis(BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    const [row] = await pg<{ server_version: string }[]>`show server_version`;
+    await redis.connect();
+    const info = await redis.info('server');
+    return {
+      cpus: os.availableParallelism(),
+      cpu_model: os.cpus()[0]?.model ?? 'unknown',
+      memory_gib: Number((os.totalmem() / 2 ** 30).toFixed(1)),
+      node: process.version,
+      postgres: row!.server_version,
+      redis: /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown',
+    };
+  } finally {
+    await pg.end({ timeout: 5 });
+    redis.disconnect();
+  }
+}
+
+const num = (n: number | undefined, digits = 1) => (n === undefined ? '—' : fmt(n, digits));
+const ratio = (flotilla: number | undefined, peer: number | undefined) =>
+  flotilla === undefined || peer === undefined || peer === 0 ? '—' : `${fmt(flotilla / peer, 2)}×`;
+
+const HISTORY_QUERIES: [string, string][] = [
+  ['active', 'active runs (QUEUED, PENDING, RUNNING), newest first, 50 a page'],
+  ['definition', "a definition's runs, newest first"],
+  ['status_owner', 'status + owner, newest first'],
+  ['env', 'env `NAME|VALUE`, newest first'],
+];
+
+function markdown(results: Results, errors: Record<string, string>, meta: { date: string; machine: Record<string, string | number>; loadStart: string; loadEnd: string; seconds: number }): string {
+  const m = meta.machine;
+  const out: string[] = [
+    '# Flotilla benchmark results',
+    '',
+    `${meta.date} · ${m.cpus} CPUs (${m.cpu_model}) · ${m.memory_gib} GiB memory · Node ${m.node} · PostgreSQL ${m.postgres} · Redis ${m.redis}`,
+    '',
+    `Load average (1 / 5 / 15 min) at the start ${meta.loadStart}, at the end ${meta.loadEnd}. ` +
+      'Other work on the machine competes for the same cores, so figures taken under load are pessimistic. ' +
+      `The suite took ${fmt(meta.seconds, 0)} s.`,
+    '',
+  ];
+  const d = results.dispatch;
+  if (d) {
+    out.push(
+      `## Dispatch: ${d.runs} runs of \`true\` through REST, separate serve and worker processes, local engine`,
+      '',
+      '| figure | value |',
+      '| --- | ---: |',
+      `| execute throughput | ${num(d.execute_runs_per_s)} runs/s |`,
+      `| QUEUED → submitted (dispatch) p50 / p99 | ${num(d.dispatch_p50_ms)} / ${num(d.dispatch_p99_ms)} ms |`,
+      `| execute → STOPPED p50 / p99 | ${num(d.execute_to_stopped_p50_ms)} / ${num(d.execute_to_stopped_p99_ms)} ms |`,
+      '',
+    );
+  }
+  if (results.logs?.length) {
+    out.push(
+      '## Logs: one run writing lines as fast as it can, followed over graphql-ws',
+      '',
+      '| subscribers | lines | persisted lines/s | delivered lines/s per subscriber | subscribers with every line | latency p50 / p99 | serve RSS peak |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...results.logs.map(
+        (l) =>
+          `| ${l.subscribers} | ${l.lines_written} | ${num(l.lines_per_s_persisted, 0)} | ${num(l.lines_per_s_delivered_per_subscriber, 0)} | ` +
+          `${l.subscribers_with_every_line} / ${l.subscribers}${l.cut_off ? ' (cut off)' : ''} | ${num(l.latency_p50_ms)} / ${num(l.latency_p99_ms)} ms | ${num(l.serve_rss_peak_mb, 0)} MB |`,
+      ),
+      '',
+      'The writer writes as fast as it can, faster than lines are persisted, so the latency (written → received) ' +
+        'includes the backlog in front of the collector. "Cut off" means some subscribers had not received every line ' +
+        'when the scenario ended (BENCH_DRAIN_SECONDS after the writer stopped, or the serve RSS limit).',
+      '',
+    );
+  }
+  const h = results.history;
+  if (h) {
+    out.push(
+      `## Run history at ${h.rows?.toLocaleString('en-US')} runs: \`services.runs.list\` with the REST /history parser's specs (rows + total)`,
+      '',
+      `Loaded in ${fmt(h.load_seconds ?? NaN, 0)} s (INSERT … SELECT generate_series, indexes rebuilt, VACUUM ANALYZE).`,
+      '',
+      '| query | p50 | p99 |',
+      '| --- | ---: | ---: |',
+      ...HISTORY_QUERIES.map(([key, label]) => `| ${label} | ${num(h[`${key}_p50_ms`])} ms | ${num(h[`${key}_p99_ms`])} ms |`),
+      '',
+    );
+  }
+  const p = results.peer;
+  if (p) {
+    out.push(
+      `## Side by side: graphile-worker 0.16.6 on the same Postgres, ${p.jobs} no-op jobs`,
+      '',
+      'Ratios are Flotilla / graphile-worker: above 1 means Flotilla is higher (better for throughput, worse for latency).',
+      '',
+      '| figure | Flotilla | graphile-worker | Flotilla / graphile-worker |',
+      '| --- | ---: | ---: | ---: |',
+      `| enqueue throughput (REST execute / addJob) | ${num(d?.execute_runs_per_s)} runs/s | ${num(p.add_jobs_per_s)} jobs/s | ${ratio(d?.execute_runs_per_s, p.add_jobs_per_s)} |`,
+      `| queue → start p50 (QUEUED → submitted / created → task start) | ${num(d?.dispatch_p50_ms)} ms | ${num(p.created_to_start_p50_ms)} ms | ${ratio(d?.dispatch_p50_ms, p.created_to_start_p50_ms)} |`,
+      `| queue → start p99 | ${num(d?.dispatch_p99_ms)} ms | ${num(p.created_to_start_p99_ms)} ms | ${ratio(d?.dispatch_p99_ms, p.created_to_start_p99_ms)} |`,
+      `| queue → done p50 (QUEUED → STOPPED / created → job complete) | ${num(d?.execute_to_stopped_p50_ms)} ms | ${num(p.created_to_complete_p50_ms)} ms | ${ratio(d?.execute_to_stopped_p50_ms, p.created_to_complete_p50_ms)} |`,
+      `| queue → done p99 | ${num(d?.execute_to_stopped_p99_ms)} ms | ${num(p.created_to_complete_p99_ms)} ms | ${ratio(d?.execute_to_stopped_p99_ms, p.created_to_complete_p99_ms)} |`,
+      `| completion throughput (first add → last job complete) | — | ${num(p.completed_jobs_per_s)} jobs/s | — |`,
+      `| add → start p50 / p99 (client clock before addJob) | — | ${num(p.add_to_start_p50_ms)} / ${num(p.add_to_start_p99_ms)} ms | — |`,
+      '',
+      'What differs: a Flotilla run is a real process (`bash -c true` under the local engine) launched by the worker, ' +
+        'with its status transitions and run_events written and its logs collected; a graphile-worker job is a function ' +
+        "call in the runner's process. Flotilla's enqueue is an HTTP request to a separate serve process (validation, " +
+        'definition lookup, idempotence check, insert, bus publish); graphile-worker\'s is one SQL call from the client. ' +
+        'Both use the same client concurrency and a worker in its own process.',
+      '',
+    );
+  }
+  for (const [name, message] of Object.entries(errors)) out.push(`**${name} failed:** ${message}`, '');
+  return out.join('\n');
+}
+
+async function main(): Promise<number> {
+  const names = chosen();
+  const date = new Date().toISOString();
+  const loadStart = loadAverage();
+  const started = performance.now();
+  const info = await machine();
+  console.log(`benchmarks: ${names.join(', ')}; load average ${loadStart}`);
+  const results: Results = {};
+  const errors: Record<string, string> = {};
+  for (const name of names) {
+    try {
+      // Each result type belongs to its own key; the table builder knows the shapes.
+      (results as Record<string, unknown>)[name] = await BENCHMARKS[name]();
+    } catch (err) {
+      errors[name] = err instanceof Error ? err.message : String(err);
+      console.error(`${name} failed:`, err);
+    }
+  }
+  const meta = { date, machine: info, loadStart, loadEnd: loadAverage(), seconds: (performance.now() - started) / 1000 };
+  const table = markdown(results, errors, meta);
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL('latest.md', dir), table + '\n');
+  writeFileSync(new URL('latest.json', dir), JSON.stringify({ ...meta, results, errors }, null, 2) + '\n');
+  console.log('\n' + table);
+  return Object.keys(errors).length ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
