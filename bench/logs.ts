@@ -4,6 +4,11 @@
 // Redis). Prints lines/s persisted and delivered, delivery latency (written → received)
 // p50/p99, and the serve process's RSS.
 // BENCH_SUBSCRIBERS="1,100,1000" to choose the scenarios.
+// Each scenario is bounded: subscribers that have not received every line BENCH_DRAIN_SECONDS
+// (default 60) after the writer stops are cut off and counted as incomplete, and a serve
+// process whose RSS passes BENCH_MAX_RSS_MB (default 2048) ends the scenario at once — the
+// writer outruns any fan-out, and an unbounded wait (or an unbounded server) would hold the
+// whole suite, or the machine's memory, hostage.
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +20,8 @@ import { BENCH_REDIS_URL, fmt, freshDatabase, percentile } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const SCENARIOS = (process.env.BENCH_SUBSCRIBERS ?? '1,100,1000').split(',').map(Number);
+const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 60);
+const MAX_RSS_MB = Number(process.env.BENCH_MAX_RSS_MB ?? 2048);
 
 // The writer: one line per write batch entry, "<epoch ms with fraction> <n>", as fast as the
 // pipe takes it, for SECONDS seconds.
@@ -38,14 +45,20 @@ interface Sub {
   received: number;
   latencies: number[];
   done: Promise<void>;
+  /** Ends the subscription now (deadline); `done` then resolves. */
+  stop(): void;
 }
+
+class CutOff extends Error {}
 
 function subscribe(url: string, runId: string, sample: boolean): Sub {
   const client = createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 3, lazy: true });
-  const sub: Sub = { received: 0, latencies: [], done: Promise.resolve() };
+  const it = client.iterate<{ runLogs: { text: string } }>({ query: 'subscription ($id: ID!) { runLogs(runId: $id) { text } }', variables: { id: runId } });
+  // throw() wakes the iterator even while it waits for the next message; return() would not.
+  const sub: Sub = { received: 0, latencies: [], done: Promise.resolve(), stop: () => void it.throw!(new CutOff()) };
   sub.done = (async () => {
     try {
-      for await (const r of client.iterate<{ runLogs: { text: string } }>({ query: 'subscription ($id: ID!) { runLogs(runId: $id) { text } }', variables: { id: runId } })) {
+      for await (const r of it) {
         const text = r.data?.runLogs.text ?? '';
         const now = performance.timeOrigin + performance.now();
         let start = 0;
@@ -58,6 +71,8 @@ function subscribe(url: string, runId: string, sample: boolean): Sub {
           start = nl + 1;
         }
       }
+    } catch (err) {
+      if (!(err instanceof CutOff)) throw err;
     } finally {
       await client.dispose();
     }
@@ -73,6 +88,7 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
     const env = { DATABASE_URL: db.url, REDIS_URL: BENCH_REDIS_URL, FLOTILLA_ENGINE: 'local', FLOTILLA_LOCAL_WORKDIR: workdir, LOG_LEVEL: 'info', WORKER_STATUS_INTERVAL: '1s' };
     const serve = await startFlotilla('serve', env);
     const worker = await startFlotilla('worker', env);
+    let killSignal: NodeJS.Signals = 'SIGTERM';
     try {
       const base = serve.url!;
       await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias: 'firehose', image: 'none', command: WRITER }) });
@@ -80,11 +96,40 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       const runId = ((await res.json()) as { run_id: string }).run_id;
       const subs = Array.from({ length: subscribers }, (_, i) => subscribe(base, runId, i < 20));
       let peak = 0;
-      const sampler = setInterval(() => (peak = Math.max(peak, rssMb(serve.child.pid!).rss)), 200);
+      let stopReason: string | undefined;
+      let cutOff = () => {};
+      const limit = new Promise<void>((resolve) => (cutOff = resolve));
+      const sampler = setInterval(() => {
+        if (serve.child.exitCode !== null || serve.child.signalCode !== null) {
+          stopReason ??= `serve exited (${serve.child.exitCode ?? serve.child.signalCode})`;
+          return cutOff();
+        }
+        try {
+          peak = Math.max(peak, rssMb(serve.child.pid!).rss);
+        } catch {
+          return; // exited between the check and the read; the next tick says so
+        }
+        if (peak > MAX_RSS_MB && !stopReason) {
+          stopReason = `serve RSS passed ${MAX_RSS_MB} MB`;
+          cutOff();
+        }
+      }, 200);
+      const deadline = setTimeout(() => {
+        stopReason ??= `drain deadline (${DRAIN_SECONDS} s after the writer stopped)`;
+        cutOff();
+      }, (SECONDS + DRAIN_SECONDS) * 1000);
       const started = performance.now();
-      await Promise.all(subs.map((s) => s.done));
+      const allDone = Promise.all(subs.map((s) => s.done));
+      await Promise.race([allDone, limit]);
       const elapsed = (performance.now() - started) / 1000;
       clearInterval(sampler);
+      clearTimeout(deadline);
+      const hwm = serve.child.exitCode === null && serve.child.signalCode === null ? rssMb(serve.child.pid!).hwm : 0;
+      if (stopReason) {
+        killSignal = 'SIGKILL';
+        subs.forEach((s) => s.stop());
+        await allDone;
+      }
       const persisted = await db.database.db.execute<{ lines: number; first: string; last: string }>(
         sql`select sum(length(text) - length(replace(text, E'\\n', '')))::bigint as lines, min(at) as first, max(at) as last from run_logs where run_id = ${runId}`,
       );
@@ -93,24 +138,29 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       const persistSeconds = Math.max(0.001, (new Date(row.last).getTime() - new Date(row.first).getTime()) / 1000);
       const latencies = subs.flatMap((s) => s.latencies);
       const complete = subs.filter((s) => s.received === lines).length;
+      const meanReceived = subs.reduce((n, s) => n + s.received, 0) / subscribers;
       const figures = {
         subscribers,
         lines_written: lines,
         lines_per_s_persisted: lines / persistSeconds,
-        lines_per_s_delivered_per_subscriber: lines / elapsed,
+        lines_per_s_delivered_per_subscriber: meanReceived / elapsed,
         subscribers_with_every_line: complete,
         latency_p50_ms: percentile(latencies, 50),
         latency_p99_ms: percentile(latencies, 99),
-        serve_rss_peak_mb: Math.max(peak, rssMb(serve.child.pid!).hwm),
+        serve_rss_peak_mb: Math.max(peak, hwm),
+        /** 1 when the scenario was cut off (deadline or RSS limit) before every subscriber finished. */
+        cut_off: stopReason ? 1 : 0,
       };
       results.push(figures);
       console.log(
         `logs benchmark, ${subscribers} subscriber(s): ${lines} lines in ${fmt(elapsed)} s; persisted ${fmt(figures.lines_per_s_persisted, 0)} lines/s; ` +
           `delivered ${fmt(figures.lines_per_s_delivered_per_subscriber, 0)} lines/s per subscriber (${complete}/${subscribers} got every line); ` +
-          `latency p50 ${fmt(figures.latency_p50_ms)} ms p99 ${fmt(figures.latency_p99_ms)} ms; serve RSS peak ${fmt(figures.serve_rss_peak_mb, 0)} MB`,
+          `latency p50 ${fmt(figures.latency_p50_ms)} ms p99 ${fmt(figures.latency_p99_ms)} ms; serve RSS peak ${fmt(figures.serve_rss_peak_mb, 0)} MB` +
+          (stopReason ? `; cut off: ${stopReason}` : ''),
       );
     } finally {
-      await Promise.allSettled([serve.kill(), worker.kill()]);
+      // A cut-off worker may still hold a large log backlog; its graceful flush is not measured.
+      await Promise.allSettled([serve.kill(killSignal), worker.kill(killSignal)]);
       await db.drop();
       rmSync(workdir, { recursive: true, force: true });
     }
