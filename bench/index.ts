@@ -2,6 +2,7 @@
 // (bench/results/latest.md and latest.json), with graphile-worker side by side.
 // BENCH_ONLY=dispatch,peer chooses benchmarks; each benchmark's own variables still apply
 // (BENCH_RUNS, BENCH_CONCURRENCY, BENCH_SECONDS, BENCH_SUBSCRIBERS, BENCH_HISTORY_ROWS, …).
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { Redis } from 'ioredis';
@@ -38,6 +39,17 @@ function chosen(): Name[] {
   return all.filter((n) => names.includes(n));
 }
 
+/** The commit measured: BENCH_COMMIT (for a snapshot without .git), else git's HEAD, marked when the tree differs. */
+function commit(): string {
+  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: new URL('.', import.meta.url), encoding: 'utf8' }).trim();
+    return git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--untracked-files=no') ? ' with uncommitted changes' : '');
+  } catch {
+    return 'unknown';
+  }
+}
+
 const loadAverage = () => os.loadavg().map((n) => n.toFixed(2)).join(' / ');
 
 async function machine(): Promise<Record<string, string | number>> {
@@ -48,6 +60,7 @@ async function machine(): Promise<Record<string, string | number>> {
     await redis.connect();
     const info = await redis.info('server');
     return {
+      commit: commit(),
       cpus: os.availableParallelism(),
       cpu_model: os.cpus()[0]?.model ?? 'unknown',
       memory_gib: Number((os.totalmem() / 2 ** 30).toFixed(1)),
@@ -77,7 +90,7 @@ function markdown(results: Results, errors: Record<string, string>, meta: { date
   const out: string[] = [
     '# Flotilla benchmark results',
     '',
-    `${meta.date} · ${m.cpus} CPUs (${m.cpu_model}) · ${m.memory_gib} GiB memory · Node ${m.node} · PostgreSQL ${m.postgres} · Redis ${m.redis}`,
+    `${meta.date} · commit ${m.commit} · ${m.cpus} CPUs (${m.cpu_model}) · ${m.memory_gib} GiB memory · Node ${m.node} · PostgreSQL ${m.postgres} · Redis ${m.redis}`,
     '',
     `Load average (1 / 5 / 15 min) at the start ${meta.loadStart}, at the end ${meta.loadEnd}. ` +
       'Other work on the machine competes for the same cores, so figures taken under load are pessimistic. ' +
