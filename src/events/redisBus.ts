@@ -6,11 +6,31 @@ import { channel, type TopicName, type Topics } from './topics.js';
 import type { Logger } from '../logger.js';
 
 const PING_TIMEOUT_MS = 1000;
+const PUBLISH_TIMEOUT_MS = 1000;
+
+/** Rejects when `promise` has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`redis did not answer ${what} within ${ms} ms`)), ms);
+  });
+  promise.catch(() => {});
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export async function createRedisBus(url: string, logger?: Logger): Promise<EventBus> {
   const opts = { maxRetriesPerRequest: null, lazyConnect: true, retryStrategy: (n: number) => Math.min(n * 100, 2000) };
-  const pub = new Redis(url, opts);
+  // No offline queue on the publisher: while Redis is away a publish fails at once instead of
+  // waiting for the reconnect, so executes, status changes and log flushes (which publish
+  // after their commit) go on without Redis. The subscriber keeps its queue: its subscribe
+  // commands are worth sending once Redis is back.
+  const pub = new Redis(url, { ...opts, enableOfflineQueue: false });
   const sub = new Redis(url, opts);
+  let publishing = true;
   const onError = (err: Error) => logger?.warn({ err: err.message }, 'redis bus connection error');
   pub.on('error', onError);
   sub.on('error', onError);
@@ -38,10 +58,15 @@ export async function createRedisBus(url: string, logger?: Logger): Promise<Even
   return {
     async publish<T extends TopicName>(topic: T, payload: Topics[T], runId?: string) {
       try {
-        await pub.publish(channel(topic, runId), JSON.stringify(payload));
+        // A publish sent just before Redis went away would otherwise wait for the reconnect.
+        await within(pub.publish(channel(topic, runId), JSON.stringify(payload)), PUBLISH_TIMEOUT_MS, 'PUBLISH');
+        if (!publishing) logger?.info('redis bus publishing again');
+        publishing = true;
       } catch (err) {
         // Best effort: Postgres holds the truth and every consumer also polls or backfills.
-        logger?.warn({ err: (err as Error).message, topic }, 'event not published');
+        // Said once per outage, not once per event.
+        if (publishing) logger?.warn({ err: (err as Error).message, topic }, 'events not published until Redis answers; followers poll Postgres meanwhile');
+        publishing = false;
       }
     },
     subscribe<T extends TopicName>(topic: T, handler: (payload: Topics[T]) => void, runId?: string) {
@@ -62,18 +87,8 @@ export async function createRedisBus(url: string, logger?: Logger): Promise<Even
       };
     },
     async ping() {
-      // Commands queue while Redis is away (maxRetriesPerRequest: null), so bound the wait.
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`redis did not answer PING within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
-      });
-      const answer = pub.ping();
-      answer.catch(() => {});
-      try {
-        await Promise.race([answer, timeout]);
-      } finally {
-        clearTimeout(timer);
-      }
+      // A command in flight when Redis went away waits for the reconnect, so bound the wait.
+      await within(pub.ping(), PING_TIMEOUT_MS, 'PING');
     },
     async close() {
       handlers.clear();
