@@ -5,7 +5,7 @@
 // process is gone without an exit file is lost (NEEDS_RETRY, per spec/engines.md).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PermanentEngineError, RetryableEngineError } from '../../errors.js';
@@ -31,9 +31,13 @@ interface RunFiles {
 
 const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
 
-// $1 = command, $2 = run directory. The exit file is renamed into place so a reader never
-// sees it half written.
-const WRAPPER = `"${SHELL}" -c "$1" >>"$2/stdout" 2>>"$2/stderr" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+// $1 = command, $2 = run directory, $3 = host, $4 = start time. The wrapper writes the pid
+// file itself before the command runs: a worker killed right after spawn leaves a run the next
+// submit recognises (and adopts) instead of launching it again. The pid and exit files are
+// renamed into place so a reader never sees them half written.
+const WRAPPER =
+  `printf '{"pid":%s,"host":"%s","startedAt":"%s"}' "$$" "$3" "$4" >"$2/pid.tmp" && mv "$2/pid.tmp" "$2/pid"; ` +
+  `"${SHELL}" -c "$1" >>"$2/stdout" 2>>"$2/stderr" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
 
 export function exitReasonFor(code: number): string {
   if (code === 0) return 'Exited successfully';
@@ -48,6 +52,15 @@ function isAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * Whether anything of the run's process group is left. A stop's SIGTERM ends the wrapper
+ * (the leader) at once, while the command may go on writing output as it shuts down, or
+ * ignore TERM until the SIGKILL.
+ */
+function groupAlive(pgid: number): boolean {
+  return isAlive(-pgid);
 }
 
 export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger?: Logger } = {}): Engine {
@@ -122,9 +135,10 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
       const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: f.work };
       for (const e of run.env) env[e.name] = e.value;
       const command = run.command ?? 'true';
+      const startedAt = new Date();
       let child;
       try {
-        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir], {
+        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir, host, startedAt.toISOString()], {
           cwd: f.work,
           env,
           detached: true,
@@ -150,10 +164,10 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
           for (const l of listeners) l(update);
         });
       });
-      const startedAt = new Date();
-      const tmp = f.pid + '.tmp';
-      await writeFile(tmp, JSON.stringify({ pid, host, startedAt: startedAt.toISOString() }));
-      await rename(tmp, f.pid);
+      // Status and log readers look for the pid file, so it is there before submit returns.
+      for (const until = Date.now() + 5000; !existsSync(f.pid) && child.exitCode === null && child.signalCode === null && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 2));
+      }
       child.unref();
       return { engineRef: `${host}:${pid}`, status: 'RUNNING', startedAt };
     },
@@ -187,7 +201,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
     async terminate(run: EngineRun): Promise<void> {
       const f = files(run.runId);
       const pid = await readPid(f);
-      if (!pid || pid.host !== host || !isAlive(pid.pid)) return;
+      if (!pid || pid.host !== host || !groupAlive(pid.pid)) return;
       const signalGroup = (sig: NodeJS.Signals) => {
         try {
           process.kill(-pid.pid, sig);
@@ -222,7 +236,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
 
   async function isRunning(f: RunFiles): Promise<boolean> {
     const pid = await readPid(f);
-    return pid !== undefined && pid.host === host && isAlive(pid.pid);
+    return pid !== undefined && pid.host === host && groupAlive(pid.pid);
   }
 
   return engine;
