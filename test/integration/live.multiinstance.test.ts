@@ -2,9 +2,8 @@
 // `flotilla worker` on real Postgres and a private Redis. A subscriber on instance A follows a
 // run executed through instance B; late joiners see the same sequence; Redis can die and
 // come back mid-run; the CLI follower exits with the run's exit code.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,33 +13,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DATABASE_URL } from '../helpers/env.js';
 import { startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
+import { freePort, haveRedisServer, startRedis } from '../helpers/services.js';
 
-const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 if (!TEST_DATABASE_URL || !haveRedisServer) {
   console.warn('live.multiinstance: skipped — needs TEST_DATABASE_URL (several processes share one Postgres) and redis-server on PATH; CI provides both.');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** A Redis of this test's own, so it can be killed without touching anyone else's. */
-function startRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('Ready to accept connections')) resolve(child);
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited ${code}: ${out}`)));
-  });
 }
 
 const LINES = 20_000;
