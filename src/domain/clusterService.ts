@@ -14,7 +14,7 @@ import type { EngineRegistry } from '../engines/registry.js';
 import { ConflictError, NotFoundError, ValidationError, errorMessage, type FieldIssue } from '../errors.js';
 import type { Logger } from '../logger.js';
 import * as store from '../store/clusters.js';
-import { parseOrThrow, snakeCase } from './validation.js';
+import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
 
 export const CLUSTER_STATUSES = ['active', 'maintenance', 'offline'] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
@@ -96,16 +96,29 @@ function checkConfig(engine: string, config: Record<string, unknown>): void {
   if (engine === 'kubernetes' && 'context' in config && (typeof config.context !== 'string' || config.context.trim() === '')) {
     issues.push({ path: ['config', 'context'], message: 'config.context must be the name of a kubeconfig context (a non-empty string)' });
   }
-  if (containsNul(config)) issues.push({ path: ['config'], message: 'config must not contain NUL characters' });
   if (issues.length) throw new ValidationError(issues);
 }
 
-/** Postgres text and jsonb cannot hold U+0000: refuse it as bad input rather than fail in the driver. */
-function containsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\0');
-  if (Array.isArray(value)) return value.some(containsNul);
-  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\0') || containsNul(v));
-  return false;
+/** Why a value (strings inside it, object keys included) cannot be stored, or undefined. */
+function unstorable(value: unknown): string | undefined {
+  if (typeof value === 'string') return unstorableText(value);
+  if (Array.isArray(value)) return value.map(unstorable).find(Boolean);
+  if (value !== null && typeof value === 'object') return Object.entries(value).map(([k, v]) => unstorableText(k) ?? unstorable(v)).find(Boolean);
+  return undefined;
+}
+
+/**
+ * Postgres text and jsonb cannot hold U+0000, nor jsonb an unpaired surrogate: refuse it as
+ * bad input naming the field, rather than fail in the driver (region is text, the lists and
+ * config are jsonb).
+ */
+function rejectUnstorable(input: Record<string, unknown>): void {
+  const issues: FieldIssue[] = [];
+  for (const [key, value] of Object.entries(input)) {
+    const reason = unstorable(value);
+    if (reason) issues.push({ path: [key], message: `${snakeCase(key)} must not contain ${reason}` });
+  }
+  if (issues.length) throw new ValidationError(issues);
 }
 
 function isUniqueViolation(err: unknown): boolean {
@@ -209,6 +222,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
 
     async create(input: unknown): Promise<ClusterView> {
       const v = parseOrThrow(createSchema, input, snakeCase);
+      rejectUnstorable(v);
       checkConfig(v.engine, v.config);
       try {
         const row = await store.insertCluster(db, { ...v, region: v.region ?? null, namespace: v.namespace ?? null });
@@ -225,6 +239,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
      */
     async update(name: string, input: unknown): Promise<ClusterView> {
       const v = parseOrThrow(updateSchema, input, snakeCase);
+      rejectUnstorable(v);
       if (v.name !== undefined && v.name !== name) {
         throw new ValidationError([{ path: ['name'], message: `name cannot be changed (runs record it); create cluster ${v.name} and delete ${name} instead` }]);
       }

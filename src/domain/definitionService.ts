@@ -8,7 +8,7 @@ import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '
 import * as store from '../store/definitions.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { LIMITS } from './resources.js';
-import { parseOrThrow, snakeCase } from './validation.js';
+import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
 
 export type TaskDefinition = TaskDefinitionRow;
 
@@ -114,15 +114,16 @@ const aliasConflict = (alias: string, cause?: unknown) =>
   new ConflictError(`definition with alias [${alias}] aleady exists`, { cause });
 
 /**
- * Postgres text and jsonb cannot hold U+0000; the driver fails with an unexpected error (a
- * masked 500). Refuse it as bad input instead, naming the field. Runs on parsed input, so
- * only known fields are looked at.
+ * Postgres text and jsonb cannot hold U+0000 (nor jsonb an unpaired surrogate); the driver
+ * fails with an unexpected error (a masked 500). Refuse it as bad input instead, naming the
+ * field. Runs on parsed input, so only known fields are looked at.
  */
 function rejectNul(value: unknown, path: (string | number)[] = [], issues: FieldIssue[] = []): FieldIssue[] {
   if (typeof value === 'string') {
-    if (value.includes('\0')) {
+    const reason = unstorableText(value);
+    if (reason) {
       const field = path.map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p))).join('.').replace(/\.\[/g, '[');
-      issues.push({ path, message: `${field} must not contain NUL characters` });
+      issues.push({ path, message: `${field} must not contain ${reason}` });
     }
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => rejectNul(item, [...path, i], issues));

@@ -21,7 +21,7 @@ import { createClusterService, DEFAULT_CLUSTER, type ClusterService } from './cl
 import { envField, intField } from './definitionService.js';
 import { LIMITS, effectiveResources } from './resources.js';
 import { isRunStatus, type RunStatus } from './statuses.js';
-import { parseOrThrow, snakeCase } from './validation.js';
+import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
 
 export type Run = RunRow;
 
@@ -127,18 +127,21 @@ export function toEngineRun(row: RunRow): EngineRun {
 }
 
 /**
- * Postgres text and jsonb cannot hold U+0000 (in values or object keys); the driver would
- * fail with a masked 500. Such input is refused as bad input naming the field.
+ * Postgres text and jsonb cannot hold U+0000 (in values or object keys), nor jsonb an
+ * unpaired surrogate; the driver would fail with a masked 500. Such input is refused as bad
+ * input naming the field.
  */
 function nulIssues(value: unknown, path: (string | number)[] = [], issues: FieldIssue[] = []): FieldIssue[] {
   const field = () => path.map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p))).join('.').replace(/\.\[/g, '[');
   if (typeof value === 'string') {
-    if (value.includes('\0')) issues.push({ path, message: `${field()} must not contain NUL characters` });
+    const reason = unstorableText(value);
+    if (reason) issues.push({ path, message: `${field()} must not contain ${reason}` });
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => nulIssues(item, [...path, i], issues));
   } else if (value !== null && typeof value === 'object') {
     for (const [k, item] of Object.entries(value)) {
-      if (k.includes('\0')) issues.push({ path, message: `${field()} keys must not contain NUL characters` });
+      const reason = unstorableText(k);
+      if (reason) issues.push({ path, message: `${field()} keys must not contain ${reason}` });
       nulIssues(item, [...path, k], issues);
     }
   }
@@ -361,6 +364,10 @@ export function createRunService(deps: RunServiceDeps) {
       if (!isRunStatus(input.status)) throw new ValidationError([{ path: ['status'], message: `status ${String(input.status)} is invalid` }]);
       if (input.exitCode !== undefined && input.exitCode !== null && !Number.isInteger(input.exitCode)) {
         throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be an integer' }]);
+      }
+      // A 32-bit column: a larger integer would fail in the driver (a 500).
+      if (typeof input.exitCode === 'number' && (input.exitCode < -2_147_483_648 || input.exitCode > 2_147_483_647)) {
+        throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be between -2147483648 and 2147483647' }]);
       }
       if (input.exitReason !== undefined && input.exitReason !== null && typeof input.exitReason !== 'string') {
         throw new ValidationError([{ path: ['exit_reason'], message: 'exit_reason must be a string' }]);

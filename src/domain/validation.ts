@@ -24,3 +24,17 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, input: unknown, pub
 export function snakeCase(key: string): string {
   return key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 }
+
+// A UTF-16 surrogate without its other half: not a Unicode character.
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why Postgres cannot store `s` as given, or undefined: text and jsonb refuse U+0000, jsonb
+ * refuses an unpaired surrogate (and text would silently turn it into U+FFFD). Callers
+ * refuse such input as bad input naming the field, rather than fail in the driver (a 500).
+ */
+export function unstorableText(s: string): string | undefined {
+  if (s.includes('\0')) return 'NUL characters';
+  if (UNPAIRED_SURROGATE.test(s)) return 'unpaired UTF-16 surrogates (it is not valid Unicode)';
+  return undefined;
+}

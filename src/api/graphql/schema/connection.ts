@@ -6,6 +6,7 @@
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import { cursorToOffset, offsetForArgs, offsetToCursor } from '@pothos/plugin-relay';
+import { unstorableText } from '../../../domain/validation.js';
 import type { ColumnFilter, FilterOp } from '../../../store/listQuery.js';
 import { builder } from '../builder.js';
 
@@ -103,12 +104,14 @@ export function connectionTypeOptions(name: string) {
 }
 
 /**
- * Postgres cannot compare text with U+0000 and fails with an unexpected (masked) error, so a
- * filter holding one is refused as bad input, naming where it is (e.g. `filter.env[0].value`).
+ * Postgres cannot compare text with U+0000 (nor read jsonb holding an unpaired surrogate, as
+ * the env filter is) and fails with an unexpected (masked) error, so a filter holding one is
+ * refused as bad input, naming where it is (e.g. `filter.env[0].value`).
  */
 export function assertNoNul(value: unknown, where: string): void {
   if (typeof value === 'string') {
-    if (value.includes('\0')) throw badInput(`${where} must not contain NUL characters`);
+    const reason = unstorableText(value);
+    if (reason) throw badInput(`${where} must not contain ${reason}`);
   } else if (Array.isArray(value)) {
     value.forEach((item, i) => assertNoNul(item, `${where}[${i}]`));
   } else if (value !== null && typeof value === 'object') {
