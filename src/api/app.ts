@@ -11,6 +11,7 @@ import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import { schema } from './graphql/schema/index.js';
 import { createLoaders } from './graphql/loaders.js';
+import { useDeepDocumentIsSyntaxError, useRefuseUnanswerable } from './graphql/requestGuards.js';
 import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
@@ -50,6 +51,7 @@ export function createApp(deps: AppDeps) {
     graphqlEndpoint: '/graphql',
     maskedErrors: true,
     landingPage: false,
+    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError()],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),
       info: (...a) => logger.info(a.map(String).join(' ')),
