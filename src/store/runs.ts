@@ -157,6 +157,28 @@ export async function updateRunFacts(
 }
 
 /**
+ * Sets engine facts that are still empty, whatever the status (a run may reach STOPPED by a
+ * pushed update before its submit is recorded). Only for the given attempt.
+ */
+export async function fillMissingEngineFacts(
+  db: DbOrTx,
+  runId: string,
+  attempt: number,
+  facts: { engineRef: string | null; podName: string | null; namespace: string | null; instanceId: string | null; instanceDnsName: string | null },
+): Promise<void> {
+  await db
+    .update(runs)
+    .set({
+      engineRef: sql`coalesce(${runs.engineRef}, ${facts.engineRef})`,
+      podName: sql`coalesce(${runs.podName}, ${facts.podName})`,
+      namespace: sql`coalesce(${runs.namespace}, ${facts.namespace})`,
+      instanceId: sql`coalesce(${runs.instanceId}, ${facts.instanceId})`,
+      instanceDnsName: sql`coalesce(${runs.instanceDnsName}, ${facts.instanceDnsName})`,
+    })
+    .where(and(eq(runs.runId, runId), eq(runs.attempt, attempt)));
+}
+
+/**
  * Claims up to `limit` due QUEUED runs for `workerId` (FOR UPDATE SKIP LOCKED, so workers
  * never claim the same run), leasing them until `leaseMs` from now.
  */

@@ -58,6 +58,14 @@ export function createSubmitter(ctx: WorkerContext) {
       await runs.recordEngineEvents(run.runId, result.events);
       if (!moved) {
         // Lost the race: stopped by a user, or the engine already reported the end.
+        // What submit learned (object name, pod, namespace) is kept either way.
+        await store.fillMissingEngineFacts(db, run.runId, run.attempt, {
+          engineRef: result.engineRef,
+          podName: result.podName ?? null,
+          namespace: result.namespace ?? null,
+          instanceId: result.instance?.instanceId ?? null,
+          instanceDnsName: result.instance?.dnsName ?? null,
+        });
         const now = await store.getRun(db, run.runId);
         if (now?.status === 'STOPPED' && (await stoppedByEngine(run.runId))) {
           // A short command ended and the engine's watch said so before submit returned.
@@ -67,8 +75,6 @@ export function createSubmitter(ctx: WorkerContext) {
         } else if (now?.status === 'STOPPED') {
           log.info('run was stopped while being submitted; terminating what was launched');
           await engine.terminate(toEngineRun({ ...now, engineRef: result.engineRef }), now.exitReason ?? 'stopped');
-        } else if (now && !now.engineRef) {
-          await store.updateRunFacts(db, run.runId, { engineRef: result.engineRef });
         }
       }
     } catch (err) {
