@@ -12,7 +12,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Logger, makeWorkerUtils, run, type Job } from 'graphile-worker';
-import { fmt, freshDatabase, percentile, pool } from './lib.js';
+import postgres from 'postgres';
+import { BENCH_DATABASE_URL, fmt, freshDatabase, percentile, pool } from './lib.js';
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -100,6 +101,26 @@ function startRunner(url: string): { next(type: RunnerMessage['type']): Promise<
   };
 }
 
+/**
+ * graphile-worker's release() ends its pg pool without waiting, and the ending clients have
+ * lost their error handler: dropping the database under them (WITH FORCE) would crash this
+ * process. Wait until they are gone.
+ */
+async function waitForDisconnect(url: string, timeoutMs = 10_000): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = postgres(BENCH_DATABASE_URL, { max: 1, onnotice: () => {} });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const [row] = await admin<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where datname = ${name}`;
+      if (row!.n === 0) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await admin.end({ timeout: 5 });
+  }
+}
+
 export async function benchPeer(): Promise<Record<string, number>> {
   const db = await freshDatabase('flotilla_bench_peer');
   const utils = await makeWorkerUtils({ connectionString: db.url, maxPoolSize: CONCURRENCY, logger: silent });
@@ -143,6 +164,7 @@ export async function benchPeer(): Promise<Record<string, number>> {
   } finally {
     await runner?.stop();
     await utils.release();
+    await waitForDisconnect(db.url);
     await db.drop();
   }
 }
