@@ -1,8 +1,9 @@
 // Peers that tests start, stop and break on purpose: a private redis-server (so killing it
-// touches no one else's Redis), a free port, and cutting every Postgres connection to a
-// test database.
+// touches no one else's Redis), a free port, cutting every Postgres connection to a test
+// database, and an HTTP proxy that swallows chosen Kubernetes API calls.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import http from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import postgres from 'postgres';
 
 export const haveRedisServer = spawnSync('redis-server', ['--version']).status === 0;
@@ -54,4 +55,41 @@ export async function cutPostgresConnections(databaseUrl: string): Promise<numbe
   } finally {
     await admin.end({ timeout: 1 }).catch(() => {});
   }
+}
+
+export type Hold = 'unsent' | 'unanswered';
+
+/**
+ * A pass-through proxy to `target` that holds Job creates given with `holdNext`: `unsent` never
+ * reaches the API server, `unanswered` reaches it (the Job is created) but its answer never comes.
+ */
+export async function startHoldingProxy(target: string) {
+  const holds: Hold[] = [];
+  let creates = 0;
+  const server = http.createServer((req, res) => {
+    const isCreate = req.method === 'POST' && /\/jobs$/.test(req.url ?? '');
+    if (isCreate) creates++;
+    const hold = isCreate ? holds.shift() : undefined;
+    if (hold === 'unsent') return void req.resume();
+    const up = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upRes) => {
+      if (hold === 'unanswered') return void upRes.resume();
+      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+      res.flushHeaders(); // watches: the client waits for the headers
+      upRes.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    holdNext: (h: Hold) => void holds.push(h),
+    /** Job creates the proxy saw (held or not). */
+    creates: () => creates,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -6,8 +6,6 @@
 // what the command printed, once, with dense seqs.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, asc, eq, inArray, isNotNull } from 'drizzle-orm';
@@ -19,7 +17,7 @@ import { createKubernetesEngine } from '../../src/engines/kubernetes/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DATABASE_URL } from '../helpers/env.js';
 import { pidOfLocalRef, processGroupMembers, startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
-import { cutPostgresConnections, freePort, haveRedisServer, killAndWait, startRedis } from '../helpers/services.js';
+import { cutPostgresConnections, freePort, haveRedisServer, killAndWait, startHoldingProxy, startRedis } from '../helpers/services.js';
 import { startFakeKube, writeKubeconfig, type FakeKube } from '../engines/fakeKube/server.js';
 
 const CI = Boolean(process.env.CI);
@@ -345,43 +343,6 @@ describe.skipIf(!TEST_DATABASE_URL)('failures with real worker processes (Postgr
     }
   }, 45_000);
 });
-
-type Hold = 'unsent' | 'unanswered';
-
-/**
- * A pass-through proxy to `target` that holds Job creates given with `holdNext`: `unsent` never
- * reaches the API server, `unanswered` reaches it (the Job is created) but its answer never comes.
- */
-async function startHoldingProxy(target: string) {
-  const holds: Hold[] = [];
-  let creates = 0;
-  const server = http.createServer((req, res) => {
-    const isCreate = req.method === 'POST' && /\/jobs$/.test(req.url ?? '');
-    if (isCreate) creates++;
-    const hold = isCreate ? holds.shift() : undefined;
-    if (hold === 'unsent') return void req.resume();
-    const up = http.request(`${target}${req.url}`, { method: req.method, headers: req.headers }, (upRes) => {
-      if (hold === 'unanswered') return void upRes.resume();
-      res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-      res.flushHeaders(); // watches: the client waits for the headers
-      upRes.pipe(res);
-    });
-    up.on('error', () => res.destroy());
-    res.on('close', () => up.destroy());
-    req.pipe(up);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    holdNext: (h: Hold) => void holds.push(h),
-    /** Job creates the proxy saw (held or not). */
-    creates: () => creates,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 // In-process: the Kubernetes engine's request deadline is not an environment setting, so this
 // builds the engine with a 1 s deadline and runs the worker loops in the test process.
