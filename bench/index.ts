@@ -82,7 +82,8 @@ const HISTORY_QUERIES: [string, string][] = [
   ['active', 'active runs (QUEUED, PENDING, RUNNING), newest first, 50 a page'],
   ['definition', "a definition's runs, newest first"],
   ['status_owner', 'status + owner, newest first'],
-  ['env', 'env `NAME|VALUE`, newest first'],
+  // The pipe is escaped: unescaped, it splits the table cell even inside a code span.
+  ['env', 'env `NAME\\|VALUE`, newest first'],
 ];
 
 function markdown(results: Results, errors: Record<string, string>, meta: { date: string; machine: Record<string, string | number>; loadStart: string; loadEnd: string; seconds: number }): string {
