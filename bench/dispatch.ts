@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
-import { startFlotilla } from '../test/helpers/processes.js';
+import { startFlotilla, type FlotillaProcess } from '../test/helpers/processes.js';
 import { BENCH_REDIS_URL, fmt, freshDatabase, percentile, pool } from './lib.js';
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
@@ -16,9 +16,12 @@ export async function benchDispatch(): Promise<Record<string, number>> {
   const db = await freshDatabase();
   const workdir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
   const env = { DATABASE_URL: db.url, REDIS_URL: BENCH_REDIS_URL, FLOTILLA_ENGINE: 'local', FLOTILLA_LOCAL_WORKDIR: workdir, LOG_LEVEL: 'warn' };
-  const serve = await startFlotilla('serve', { ...env, LOG_LEVEL: 'info' });
-  const worker = await startFlotilla('worker', { ...env, LOG_LEVEL: 'info' });
+  // Started inside the try, so a process that fails to start does not leak the other or the database.
+  const processes: FlotillaProcess[] = [];
   try {
+    const serve = await startFlotilla('serve', { ...env, LOG_LEVEL: 'info' });
+    processes.push(serve);
+    processes.push(await startFlotilla('worker', { ...env, LOG_LEVEL: 'info' }));
     const base = serve.url!;
     await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias: 'bench-true', image: 'none', command: 'true' }) });
     // Warm up the path once (JIT, connection pools).
@@ -66,7 +69,7 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     console.log(`  execute → STOPPED          p50 ${fmt(figures.execute_to_stopped_p50_ms)} ms   p99 ${fmt(figures.execute_to_stopped_p99_ms)} ms`);
     return figures;
   } finally {
-    await Promise.allSettled([serve.kill(), worker.kill()]);
+    await Promise.allSettled(processes.map((p) => p.kill()));
     await db.drop();
     rmSync(workdir, { recursive: true, force: true });
   }

@@ -75,6 +75,8 @@ async function machine(): Promise<Record<string, string | number>> {
 }
 
 const num = (n: number | undefined, digits = 1) => (n === undefined ? '—' : fmt(n, digits));
+/** A figure with its unit, or a bare dash when the benchmark did not run. */
+const withUnit = (n: number | undefined, unit: string) => (n === undefined ? '—' : `${fmt(n)} ${unit}`);
 const ratio = (flotilla: number | undefined, peer: number | undefined) =>
   flotilla === undefined || peer === undefined || peer === 0 ? '—' : `${fmt(flotilla / peer, 2)}×`;
 
@@ -151,12 +153,12 @@ function markdown(results: Results, errors: Record<string, string>, meta: { date
       '',
       '| figure | Flotilla | graphile-worker | Flotilla / graphile-worker |',
       '| --- | ---: | ---: | ---: |',
-      `| enqueue throughput (REST execute / addJob) | ${num(d?.execute_runs_per_s)} runs/s | ${num(p.add_jobs_per_s)} jobs/s | ${ratio(d?.execute_runs_per_s, p.add_jobs_per_s)} |`,
-      `| queue → start p50 (QUEUED → submitted / created → task start) | ${num(d?.dispatch_p50_ms)} ms | ${num(p.created_to_start_p50_ms)} ms | ${ratio(d?.dispatch_p50_ms, p.created_to_start_p50_ms)} |`,
-      `| queue → start p99 | ${num(d?.dispatch_p99_ms)} ms | ${num(p.created_to_start_p99_ms)} ms | ${ratio(d?.dispatch_p99_ms, p.created_to_start_p99_ms)} |`,
-      `| queue → done p50 (QUEUED → STOPPED / created → job complete) | ${num(d?.execute_to_stopped_p50_ms)} ms | ${num(p.created_to_complete_p50_ms)} ms | ${ratio(d?.execute_to_stopped_p50_ms, p.created_to_complete_p50_ms)} |`,
-      `| queue → done p99 | ${num(d?.execute_to_stopped_p99_ms)} ms | ${num(p.created_to_complete_p99_ms)} ms | ${ratio(d?.execute_to_stopped_p99_ms, p.created_to_complete_p99_ms)} |`,
-      `| completion throughput (first add → last job complete) | — | ${num(p.completed_jobs_per_s)} jobs/s | — |`,
+      `| enqueue throughput (REST execute / addJob) | ${withUnit(d?.execute_runs_per_s, 'runs/s')} | ${withUnit(p.add_jobs_per_s, 'jobs/s')} | ${ratio(d?.execute_runs_per_s, p.add_jobs_per_s)} |`,
+      `| queue → start p50 (QUEUED → submitted / created → task start) | ${withUnit(d?.dispatch_p50_ms, 'ms')} | ${withUnit(p.created_to_start_p50_ms, 'ms')} | ${ratio(d?.dispatch_p50_ms, p.created_to_start_p50_ms)} |`,
+      `| queue → start p99 | ${withUnit(d?.dispatch_p99_ms, 'ms')} | ${withUnit(p.created_to_start_p99_ms, 'ms')} | ${ratio(d?.dispatch_p99_ms, p.created_to_start_p99_ms)} |`,
+      `| queue → done p50 (QUEUED → STOPPED / created → job complete) | ${withUnit(d?.execute_to_stopped_p50_ms, 'ms')} | ${withUnit(p.created_to_complete_p50_ms, 'ms')} | ${ratio(d?.execute_to_stopped_p50_ms, p.created_to_complete_p50_ms)} |`,
+      `| queue → done p99 | ${withUnit(d?.execute_to_stopped_p99_ms, 'ms')} | ${withUnit(p.created_to_complete_p99_ms, 'ms')} | ${ratio(d?.execute_to_stopped_p99_ms, p.created_to_complete_p99_ms)} |`,
+      `| completion throughput (first add → last job complete) | — | ${withUnit(p.completed_jobs_per_s, 'jobs/s')} | — |`,
       `| add → start p50 / p99 (client clock before addJob) | — | ${num(p.add_to_start_p50_ms)} / ${num(p.add_to_start_p99_ms)} ms | — |`,
       '',
       'What differs: a Flotilla run is a real process (`bash -c true` under the local engine) launched by the worker, ' +

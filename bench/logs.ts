@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { startFlotilla } from '../test/helpers/processes.js';
+import { startFlotilla, type FlotillaProcess } from '../test/helpers/processes.js';
 import { BENCH_REDIS_URL, fmt, freshDatabase, percentile } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -86,10 +86,13 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
     const db = await freshDatabase();
     const workdir = mkdtempSync(join(tmpdir(), 'flotilla-bench-logs-'));
     const env = { DATABASE_URL: db.url, REDIS_URL: BENCH_REDIS_URL, FLOTILLA_ENGINE: 'local', FLOTILLA_LOCAL_WORKDIR: workdir, LOG_LEVEL: 'info', WORKER_STATUS_INTERVAL: '1s' };
-    const serve = await startFlotilla('serve', env);
-    const worker = await startFlotilla('worker', env);
+    // Started inside the try, so a process that fails to start does not leak the other or the database.
+    const processes: FlotillaProcess[] = [];
     let killSignal: NodeJS.Signals = 'SIGTERM';
     try {
+      const serve = await startFlotilla('serve', env);
+      processes.push(serve);
+      processes.push(await startFlotilla('worker', env));
       const base = serve.url!;
       await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias: 'firehose', image: 'none', command: WRITER }) });
       const res = await fetch(`${base}/api/v6/task/alias/firehose/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'bench' } }) });
@@ -164,7 +167,7 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       );
     } finally {
       // A cut-off worker may still hold a large log backlog; its graceful flush is not measured.
-      await Promise.allSettled([serve.kill(killSignal), worker.kill(killSignal)]);
+      await Promise.allSettled(processes.map((p) => p.kill(killSignal)));
       await db.drop();
       rmSync(workdir, { recursive: true, force: true });
     }
