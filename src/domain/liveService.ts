@@ -162,13 +162,17 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
           const run = await getRun(db, runId);
           if (!run) return;
           if (run.status === 'STOPPED' && run.logsComplete) {
-            // Complete is set after the last flush, so one more read sees everything.
-            const rest = await readLogChunks(db, runId, lastSeq, Number.MAX_SAFE_INTEGER, 100_000);
-            for (const row of rest) {
-              lastSeq = row.seq;
-              yield row;
+            // Complete is set after the last flush, so reading on (a page at a time, to keep
+            // memory bounded for a reader that is far behind) sees everything.
+            for (;;) {
+              const rest = await readLogChunks(db, runId, lastSeq, 1024 * 1024, 500);
+              if (rest.length === 0) return;
+              for (const row of rest) {
+                lastSeq = row.seq;
+                yield row;
+                if (signal.aborted) return;
+              }
             }
-            return;
           }
           // 3. Follow the bus until a gap, an overflow, the end, or a quiet poll interval.
           overflowed = false;
