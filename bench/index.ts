@@ -110,6 +110,8 @@ function markdown(results: Results, errors: Record<string, string>, meta: { date
       `| execute throughput | ${num(d.execute_runs_per_s)} runs/s |`,
       `| QUEUED → submitted (dispatch) p50 / p99 | ${num(d.dispatch_p50_ms)} / ${num(d.dispatch_p99_ms)} ms |`,
       `| execute → STOPPED p50 / p99 | ${num(d.execute_to_stopped_p50_ms)} / ${num(d.execute_to_stopped_p99_ms)} ms |`,
+      `| paced at ${num(d.paced_rate_runs_per_s)} runs/s: QUEUED → submitted p50 / p99 | ${num(d.paced_dispatch_p50_ms)} / ${num(d.paced_dispatch_p99_ms)} ms |`,
+      `| paced: execute → STOPPED p50 / p99 | ${num(d.paced_execute_to_stopped_p50_ms)} / ${num(d.paced_execute_to_stopped_p99_ms)} ms |`,
       '',
     );
   }
