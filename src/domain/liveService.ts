@@ -67,6 +67,42 @@ function isNewer(a: RunRow, than: RunRow | undefined): boolean {
 export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partial<LiveLimits> }) {
   const { db, bus } = deps;
   const limits = { ...DEFAULT_LIVE_LIMITS, ...deps.limits };
+  /**
+   * Backfill reads shared between followers: many subscribers of one run that fall back to
+   * Postgres at the same position wait for one query and hold one copy of the page,
+   * instead of one each. Recent pages are kept in a small LRU bounded by bytes.
+   */
+  const pages = new Map<string, { rows: Promise<RunLogRow[]>; bytes: number }>();
+  let cachedBytes = 0;
+  const PAGE_BYTES = 256 * 1024;
+  const CACHE_BYTES = 32 * 1024 * 1024;
+  function readPage(runId: string, afterSeq: number): Promise<RunLogRow[]> {
+    const key = `${runId}:${afterSeq}`;
+    const hit = pages.get(key);
+    if (hit) {
+      pages.delete(key);
+      pages.set(key, hit); // most recently used last
+      return hit.rows;
+    }
+    const entry = { rows: readLogChunks(db, runId, afterSeq, PAGE_BYTES, 500), bytes: 0 };
+    pages.set(key, entry);
+    entry.rows.then(
+      (rows) => {
+        // An empty page (the follower is at the end) must not be served stale later.
+        if (rows.length === 0 || !pages.has(key)) return void pages.delete(key);
+        entry.bytes = rows.reduce((n, r) => n + r.text.length, 0);
+        cachedBytes += entry.bytes;
+        for (const [k, v] of pages) {
+          if (cachedBytes <= CACHE_BYTES) break;
+          pages.delete(k);
+          cachedBytes -= v.bytes;
+        }
+      },
+      () => pages.delete(key),
+    );
+    return entry.rows;
+  }
+
   /** Counters for /metrics and tests. */
   const stats = { overflows: 0, activeLogFollowers: 0, activeStatusFollowers: 0 };
 
@@ -149,7 +185,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
         for (;;) {
           if (signal.aborted) return;
           // 1. Catch up from Postgres.
-          const rows = await readLogChunks(db, runId, lastSeq, 1024 * 1024, 500);
+          const rows = await readPage(runId, lastSeq);
           if (rows.length > 0) {
             for (const row of rows) {
               lastSeq = row.seq;
@@ -165,7 +201,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
             // Complete is set after the last flush, so reading on (a page at a time, to keep
             // memory bounded for a reader that is far behind) sees everything.
             for (;;) {
-              const rest = await readLogChunks(db, runId, lastSeq, 1024 * 1024, 500);
+              const rest = await readPage(runId, lastSeq);
               if (rest.length === 0) return;
               for (const row of rest) {
                 lastSeq = row.seq;

@@ -14,6 +14,8 @@ import type { WorkerContext } from './context.js';
 
 export const FLUSH_MS = 50;
 export const FLUSH_BYTES = 64 * 1024;
+/** Read-ahead bound per collector while a flush is in flight. */
+export const MAX_PENDING_BYTES = 8 * 1024 * 1024;
 const MAX_COLLECTORS = 2000;
 
 /** Merges consecutive chunks of the same stream into rows of at most FLUSH_BYTES. */
@@ -49,23 +51,29 @@ export function createLogCollector(ctx: WorkerContext) {
     let flushing: Promise<void> = Promise.resolve();
     let failure: unknown;
 
+    let scheduled = false;
     const flush = () => {
       if (timer) clearTimeout(timer);
       timer = undefined;
-      if (pending.length === 0) return flushing;
-      const batch = pending;
-      pending = [];
-      pendingBytes = 0;
-      // Flushes run one after another so seq stays dense and ordered.
+      if (pending.length === 0 || scheduled) return flushing;
+      scheduled = true;
+      // Flushes run one after another so seq stays dense and ordered. The batch is taken
+      // when the flush starts, not when it is asked for: while one transaction runs, the
+      // reader keeps reading and the next flush carries everything that piled up, so a
+      // fast writer costs fewer, larger transactions instead of falling behind.
       flushing = flushing.then(async () => {
-        if (failure) return;
+        scheduled = false;
+        const batch = pending;
+        pending = [];
+        pendingBytes = 0;
+        if (failure || batch.length === 0) return;
         try {
           const rows = coalesce(batch);
           const inserted = await appendLogChunks(db, run.runId, workerId, seq, rows, batch[batch.length - 1]!.cursor, leaseMs);
           if (!inserted) throw new LeaseLost(`log lease on ${run.runId} lost`);
           seq += inserted.length;
           ctx.metrics?.logsCollected(run.engine, rows);
-          for (const row of inserted) await bus.publish('run.log', logEvent(row), run.runId);
+          await Promise.all(inserted.map((row) => bus.publish('run.log', logEvent(row), run.runId)));
         } catch (err) {
           failure = err;
         }
@@ -82,7 +90,11 @@ export function createLogCollector(ctx: WorkerContext) {
       for await (const chunk of engine.logs(toEngineRun(run), run.logCursor, signal)) {
         pending.push(chunk);
         pendingBytes += chunk.text.length;
-        if (pendingBytes >= FLUSH_BYTES) await flush();
+        if (pendingBytes >= FLUSH_BYTES) {
+          void flush();
+          // Bounded read-ahead: wait for the database when this much is not yet stored.
+          if (pendingBytes >= MAX_PENDING_BYTES) await flushing;
+        }
         else timer ??= setTimeout(() => void flush(), FLUSH_MS);
         if (failure) throw failure;
       }
