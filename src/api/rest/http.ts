@@ -13,12 +13,14 @@ export function errorJson(message: string, status: number): Response {
   return json({ error: message }, status);
 }
 
-/** Lower-cases object keys: the classic API matched JSON keys case-insensitively. */
+/**
+ * Lower-cases object keys: the classic API matched JSON keys case-insensitively. Built with
+ * fromEntries, so a `__proto__` key stays an (ignored) own key: assigning it would make the
+ * object inside it the prototype, and its keys would read as fields of the body.
+ */
 export function lowerKeys(value: unknown, depth = 1): unknown {
   if (depth < 0 || value === null || typeof value !== 'object' || Array.isArray(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k.toLowerCase()] = v;
-  return out;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 /** Parses the request body as a JSON object; a missing body is `{}`. */
