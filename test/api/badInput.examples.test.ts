@@ -27,13 +27,16 @@ async function rest(path: string, method: string, json: unknown): Promise<{ stat
   return { status: res.status, error: ((await res.json()) as { error?: string }).error };
 }
 
-describe('unpaired surrogates (jsonb refuses them) are a 400 naming the field', () => {
+describe('unpaired surrogates (jsonb refuses them) and NUL are a 400 naming the field', () => {
   it.each([
     ['a definition env value', '/api/v6/task', 'POST', { alias: 'lone-env', image: 'alpine:3', env: [{ name: 'A', value: LONE }] }, `env[0].value ${SURROGATE}`],
     ['a definition tag', '/api/v6/task', 'POST', { alias: 'lone-tag', image: 'alpine:3', tags: [`x${LONE}`] }, `tags[0] ${SURROGATE}`],
     ['a definition alias (text would store U+FFFD instead)', '/api/v6/task', 'POST', { alias: `a${LONE}`, image: 'alpine:3' }, `alias ${SURROGATE}`],
     ['a cluster config value', '/api/v6/clusters', 'POST', { name: 'lone', engine: 'local', config: { k: LONE } }, `config ${SURROGATE}`],
     ['a cluster tier', '/api/v6/clusters', 'POST', { name: 'lone', engine: 'local', allowed_tiers: [LONE] }, `allowed_tiers ${SURROGATE}`],
+    // U+0000 was refused only in a cluster's config.
+    ['NUL in a cluster region', '/api/v6/clusters', 'POST', { name: 'nul', engine: 'local', region: 'eu\u0000' }, 'region must not contain NUL characters'],
+    ['NUL in a cluster capability', '/api/v6/clusters', 'POST', { name: 'nul', engine: 'local', capabilities: ['gpu\u0000'] }, 'capabilities must not contain NUL characters'],
   ])('%s', async (_what, path, method, body, error) => {
     const before = await countRows(t);
     expect(await rest(path, method, body)).toEqual({ status: 400, error });
@@ -59,6 +62,18 @@ describe('unpaired surrogates (jsonb refuses them) are a 400 naming the field', 
     const listed = await t.gql(`query($filter: RunFilter) { runs(filter: $filter) { totalCount } }`, { filter: { env: [{ name: 'A', value: LONE }] } });
     expect(listed.errors?.map((e) => e.message)).toEqual([`filter.env[0].value ${SURROGATE}`]);
   });
+});
+
+it('a __proto__ key in a body is an ignored key, not a prototype whose keys read as fields', async () => {
+  const res = await t.fetch('/api/v6/task', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"alias": "proto", "image": "alpine:3", "__proto__": {"group_name": "evil", "memory": 1}}',
+  });
+  expect(res.status).toBe(200);
+  const body = (await res.json()) as Record<string, unknown>;
+  expect(body).toMatchObject({ alias: 'proto', group_name: 'default' });
+  expect(body.memory).toBeUndefined();
 });
 
 it('a self-reported exit code outside 32 bits is a 400, not a driver error', async () => {

@@ -203,7 +203,7 @@ describe('bad input', () => {
           if (!sameCounts(d, NO_CHANGE)) fail(`a failed request changed counts by ${JSON.stringify(d)}`, answer);
         } else if (answer.status < 300) {
           const body = parseJson(answer.text);
-          const effect: Effect = req.routeMayChange && route.method !== 'GET' ? 'unknown' : route.model.effect;
+          const effect: Effect = !req.routeMayChange ? route.model.effect : req.init.method === 'GET' ? 'read' : 'unknown';
           const ids: EffectIds = {
             definitionId: effect === 'createDefinition' ? body?.definition_id : req.ids.definitionId,
             runId: effect === 'execute' ? body?.run_id : req.ids.runId,
@@ -212,7 +212,7 @@ describe('bad input', () => {
           const problem = await checkEffect(t, effect, d, ids);
           if (problem) fail(problem, answer);
         }
-        if (d.definitions < 0 && !route.model.scratch) await targets.refresh(false);
+        if ((d.definitions < 0 || d.clusters < 0) && !route.model.scratch) await targets.refresh(false);
       })),
       { ...FC_OPTIONS, numRuns: REST_RUNS },
     );
@@ -275,7 +275,7 @@ describe('bad input', () => {
             fail(`a failed operation changed counts by ${JSON.stringify(d)}`, answer);
           }
         }
-        if (d.definitions < 0 && !GQL_SCRATCH.has(field.name)) await targets.refresh(false);
+        if ((d.definitions < 0 || d.clusters < 0) && !GQL_SCRATCH.has(field.name)) await targets.refresh(false);
       })),
       { ...FC_OPTIONS, numRuns: GQL_RUNS },
     );

@@ -173,6 +173,8 @@ export interface RestPlan {
   pathMutation?: { at: number; junk: PathJunk };
   wholeBody?: WholeBody;
   contentType?: string;
+  /** Another method on the same path: usually no route (404), sometimes another route. */
+  method?: string;
 }
 
 export function restPlan(routes: Route[]): fc.Arbitrary<RestPlan> {
@@ -201,6 +203,7 @@ export function restPlan(routes: Route[]): fc.Arbitrary<RestPlan> {
         pathMutation: route.params.length ? sometimes(fc.record({ at: fc.nat(), junk: pathJunk }), 0.2) : fc.constant(undefined),
         wholeBody: hasBody ? sometimes(wholeBody, 0.15) : fc.constant(undefined),
         contentType: hasBody ? sometimes(oddContentType, 0.1) : fc.constant(undefined),
+        method: sometimes(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH').filter((m) => m !== route.method), 0.05),
       })
       .map((m) => compact(m) as Partial<RestPlan>)
       .filter((m) => Object.keys(m).length > 0);
@@ -282,7 +285,14 @@ export function buildRestRequest(route: Route, plan: RestPlan, resolve: (ref: Re
     changed = true;
     blame.push('content-type', 'body', 'json');
   }
-  return { path: `/api/${plan.version}${path}${q}`, init: { method: route.method, headers, body }, blame, values, changed, routeMayChange, ids };
+  let method = route.method;
+  if (plan.method !== undefined) {
+    method = plan.method;
+    changed = routeMayChange = true;
+    blame.push('route', method);
+    if (method === 'GET') body = undefined;
+  }
+  return { path: `/api/${plan.version}${path}${q}`, init: { method, headers, body }, blame, values, changed, routeMayChange, ids };
 }
 
 function decodeURIComponentSafe(s: string): string {

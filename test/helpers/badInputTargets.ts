@@ -29,7 +29,7 @@ export interface Targets {
   pick(pick: number): Target;
   /** A new definition with one QUEUED run and a new cluster, for a request that may change or delete them. */
   scratch(): Promise<Target>;
-  /** Replaces fixtures that are gone (a request reached a delete it was not aimed at); `renew` also swaps the oldest for a new one. */
+  /** Replaces fixtures that are gone (a request reached a delete it was not aimed at, e.g. with another method); `renew` also swaps the oldest for a new one. */
   refresh(renew: boolean): Promise<void>;
   resolver(target: Target, pick: number): (ref: Ref) => unknown;
 }
@@ -81,6 +81,7 @@ export async function createTargets(t: TestApp, onWrite: () => void, withCluster
       }
       if (renew) next.shift(), next.push(await make());
       fixtures = next;
+      if (withClusters && (await t.database.db.select().from(clusters).where(eq(clusters.name, fixtureCluster))).length === 0) await cluster(fixtureCluster);
     },
     resolver(target, pick) {
       return (ref) => {
