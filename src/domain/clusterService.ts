@@ -42,6 +42,24 @@ const NAME_RULE = 'name must be 1-63 letters, digits, ".", "-" or "_", starting 
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 // Entry messages get the entry's path in front ("allowed_tiers[1]: must be a string").
+/**
+ * Engine settings are a few levels deep. A deeper document is refused: Postgres parses jsonb
+ * recursively and fails (a 500) some thousands of levels down.
+ */
+const MAX_CONFIG_DEPTH = 32;
+
+/** Whether objects or arrays nest more than `limit` levels below `value`; iterative, so any depth is safe. */
+function deeperThan(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= limit) return true;
+    for (const item of Object.values(v)) stack.push([item, depth + 1]);
+  }
+  return false;
+}
+
 const stringList = (field: string) =>
   z.array(z.string({ error: 'must be a string' }).trim().min(1, { error: 'must not be empty' }), { error: `${field} must be an array of strings` });
 
@@ -65,7 +83,9 @@ const fields = {
     .string({ error: 'namespace must be a string' })
     .regex(NAMESPACE, { error: 'namespace must be a Kubernetes namespace name: 1-63 lowercase letters, digits or "-"' })
     .nullable(),
-  config: z.record(z.string(), z.unknown(), { error: 'config must be a JSON object' }),
+  config: z
+    .record(z.string(), z.unknown(), { error: 'config must be a JSON object' })
+    .refine((config) => !deeperThan(config, MAX_CONFIG_DEPTH), { error: `config must be at most ${MAX_CONFIG_DEPTH} levels deep` }),
 };
 
 const createSchema = z.object({
@@ -99,11 +119,22 @@ function checkConfig(engine: string, config: Record<string, unknown>): void {
   if (issues.length) throw new ValidationError(issues);
 }
 
-/** Why a value (strings inside it, object keys included) cannot be stored, or undefined. */
+/** Why a value (strings inside it, object keys included) cannot be stored, or undefined. Iterative: config may be deep. */
 function unstorable(value: unknown): string | undefined {
-  if (typeof value === 'string') return unstorableText(value);
-  if (Array.isArray(value)) return value.map(unstorable).find(Boolean);
-  if (value !== null && typeof value === 'object') return Object.entries(value).map(([k, v]) => unstorableText(k) ?? unstorable(v)).find(Boolean);
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === 'string') {
+      const reason = unstorableText(v);
+      if (reason) return reason;
+    } else if (v !== null && typeof v === 'object') {
+      for (const [k, item] of Object.entries(v)) {
+        const reason = unstorableText(k);
+        if (reason) return reason;
+        stack.push(item);
+      }
+    }
+  }
   return undefined;
 }
 

@@ -64,6 +64,13 @@ describe('unpaired surrogates (jsonb refuses them) and NUL are a 400 naming the 
   });
 });
 
+it('a cluster config nested thousands of levels deep is a 400 (the walk over it overflowed the stack: a 500)', async () => {
+  const depth = 5_000;
+  const config = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+  const res = await t.fetch('/api/v6/clusters', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"name": "deep", "engine": "local", "config": ${config}}` });
+  expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'config must be at most 32 levels deep' } });
+});
+
 it('a __proto__ key in a body is an ignored key, not a prototype whose keys read as fields', async () => {
   const res = await t.fetch('/api/v6/task', {
     method: 'POST',

@@ -34,8 +34,13 @@ const ExecuteInput = builder.inputType('ExecuteInput', {
   }),
 });
 
-/** Postgres cannot store U+0000: refuse it up front, naming each field that holds one. */
+/**
+ * Postgres cannot store U+0000: refuse it up front, naming each field that holds one. Stops
+ * a few levels down: runTags and labels (JSON) could nest deep enough to overflow the stack,
+ * and the run service refuses anything nested there anyway (their values must be strings).
+ */
 function nulIssues(value: unknown, path: (string | number)[], out: FieldIssue[] = []): FieldIssue[] {
+  if (path.length > 8) return out;
   if (typeof value === 'string') {
     if (value.includes('\0')) out.push({ path, message: `${path.join('.')} must not contain NUL characters` });
   } else if (Array.isArray(value)) {
