@@ -19,7 +19,10 @@ export function createStatusSync(ctx: WorkerContext) {
     const run = await store.getRun(db, update.runId);
     logger.debug({ runId: update.runId, status: update.status, current: run?.status }, 'pushed update');
     // Updates for runs we do not know (another Flotilla's, or deleted) are ignored.
-    if (!run || run.status === 'STOPPED') return;
+    if (!run) return;
+    // A stopped run does not move, but its engine events still belong on its timeline: an
+    // event watch may lag the status watch (Kubernetes pod events after the Job completed).
+    if (run.status === 'STOPPED') return runs.recordEngineEvents(run.runId, update.events);
     // Pushes are at-least-once and unordered (SQS, EventBridge): a late one about an earlier
     // attempt's backend object must not move a retried run. Until the new attempt's object is
     // recorded, which object a push is about cannot be told; the submit result and reconcile cover it.
@@ -28,15 +31,20 @@ export function createStatusSync(ctx: WorkerContext) {
     await runs.applyUpdate(run, update);
   }
 
-  const stopWatches = engines.all().flatMap((engine) =>
-    engine.watch
-      ? [
-          engine.watch((update) => {
-            applyPushed(update).catch((err) => logger.error({ err, runId: update.runId }, 'applying pushed update failed'));
-          }),
-        ]
-      : [],
-  );
+  // A watch pushes a run's updates in order; applied concurrently they could land out of
+  // order (a run's pod events stored Pulled before Scheduled). One chain per run keeps it.
+  const applying = new Map<string, Promise<void>>();
+  function enqueue(update: StatusUpdate): void {
+    const next = (applying.get(update.runId) ?? Promise.resolve())
+      .then(() => applyPushed(update))
+      .catch((err) => logger.error({ err, runId: update.runId }, 'applying pushed update failed'))
+      .finally(() => {
+        if (applying.get(update.runId) === next) applying.delete(update.runId);
+      });
+    applying.set(update.runId, next);
+  }
+
+  const stopWatches = engines.all().flatMap((engine) => (engine.watch ? [engine.watch(enqueue)] : []));
 
   async function reconcileBatch(batch: RunRow[]): Promise<void> {
     const byEngine = new Map<string, RunRow[]>();
@@ -94,6 +102,8 @@ export function createStatusSync(ctx: WorkerContext) {
     tick,
     async stop() {
       await Promise.allSettled(stopWatches.map((s) => s()));
+      // Updates already pushed are written before the database goes away.
+      await Promise.allSettled([...applying.values()]);
     },
   };
 }

@@ -477,6 +477,16 @@ describe('status mapping (pure)', () => {
     expect(out).toMatchObject({ terminate: false, update: { status: 'STOPPED', exitCode: 124, exitReason: 'Job was active longer than specified deadline' } });
   });
 
+  it('a pod killed while being deleted under a Job that has not ended yet (deadline seen first on the pod) stays RUNNING until the Job says why', () => {
+    const killed: V1Pod = {
+      ...pod({ phase: 'Failed', containerStatuses: [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 143, reason: 'Error' } } }] }),
+    };
+    killed.metadata!.deletionTimestamp = '2024-01-01T00:09:59Z' as unknown as Date;
+    expect(mapRunState({ ...base, job: job({ active: 1 }), pod: killed })).toMatchObject({ terminate: false, update: { status: 'RUNNING' } });
+    const failed = job({ failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] });
+    expect(mapRunState({ ...base, job: failed, pod: killed }).update).toMatchObject({ status: 'STOPPED', exitCode: 143, exitReason: 'Error' });
+  });
+
   it('a container that exited 0 under a DisruptionTarget still succeeded; ContainerStatusUnknown is a lost node', () => {
     const terminated = (exitCode: number, reason: string) => [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode, reason } } }];
     const disruption = [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' }];

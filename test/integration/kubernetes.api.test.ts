@@ -117,7 +117,8 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
       FLOTILLA_ENGINE: 'kubernetes',
       KUBECONFIG: kubeconfig,
       MAX_ATTEMPTS: String(MAX_ATTEMPTS),
-      FLOTILLA_K8S_START_FAILURE_GRACE: '300ms',
+      // Pod creation times have whole seconds, so the grace runs from up to 1 s before the pod.
+      FLOTILLA_K8S_START_FAILURE_GRACE: '1500ms',
       WORKER_LEASE: '2s',
       WORKER_SUBMIT_INTERVAL: '200ms',
       WORKER_STATUS_INTERVAL: '60s',
@@ -207,8 +208,8 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     expect(await logText(id)).toBe('hello\nworld\n');
     await wentStraightThrough(id);
 
-    const reasons = (await podEvents(id)).map((e) => e.reason);
-    expect(reasons).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    // The event watch may lag the Job and pod watches: events can land after STOPPED.
+    await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     const [scheduled] = await podEvents(id);
     expect(scheduled).toMatchObject({ event_type: 'Normal', source_object: `pod/${pod}`, message: `Successfully assigned flotilla/${pod} to ip-10-0-0-1.ec2.internal` });
 
@@ -260,9 +261,10 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     expect(moves.filter((s) => s === 'PENDING')).toHaveLength(MAX_ATTEMPTS);
     // The retry deleted the stuck Job before launching again; nothing is left running.
     await expect.poll(() => fake.job(id), { timeout: 5000 }).toBeUndefined();
-    // Both attempts' pulls are in the timeline, each from its own pod.
+    // Each attempt's pull failure is in the timeline, from its own pod (the grace period lets
+    // the events be read before the Job goes; events of a pod whose Job is gone are not reported).
+    await expect.poll(async () => (await podEvents(id)).filter((e) => e.reason === 'Failed').length, { timeout: 10_000 }).toBe(MAX_ATTEMPTS);
     const failed = (await podEvents(id)).filter((e) => e.reason === 'Failed');
-    expect(failed).toHaveLength(MAX_ATTEMPTS);
     expect(new Set(failed.map((e) => e.source_object)).size).toBe(MAX_ATTEMPTS);
     expect(failed[0]!.message).toMatch(/^Failed to pull image "busybox:1.36"/);
     expect(await logText(id)).toBe('');
@@ -285,10 +287,10 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
   });
 
   it('pod deleted before its logs were read (worker down meanwhile) → STOPPED 0; the logs read so far are kept; pod events are not repeated after the restart', async () => {
-    const id = await execute({ command: 'echo first; sleep 2; echo second', ...scenario('pod-deleted') });
+    const id = await execute({ command: 'echo first; sleep 3; echo second', ...scenario('pod-deleted') });
     await expect.poll(() => logText(id), { timeout: 15_000, interval: 50 }).toBe('first\n');
+    await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     const before = await podEvents(id);
-    expect(before.map((e) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     const podName = (await run(id)).pod_name;
 
     await workers.kill();
@@ -333,7 +335,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     for (const [i, id] of ids.entries()) {
       expect(await finished(id)).toMatchObject({ status: 'STOPPED', exit_code: 0 });
       expect(await logText(id)).toBe(`run ${i + 1}\ndone ${i + 1}\n`);
-      expect((await podEvents(id)).map((e) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+      await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     }
   });
 
@@ -374,7 +376,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     expect(second.job(id)).toBeDefined();
     expect(fake.counts().createJob ?? 0).toBe(0);
     expect(await logText(id)).toBe('on the second cluster\n');
-    expect((await podEvents(id)).map((e) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
 
     // A definition that targets the cluster goes there without naming it; stop reaches it too.
     const def = await t.fetch('/api/v6/task', { method: 'POST', json: { alias: uniqueAlias('k8s-second'), image: 'busybox:1.36', command: 'sleep 600', target_cluster: 'second' } });
@@ -417,7 +419,7 @@ describe('kubernetes engine: clusters from the registry lookup', () => {
     let asked = 0;
     const engine = createKubernetesEngine({
       kubeconfig,
-      clusterRefreshMs: 100,
+      clusterRefreshMs: 1000,
       lookupCluster: async (name) => {
         asked += 1;
         if (failing) throw new Error('database down');
@@ -437,13 +439,13 @@ describe('kubernetes engine: clusters from the registry lookup', () => {
       await engine.submit(cached);
       expect(two.job(cached.runId)).toBeDefined();
 
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 1100));
       const moved = makeEngineRun('kubernetes', { clusterName: 'moving', command: 'echo moved' });
       await engine.submit(moved);
       expect(one.job(moved.runId)).toBeDefined();
 
       failing = true;
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, 1100));
       const during = makeEngineRun('kubernetes', { clusterName: 'moving', command: 'echo during' });
       await engine.submit(during);
       expect(one.job(during.runId)).toBeDefined();

@@ -159,6 +159,13 @@ export function mapRunState({ job, pod, podNameFallback, now, startFailureGraceM
     outcome = { kind: 'deadlineExceeded', message: end.condition.message || 'Job was active longer than specified deadline' };
   } else if (pod) {
     const fromPod = podOutcome(pod);
+    // A pod killed while being deleted under a Job that has not ended was ended from outside:
+    // the Job's deadline (the controller marks the Job, then kills the pod) or a stop. Its
+    // SIGTERM exit (143) is not the run's result; the Job says why once it has caught up (the
+    // Job and pod watches, or lists, are not ordered with each other).
+    if (!end && pod.metadata?.deletionTimestamp && fromPod?.kind === 'exited') {
+      return { terminate: false, update: { ...common, status: 'RUNNING', ...(startedAt ? { startedAt } : {}) } };
+    }
     // The pod says how it ended; a Job that says "succeeded" outranks a pod that lags behind.
     outcome = end?.succeeded ? { kind: 'succeeded' } : fromPod;
     if (!outcome && end) outcome = { kind: 'lost', reason: joinReason(end.condition?.reason, end.condition?.message, 'Job failed') };
