@@ -361,7 +361,11 @@ export function createRunService(deps: RunServiceDeps) {
 
     /** A job's self-report (`PUT /{run_id}/status`): precedence rules apply, a lost race is fine. */
     async report(runId: string, input: { status?: unknown; exitCode?: unknown; exitReason?: unknown }): Promise<RunRow> {
-      if (!isRunStatus(input.status)) throw new ValidationError([{ path: ['status'], message: `status ${String(input.status)} is invalid` }]);
+      if (!isRunStatus(input.status)) {
+        // Not String(): an array nested thousands deep would overflow the stack joining itself.
+        const shown = input.status !== null && typeof input.status === 'object' ? (Array.isArray(input.status) ? 'an array' : 'an object') : String(input.status);
+        throw new ValidationError([{ path: ['status'], message: `status ${shown} is invalid` }]);
+      }
       if (input.exitCode !== undefined && input.exitCode !== null && !Number.isInteger(input.exitCode)) {
         throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be an integer' }]);
       }

@@ -71,6 +71,27 @@ it('a cluster config nested thousands of levels deep is a 400 (the walk over it 
   expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'config must be at most 32 levels deep' } });
 });
 
+describe('a value nested thousands deep in an error message (String() and JSON.stringify overflow on it)', () => {
+  const deep = '['.repeat(15_000) + ']'.repeat(15_000);
+
+  it('as a self-reported status: a 400', async () => {
+    const run = await createRun(t.services, { definition: def });
+    const res = await t.fetch(`/api/v6/${run.runId}/status`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: `{"status": ${deep}}` });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'status an array is invalid' } });
+  });
+
+  it('as a GraphQL DateTime variable: an error naming the type, not a masked one', async () => {
+    const res = await t.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"query": "query($f: RunFilter) { runs(filter: $f) { totalCount } }", "variables": {"f": {"queuedAfter": ${deep}}}}`,
+    });
+    const body = (await res.json()) as { errors: { message: string }[] };
+    expect(body.errors).toHaveLength(1);
+    expect(body.errors[0]!.message).toContain('DateTime must be an RFC 3339 time with a zone, e.g. 2026-01-31T12:00:00Z; got an array');
+  });
+});
+
 it('a __proto__ key in a body is an ignored key, not a prototype whose keys read as fields', async () => {
   const res = await t.fetch('/api/v6/task', {
     method: 'POST',

@@ -277,6 +277,8 @@ export function buildRestRequest(route: Route, plan: RestPlan, resolve: (ref: Re
       blame.push('body', 'json', ...Object.keys(plan.body ?? {}));
       const w = plan.wholeBody;
       body = w.kind === 'invalidJson' ? w.text : w.kind === 'empty' ? '' : toJsonText(w.value);
+      // A junk object in place of the body: its keys are what the server reads.
+      if (w.kind === 'notAnObject' && w.value !== null && typeof w.value === 'object') blame.push(...Object.keys(w.value));
     }
   }
   const headers: Record<string, string> = { ...plan.headers };

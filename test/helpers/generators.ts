@@ -54,9 +54,9 @@ const nastyNumber: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom('1e400', '-1e400', '123456789012345678901234567890', '1.0', '-0.0', '5e-324').map((t) => new RawJson(t)),
 );
 
-/** Nested 10–3000 deep: arrays or objects, as raw text so building it costs nothing. */
+/** Nested 10–20,000 deep: arrays or objects, as raw text so building it costs nothing. */
 const deepValue: fc.Arbitrary<unknown> = fc
-  .tuple(fc.integer({ min: 10, max: 3_000 }), fc.boolean())
+  .tuple(fc.integer({ min: 10, max: 20_000 }), fc.boolean())
   .map(([depth, arrays]) => new RawJson(arrays ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)));
 
 const smallJunk: fc.Arbitrary<unknown> = fc.oneof(nastyString, nastyNumber, fc.boolean(), fc.constant(null));

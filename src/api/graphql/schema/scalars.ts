@@ -9,10 +9,17 @@ import { builder } from '../builder.js';
 // accept "2024" or "May 1" and read a zone-less time in the server's local zone.
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/** The value as the error shows it; not JSON.stringify, which overflows on an array nested thousands deep. */
+function shown(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value !== null && typeof value === 'object') return 'an object';
+  return typeof value === 'string' ? JSON.stringify(value) : String(value);
+}
+
 function parseDateTime(value: unknown): Date {
   const d = typeof value === 'string' && RFC3339.test(value) ? new Date(value) : undefined;
   if (!d || Number.isNaN(d.getTime())) {
-    throw createGraphQLError(`DateTime must be an RFC 3339 time with a zone, e.g. 2026-01-31T12:00:00Z; got ${JSON.stringify(value)}`, {
+    throw createGraphQLError(`DateTime must be an RFC 3339 time with a zone, e.g. 2026-01-31T12:00:00Z; got ${shown(value)}`, {
       extensions: { code: 'BAD_USER_INPUT' },
     });
   }
