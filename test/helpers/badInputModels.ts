@@ -183,8 +183,8 @@ export function restPlan(routes: Route[]): fc.Arbitrary<RestPlan> {
     fc.record({ kind: fc.constant('notAnObject' as const), value: junkValue }),
     fc.constant({ kind: 'empty' as const }),
   );
-  return fc.nat(routes.length - 1).chain((index) => {
-    const route = routes[index]!;
+  // Built once per route: building them in a chain per draw costs more than the request.
+  const perRoute = routes.map((route, index) => {
     const hasBody = route.method !== 'GET';
     const baseline = fc.record({
       route: fc.constant(index),
@@ -211,6 +211,7 @@ export function restPlan(routes: Route[]): fc.Arbitrary<RestPlan> {
     const changes = fc.oneof({ weight: 1, arbitrary: fc.constant({}) }, { weight: 9, arbitrary: mutations });
     return fc.tuple(baseline, changes).map(([b, m]): RestPlan => ({ bodyMutations: [], queryMutations: [], ...b, ...m }));
   });
+  return fc.nat(routes.length - 1).chain((index) => perRoute[index]!);
 }
 
 export interface RestRequest {
@@ -375,7 +376,8 @@ export interface GqlPlan {
 }
 
 export function gqlPlan(ops: Operation[]): fc.Arbitrary<GqlPlan> {
-  return fc.nat(ops.length - 1).chain((op) => {
+  // Built once per operation: building them in a chain per draw costs more than the request.
+  const perOperation = ops.map((_, op) => {
     const { root, field } = ops[op]!;
     const parent = `${root === 'query' ? 'Query' : 'Mutation'}.${field.name}`;
     const args = fc.tuple(validArgs(field, parent, hint), fc.boolean()).map(([a, firstOfPair]) => {
@@ -389,4 +391,5 @@ export function gqlPlan(ops: Operation[]): fc.Arbitrary<GqlPlan> {
     const mutations = fc.oneof({ weight: 1, arbitrary: fc.constant<GqlMutation[]>([]) }, { weight: 9, arbitrary: fc.array(gqlMutation, { minLength: 1, maxLength: 3 }) });
     return fc.record({ op: fc.constant(op), pick: fc.nat(), args, inline: fc.boolean(), mutations });
   });
+  return fc.nat(ops.length - 1).chain((op) => perOperation[op]!);
 }
