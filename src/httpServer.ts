@@ -11,11 +11,18 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function listen(app: App, host: string, port: number, opts: { keepAliveMs?: number } = {}): Promise<HttpServer> {
-  const server = createAdaptorServer({ fetch: app.app.fetch, overrideGlobalObjects: false }) as Server;
-  const closers: (() => Promise<void>)[] = [];
-  const { attachSubscriptions } = await import('./api/graphql/ws.js');
-  closers.push(attachSubscriptions(server, app, opts.keepAliveMs));
+/**
+ * Serves a fetch handler on node:http at host:port. `attach` may hook more onto the server
+ * before it listens (WebSocket subscriptions) and returns what closes that again.
+ */
+export async function listenFetch(
+  fetch: (request: Request) => Response | Promise<Response>,
+  host: string,
+  port: number,
+  attach?: (server: Server) => () => Promise<void>,
+): Promise<HttpServer> {
+  const server = createAdaptorServer({ fetch, overrideGlobalObjects: false }) as Server;
+  const detach = attach?.(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -29,10 +36,15 @@ export async function listen(app: App, host: string, port: number, opts: { keepA
     server,
     url: `http://${shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`,
     async close() {
-      for (const c of closers) await c();
+      await detach?.();
       server.closeIdleConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections?.();
     },
   };
+}
+
+export async function listen(app: App, host: string, port: number, opts: { keepAliveMs?: number } = {}): Promise<HttpServer> {
+  const { attachSubscriptions } = await import('./api/graphql/ws.js');
+  return listenFetch(app.app.fetch, host, port, (server) => attachSubscriptions(server, app, opts.keepAliveMs));
 }

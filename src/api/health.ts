@@ -2,14 +2,12 @@
 // database never gets a healthy process restarted), /health/ready (Postgres and, when
 // configured, Redis answer; a load balancer stops sending traffic otherwise) and /metrics.
 // Mounted by the API app, and on its own port by `flotilla worker` (WORKER_METRICS_PORT).
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
 import { Hono } from 'hono';
 import { ping, type Db } from '../db/client.js';
 import type { EventBus } from '../events/bus.js';
 import { errorMessage } from '../errors.js';
 import type { Metrics } from '../metrics.js';
+import { listenFetch } from '../httpServer.js';
 
 const CHECK_TIMEOUT_MS = 2000;
 
@@ -79,22 +77,5 @@ export interface HealthServer {
 export async function listenHealth(deps: HealthDeps, host: string, port: number): Promise<HealthServer> {
   const routes = createHealthRoutes(deps);
   routes.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
-  const server = createAdaptorServer({ fetch: routes.fetch, overrideGlobalObjects: false }) as Server;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return {
-    url: `http://${shownHost === '0.0.0.0' ? 'localhost' : shownHost}:${addr.port}`,
-    async close() {
-      server.closeIdleConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections?.();
-    },
-  };
+  return listenFetch(routes.fetch, host, port);
 }
