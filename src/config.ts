@@ -112,7 +112,38 @@ const envSchema = z.object({
     .string()
     .default('FLOTILLA_RUN_OWNER_ID')
     .refine((v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), { message: 'must be a valid environment variable name' }),
-  CORS_ORIGINS: csv('*'),
+  // Browser origins allowed to call the API from another origin (never `*`). CORS_ORIGINS is
+  // the classic name; its old default `*` is ignored.
+  FLOTILLA_CORS_ORIGINS: optional,
+  CORS_ORIGINS: optional,
+  FLOTILLA_ALLOWED_HOSTS: optional,
+  FLOTILLA_MAX_BODY: optional.transform((v, ctx) => {
+    if (v === undefined) return 1024 * 1024;
+    const m = /^(\d+)\s*(b|kb|k|mb|m)?$/i.exec(v);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'must be a size in bytes (1048576) or with a unit (512kb, 1mb)' });
+      return z.NEVER;
+    }
+    const unit = (m[2] ?? 'b').toLowerCase();
+    return Number(m[1]) * (unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1);
+  }),
+  FLOTILLA_AUTH: z.enum(['none', 'token', 'oidc', 'proxy']).optional(),
+  FLOTILLA_TRUSTED_PROXIES: csv(''),
+  FLOTILLA_PROXY_EMAIL_HEADERS: csv('x-forwarded-email,x-auth-request-email'),
+  FLOTILLA_PROXY_GROUPS_HEADERS: csv('x-forwarded-groups,x-auth-request-groups'),
+  FLOTILLA_OIDC_ISSUER: url(['http:', 'https:']),
+  FLOTILLA_OIDC_AUDIENCE: optional,
+  FLOTILLA_OIDC_JWKS_URL: url(['http:', 'https:']),
+  FLOTILLA_OIDC_CLIENT_ID: optional,
+  FLOTILLA_OIDC_OWNER_CLAIM: z.string().default('email'),
+  FLOTILLA_OIDC_GROUPS_CLAIM: z.string().default('groups'),
+  FLOTILLA_OIDC_CLOCK_SKEW: durationMs('30s'),
+  // Group → role mapping for oidc and proxy: who is admin, who is user; anyone else known is a viewer.
+  FLOTILLA_ADMIN_GROUPS: csv(''),
+  FLOTILLA_USER_GROUPS: csv(''),
+  FLOTILLA_DEFAULT_ROLE: z.enum(['viewer', 'user', 'admin']).default('viewer'),
+  FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(100, 1, 100_000),
+  FLOTILLA_MAX_CONNECTIONS_PER_CLIENT: int(50, 1, 100_000),
   ENABLED_WORKERS: csv(WORKER_NAMES.join(',')).refine(
     (names) => names.every((n) => (WORKER_NAMES as readonly string[]).includes(n)),
     { message: `must be a comma-separated list of ${WORKER_NAMES.join(', ')}` },
@@ -191,7 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     enabledEngines,
     allowRemoteLocalEngine: e.FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE,
     ownerIdVar: e.OWNER_ID_VAR,
-    corsOrigins: e.CORS_ORIGINS,
+    security: securityConfig(e, host, role),
     workers: {
       enabled: e.ENABLED_WORKERS as WorkerName[],
       submitIntervalMs: e.WORKER_SUBMIT_INTERVAL,
@@ -233,3 +264,71 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+export const LOOPBACK_HOST = /^(127\.\d+\.\d+\.\d+|::1|\[::1\]|localhost)$/;
+
+export type AuthMode = 'none' | 'token' | 'oidc' | 'proxy';
+
+function securityConfig(e: z.infer<typeof envSchema>, host: string, role: Role) {
+  const loopback = LOOPBACK_HOST.test(host);
+  const originsRaw = e.FLOTILLA_CORS_ORIGINS ?? (e.CORS_ORIGINS === '*' ? undefined : e.CORS_ORIGINS) ?? '';
+  const corsOrigins = originsRaw
+    .split(',')
+    .map((s) => s.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin === '*' || !/^https?:\/\/[^/]+$/.test(origin)) {
+      throw new ConfigError(
+        `Invalid configuration:\n  FLOTILLA_CORS_ORIGINS=${JSON.stringify(originsRaw)}: "${origin}" is not an origin; list each one as scheme://host[:port] (\`*\` is not allowed)`,
+      );
+    }
+  }
+  const hostsRaw = e.FLOTILLA_ALLOWED_HOSTS;
+  const listedHosts = (hostsRaw ?? '')
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  // Loopback: the loopback names only (stops DNS rebinding). Elsewhere: what the operator
+  // lists, `*` for any; unset means any (a warning at start says to list them).
+  const allowedHosts = listedHosts.length > 0 ? listedHosts : loopback ? ['localhost', '127.0.0.1', '[::1]'] : ['*'];
+  // `dev` and tests default to none; serve on loopback too. Serve elsewhere must decide (checked at start).
+  const authExplicit = e.FLOTILLA_AUTH !== undefined;
+  const auth: AuthMode = e.FLOTILLA_AUTH ?? 'none';
+  if (auth === 'oidc' && (!e.FLOTILLA_OIDC_ISSUER || !e.FLOTILLA_OIDC_AUDIENCE)) {
+    throw new ConfigError(
+      'Invalid configuration:\n  FLOTILLA_AUTH=oidc needs FLOTILLA_OIDC_ISSUER (the issuer URL) and FLOTILLA_OIDC_AUDIENCE (the audience your tokens carry)',
+    );
+  }
+  if (auth === 'proxy' && e.FLOTILLA_TRUSTED_PROXIES.length === 0) {
+    throw new ConfigError('Invalid configuration:\n  FLOTILLA_AUTH=proxy needs FLOTILLA_TRUSTED_PROXIES (CIDRs of the auth proxy, e.g. 10.0.0.0/8)');
+  }
+  return {
+    loopback,
+    corsOrigins,
+    allowedHosts,
+    hostsListed: listedHosts.length > 0,
+    maxBodyBytes: e.FLOTILLA_MAX_BODY,
+    auth,
+    authExplicit,
+    role,
+    trustedProxies: e.FLOTILLA_TRUSTED_PROXIES,
+    proxyEmailHeaders: e.FLOTILLA_PROXY_EMAIL_HEADERS.map((h) => h.toLowerCase()),
+    proxyGroupsHeaders: e.FLOTILLA_PROXY_GROUPS_HEADERS.map((h) => h.toLowerCase()),
+    oidc: {
+      issuer: e.FLOTILLA_OIDC_ISSUER,
+      audience: e.FLOTILLA_OIDC_AUDIENCE,
+      jwksUrl: e.FLOTILLA_OIDC_JWKS_URL,
+      clientId: e.FLOTILLA_OIDC_CLIENT_ID,
+      ownerClaim: e.FLOTILLA_OIDC_OWNER_CLAIM,
+      groupsClaim: e.FLOTILLA_OIDC_GROUPS_CLAIM,
+      clockSkewSeconds: Math.round(e.FLOTILLA_OIDC_CLOCK_SKEW / 1000),
+    },
+    adminGroups: e.FLOTILLA_ADMIN_GROUPS,
+    userGroups: e.FLOTILLA_USER_GROUPS,
+    defaultRole: e.FLOTILLA_DEFAULT_ROLE,
+    maxSubscriptionsPerConnection: e.FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    maxConnectionsPerClient: e.FLOTILLA_MAX_CONNECTIONS_PER_CLIENT,
+  };
+}
+
+export type SecurityConfig = Config['security'];

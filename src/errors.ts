@@ -7,6 +7,8 @@ export type ErrorCode =
   | 'CONFLICT'
   | 'RETRYABLE_ENGINE'
   | 'PERMANENT_ENGINE'
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
   | 'INTERNAL';
 
 export class FlotillaError extends Error {
@@ -56,6 +58,20 @@ export class RetryableEngineError extends FlotillaError {
 export class PermanentEngineError extends FlotillaError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('PERMANENT_ENGINE', message, options);
+  }
+}
+
+/** No credential, or one that does not check out: answered 401 with WWW-Authenticate. */
+export class UnauthenticatedError extends FlotillaError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message);
+  }
+}
+
+/** A known identity without the right to do this: answered 403. */
+export class ForbiddenError extends FlotillaError {
+  constructor(message: string) {
+    super('FORBIDDEN', message);
   }
 }
 

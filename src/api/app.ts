@@ -1,8 +1,9 @@
 // Builds the whole HTTP application as a fetch handler: GraphQL on /graphql, the REST shim
 // under /api/vN, health. Tests call `app.fetch` in-process; server.ts puts it on a port.
-import { Hono } from 'hono';
-import { cors } from 'hono/cors';
-import { createYoga } from 'graphql-yoga';
+import { Hono, type Context } from 'hono';
+import { createYoga, maskError } from 'graphql-yoga';
+import { GraphQLError } from 'graphql';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -17,6 +18,12 @@ import { createRestRouter } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
 import { createHealthRoutes } from './health.js';
 import type { Metrics } from '../metrics.js';
+import { FlotillaError } from '../errors.js';
+import type { Actor } from '../domain/authorization.js';
+import { createAuthenticator, wwwAuthenticate, type Authenticator, type AuthenticatorOptions } from '../auth/authenticate.js';
+import { frontDoor } from './frontDoor.js';
+import { graphqlLimitPlugins } from './graphql/limits.js';
+import { useAuthorizeFields } from './graphql/authorizeFields.js';
 
 export interface AppDeps {
   config: Config;
@@ -27,6 +34,33 @@ export interface AppDeps {
   database?: Pick<Database, 'db'>;
   /** Served on /metrics (absent: no /metrics route). */
   metrics?: Metrics;
+  /** Tests shorten the JWKS refetch cool-down. */
+  authOptions?: AuthenticatorOptions;
+}
+
+/** What the server context carries into Yoga (HTTP) and the WebSocket handler. */
+export interface RequestIdentity {
+  actor?: Actor | null;
+}
+
+/** Paths open without a credential in every mode (probes; the console's sign-in needs the auth config). */
+const OPEN_PATHS = /^\/(health(\/live|\/ready)?|metrics|auth\/config)$/;
+
+/** The peer address node-server hands over as the fetch env (absent for in-process fetches). */
+export function remoteAddressOf(c: Context): string | undefined {
+  return (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress;
+}
+
+/** Service errors about the caller become GraphQL errors with a code; everything else stays masked. */
+function maskWithAuthCodes(error: unknown, message: string, isDev?: boolean): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof FlotillaError && (original.code === 'FORBIDDEN' || original.code === 'UNAUTHENTICATED')) {
+    return new GraphQLError(original.message, {
+      path: error instanceof GraphQLError ? error.path : undefined,
+      extensions: { code: original.code },
+    });
+  }
+  return maskError(error, message, isDev);
 }
 
 /** Yoga passes `request` over HTTP; graphql-ws (ws.ts) passes the upgrade request as `req`. */
@@ -45,13 +79,23 @@ export const REST_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
 
 export function createApp(deps: AppDeps) {
   const { services, bus, logger, config } = deps;
+  const security = config.security;
+  const authenticator: Authenticator = createAuthenticator(security, deps.database?.db as never, deps.authOptions);
 
-  const yoga = createYoga<Record<string, never>, GraphQLContext>({
+  const yoga = createYoga<RequestIdentity, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    maskedErrors: true,
+    maskedErrors: { maskError: maskWithAuthCodes },
     landingPage: false,
-    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError()],
+    // CORS is the front door's (listed origins only); Yoga's own would echo any origin.
+    cors: false,
+    plugins: [
+      useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
+      useRefuseUnanswerable(),
+      ...graphqlLimitPlugins(),
+      useDeepDocumentIsSyntaxError(),
+      useAuthorizeFields(),
+    ],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),
       info: (...a) => logger.info(a.map(String).join(' ')),
@@ -63,16 +107,32 @@ export function createApp(deps: AppDeps) {
       bus,
       loaders: createLoaders(services, deps.database?.db),
       headers: requestHeaders(initial as Parameters<typeof requestHeaders>[0]),
+      actor: initial.actor === undefined ? null : initial.actor,
+      authMode: security.auth,
     }),
   });
 
   const app = new Hono();
-  app.use(
-    '/api/*',
-    cors({
-      origin: config.corsOrigins.includes('*') ? '*' : config.corsOrigins,
-      allowMethods: ['GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'],
-      allowHeaders: ['Content-Type'],
+  for (const mw of frontDoor(security)) app.use('*', mw);
+  // Who is calling. No credential: anonymous (null), refused by the routes that need one. A
+  // credential that does not check out: 401 at once, whatever the route.
+  app.use('*', async (c, next) => {
+    if (c.req.method === 'OPTIONS' || OPEN_PATHS.test(c.req.path)) return next();
+    const result = await authenticator.authenticate({ headers: c.req.raw.headers, remoteAddress: remoteAddressOf(c) });
+    if (result.error !== undefined) {
+      const headers = { 'www-authenticate': wwwAuthenticate(result.error) };
+      if (c.req.path === '/graphql') return json({ errors: [{ message: result.error, extensions: { code: 'UNAUTHENTICATED' } }] }, 401, headers);
+      return json({ error: result.error }, 401, headers);
+    }
+    c.set('actor' as never, result.actor as never);
+    return next();
+  });
+  app.get('/auth/config', () =>
+    json({
+      mode: security.auth,
+      ...(security.auth === 'oidc'
+        ? { oidc: { issuer: security.oidc.issuer, clientId: security.oidc.clientId ?? null, audience: security.oidc.audience } }
+        : {}),
     }),
   );
 
@@ -81,13 +141,13 @@ export function createApp(deps: AppDeps) {
 
   app.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
   app.route('/', createHealthRoutes({ db: deps.database?.db, bus, checkRedis: Boolean(config.redisUrl), metrics: deps.metrics }));
-  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, {}));
+  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, { actor: c.get('actor' as never) as Actor | null }));
   app.get('/', (c) => c.redirect('/graphql'));
 
   app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => errorResponse(err, logger, c));
 
-  return { app, yoga };
+  return { app, yoga, authenticator, security };
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -43,6 +43,9 @@ export const taskDefinitions = pgTable(
     version: integer('version').notNull().default(1),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
+    /** Who made the change (the request's identity; null with auth none and before audit existed). */
+    createdBy: text('created_by'),
+    updatedBy: text('updated_by'),
   },
   (t) => [
     uniqueIndex('task_definitions_alias_key').on(t.alias),
@@ -184,7 +187,41 @@ export const clusters = pgTable('clusters', {
   namespace: text('namespace'),
   config: jsonb('config').$type<Record<string, unknown>>().notNull().default({}),
   updatedAt: ts('updated_at').notNull().defaultNow(),
+  updatedBy: text('updated_by'),
 });
+
+/** Every change of a definition: who, when, what it became (kept after the definition is deleted). */
+export const definitionHistory = pgTable(
+  'definition_history',
+  {
+    seq: bigserial('seq', { mode: 'number' }).primaryKey(),
+    definitionId: text('definition_id').notNull(),
+    version: integer('version').notNull(),
+    action: text('action').notNull(),
+    actor: text('actor'),
+    at: ts('at').notNull().defaultNow(),
+    snapshot: jsonb('snapshot').$type<Record<string, unknown>>().notNull().default({}),
+  },
+  (t) => [index('definition_history_definition_idx').on(t.definitionId, t.seq)],
+);
+
+/** API tokens (FLOTILLA_AUTH=token): only the SHA-256 of the secret is stored. */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    tokenId: text('token_id').primaryKey(),
+    hash: text('hash').notNull(),
+    owner: text('owner').notNull(),
+    role: text('role').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    createdBy: text('created_by'),
+    expiresAt: ts('expires_at'),
+    revokedAt: ts('revoked_at'),
+    revokedBy: text('revoked_by'),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_key').on(t.hash)],
+);
 
 export type TaskDefinitionRow = typeof taskDefinitions.$inferSelect;
 export type NewTaskDefinitionRow = typeof taskDefinitions.$inferInsert;
@@ -193,3 +230,4 @@ export type NewRunRow = typeof runs.$inferInsert;
 export type RunEventRow = typeof runEvents.$inferSelect;
 export type RunLogRow = typeof runLogs.$inferSelect;
 export type ClusterRow = typeof clusters.$inferSelect;
+export type ApiTokenRow = typeof apiTokens.$inferSelect;

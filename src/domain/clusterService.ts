@@ -7,6 +7,7 @@
 // one is `registered: false`, always active, with no tier rule. PUT on it registers it (so
 // `default` can be put into maintenance); DELETE on it is a conflict, there is nothing to delete.
 import { z } from 'zod';
+import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
 import { canonicalEngine, ENGINE_NAMES, type EngineName } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { ClusterRow } from '../db/schema.js';
@@ -251,12 +252,13 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
       return found;
     },
 
-    async create(input: unknown): Promise<ClusterView> {
+    async create(input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<ClusterView> {
+      assertAllowed(actor, 'cluster.write');
       const v = parseOrThrow(createSchema, input, snakeCase);
       rejectUnstorable(v);
       checkConfig(v.engine, v.config);
       try {
-        const row = await store.insertCluster(db, { ...v, region: v.region ?? null, namespace: v.namespace ?? null });
+        const row = await store.insertCluster(db, { ...v, region: v.region ?? null, namespace: v.namespace ?? null, updatedBy: actor?.id ?? null });
         return viewOf(row);
       } catch (err) {
         if (isUniqueViolation(err)) throw new ConflictError(`Cluster ${v.name} already exists`, { cause: err });
@@ -268,7 +270,8 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
      * Fields that are present replace the stored ones (null clears region and namespace). A
      * cluster only an engine describes is registered by its first update.
      */
-    async update(name: string, input: unknown): Promise<ClusterView> {
+    async update(name: string, input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<ClusterView> {
+      assertAllowed(actor, 'cluster.write');
       const v = parseOrThrow(updateSchema, input, snakeCase);
       rejectUnstorable(v);
       if (v.name !== undefined && v.name !== name) {
@@ -290,6 +293,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
             region: merged.region,
             namespace: merged.namespace,
             config: merged.config,
+            updatedBy: actor?.id ?? null,
           });
           return viewOf(row);
         } catch (err) {
@@ -297,13 +301,14 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
           if (!isUniqueViolation(err)) throw err;
         }
       }
-      const row = await store.updateCluster(db, name, changes);
+      const row = await store.updateCluster(db, name, { ...changes, updatedBy: actor?.id ?? null });
       if (!row) throw notFound(name);
       return viewOf(row);
     },
 
     /** Refused while runs on the cluster are unfinished: they would lose where they run. */
-    async delete(name: string): Promise<void> {
+    async delete(name: string, actor: Actor | null = LOCAL_ADMIN): Promise<void> {
+      assertAllowed(actor, 'cluster.write');
       const current = await service.find(name);
       if (!current) throw notFound(name);
       if (!current.registered) {

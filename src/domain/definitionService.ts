@@ -2,12 +2,15 @@
 // writes task_definitions.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Db } from '../db/client.js';
+import type { Db, DbOrTx } from '../db/client.js';
 import type { TaskDefinitionRow } from '../db/schema.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
 import * as store from '../store/definitions.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { LIMITS } from './resources.js';
+import { envLimitIssues, limitedCommand, limitedTags } from './inputLimits.js';
+import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
+import { definitionHistory } from '../db/schema.js';
 import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
 
 export type TaskDefinition = TaskDefinitionRow;
@@ -38,19 +41,21 @@ const envVar = z.object(
   { error: 'env entries must be objects {"name": "...", "value": "..."}' },
 );
 
-export const envField = z.array(envVar, { error: 'env must be an array of {"name": "...", "value": "..."}' });
+export const envField = z.array(envVar, { error: 'env must be an array of {"name": "...", "value": "..."}' }).superRefine((env, ctx) => {
+  for (const issue of envLimitIssues(env)) ctx.addIssue({ code: 'custom', path: issue.path.slice(1), message: issue.message });
+});
 
 const fields = {
   groupName: z
     .string({ error: 'group_name must be a string' })
     .regex(GROUP_NAME, { error: 'group_name must be 1-255 letters, digits, "-" or "_"' }),
-  command: z.string({ error: 'command must be a string' }).nullable(),
+  command: limitedCommand.nullable(),
   memory: intField('memory', LIMITS.memory.max).nullable(),
   cpu: intField('cpu', LIMITS.cpu.max).nullable(),
   gpu: intField('gpu', LIMITS.gpu.max).nullable(),
   ephemeralStorage: intField('ephemeral_storage', LIMITS.ephemeralStorage.max).nullable(),
   env: envField,
-  tags: z.array(z.string({ error: 'tags must be strings' }), { error: 'tags must be an array of strings' }),
+  tags: limitedTags,
   ports: z.array(
     z.number({ error: 'ports must be integers 1-65535' }).int({ error: 'ports must be integers 1-65535' }).min(1).max(65535, { error: 'ports must be integers 1-65535' }),
     { error: 'ports must be an array of integers' },
@@ -137,15 +142,26 @@ function rejectNul(value: unknown, path: (string | number)[] = [], issues: Field
 /** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
 const unstorable = (key: string) => key.includes('\0');
 
+/** One entry of the definition's history: who changed it and what it became. */
+async function recordHistory(tx: DbOrTx, row: TaskDefinition, action: 'create' | 'update' | 'delete', actor: string | null): Promise<void> {
+  const { createdAt: _c, updatedAt: _u, ...snapshot } = row;
+  await tx.insert(definitionHistory).values({ definitionId: row.definitionId, version: row.version, action, actor, snapshot });
+}
+
 export function createDefinitionService(deps: { db: Db }) {
   const { db } = deps;
 
   return {
-    async create(input: unknown): Promise<TaskDefinition> {
+    async create(input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<TaskDefinition> {
+      assertAllowed(actor, 'definition.create');
       const v = parseOrThrow(createSchema, input, snakeCase);
       rejectNul(v);
+      const by = actor?.id ?? null;
       try {
-        return await store.insertDefinition(db, {
+        return await db.transaction(async (tx) => {
+          const row = await store.insertDefinition(tx, {
+            createdBy: by,
+            updatedBy: by,
           definitionId: `${v.groupName}-${randomUUID()}`,
           alias: v.alias,
           groupName: v.groupName,
@@ -161,6 +177,9 @@ export function createDefinitionService(deps: { db: Db }) {
           adaptiveResourceAllocation: v.adaptiveResourceAllocation ?? null,
           requiresDocker: v.requiresDocker,
           targetCluster: v.targetCluster ?? null,
+          });
+          await recordHistory(tx, row, 'create', by);
+          return row;
         });
       } catch (err) {
         if (isUniqueViolation(err)) throw aliasConflict(v.alias, err);
@@ -181,23 +200,41 @@ export function createDefinitionService(deps: { db: Db }) {
     },
 
     /** Fields that are present replace the stored ones (env replaced whole); bumps version. */
-    async update(id: string, input: unknown): Promise<TaskDefinition> {
+    async update(id: string, input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<TaskDefinition> {
+      assertAllowed(actor, 'definition.update');
       const v = parseOrThrow(updateSchema, input, snakeCase);
       rejectNul(v);
       if (unstorable(id)) throw new NotFoundError(`Definition with ID ${id} not found`);
       const changes = Object.fromEntries(Object.entries(v).filter(([, value]) => value !== undefined));
+      const by = actor?.id ?? null;
       try {
-        const row = await store.updateDefinition(db, id, changes);
-        if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
-        return row;
+        return await db.transaction(async (tx) => {
+          const row = await store.updateDefinition(tx, id, { ...changes, updatedBy: by });
+          if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
+          await recordHistory(tx, row, 'update', by);
+          return row;
+        });
       } catch (err) {
         if (isUniqueViolation(err)) throw aliasConflict(String(v.alias), err);
         throw err;
       }
     },
 
-    async delete(id: string): Promise<void> {
-      if (unstorable(id) || !(await store.deleteDefinition(db, id))) throw new NotFoundError(`Definition with ID ${id} not found`);
+    async delete(id: string, actor: Actor | null = LOCAL_ADMIN): Promise<void> {
+      assertAllowed(actor, 'definition.delete');
+      const notFound = () => new NotFoundError(`Definition with ID ${id} not found`);
+      if (unstorable(id)) throw notFound();
+      await db.transaction(async (tx) => {
+        const row = await store.getDefinitionById(tx, id);
+        if (!row) throw notFound();
+        assertAllowed(actor, 'definition.delete', { createdBy: row.createdBy });
+        if (!(await store.deleteDefinition(tx, id))) throw notFound();
+        await recordHistory(tx, row, 'delete', actor?.id ?? null);
+      });
+    },
+
+    history(id: string) {
+      return store.listDefinitionHistory(db, id);
     },
 
     list(spec: ListSpec) {

@@ -1,6 +1,8 @@
 // Runs: execute (the row *is* the queue entry), status changes, stop, reads. REST, GraphQL
 // and the workers all come through here; events are published after commit.
 import { createHash, randomUUID } from 'node:crypto';
+import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
+import { limitedCommand } from './inputLimits.js';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
@@ -48,7 +50,7 @@ const executeSchema = z.object({
   runTags: stringMap('run_tags').default({}),
   cluster: z.string({ error: 'cluster must be a string' }).trim().optional(),
   env: envField.default([]),
-  command: z.string({ error: 'command must be a string' }).optional(),
+  command: limitedCommand.optional(),
   memory: resourceOverride('memory', LIMITS.memory.max).optional(),
   cpu: resourceOverride('cpu', LIMITS.cpu.max).optional(),
   gpu: intField('gpu', LIMITS.gpu.max).optional(),
@@ -151,6 +153,20 @@ function nulIssues(value: unknown, path: (string | number)[] = [], issues: Field
 /** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
 const unstorable = (key: string) => key.includes('\0');
 
+/** ECS refuses a RunTask whose container overrides exceed 8 KiB; say so now, not at submit. */
+export const ECS_OVERRIDES_MAX_BYTES = 8192;
+function checkEcsOverrideSize(command: string | null, env: EnvVar[]): void {
+  const size = Buffer.byteLength(JSON.stringify({ containerOverrides: [{ name: 'main', command: command === null ? undefined : ['bash', '-c', command], environment: env }] }));
+  if (size > ECS_OVERRIDES_MAX_BYTES) {
+    throw new ValidationError([
+      {
+        path: ['env'],
+        message: `env and command come to ${size} bytes of ECS container overrides; the ecs engine accepts at most ${ECS_OVERRIDES_MAX_BYTES}: move values into the image or the task definition, or run on another engine`,
+      },
+    ]);
+  }
+}
+
 export function stopReason(by?: string | null): string {
   return by ? `Task terminated by - ${by}` : 'Task terminated by user';
 }
@@ -200,8 +216,10 @@ export function createRunService(deps: RunServiceDeps) {
     transition,
     enabledEngines,
 
-    async execute(target: { definitionId?: string; alias?: string }, input: unknown): Promise<RunRow> {
+    async execute(target: { definitionId?: string; alias?: string }, input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<RunRow> {
+      assertAllowed(actor, 'run.execute');
       const v = parseOrThrow(executeSchema, input, snakeCase);
+      assertAllowed(actor, 'run.execute', { ownerId: v.owner });
       // The owner is the request's run_tags.owner_id.
       const nul = nulIssues({ ...v, owner: undefined, runTags: { ...v.runTags, owner_id: v.owner } });
       if (nul.length) throw new ValidationError(nul);
@@ -280,6 +298,7 @@ export function createRunService(deps: RunServiceDeps) {
         attempt: 1,
         maxAttempts: config.workers.maxAttempts,
       };
+      if (engine === 'ecs') checkEcsOverrideSize(command, env);
       const { run, created } = await db.transaction(async (tx) => {
         if (v.idempotenceKey) {
           // Serialise executes that share a key, so two concurrent requests make one run.
@@ -287,7 +306,7 @@ export function createRunService(deps: RunServiceDeps) {
           const earlier = await store.findByIdempotenceKey(tx, v.idempotenceKey, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
           if (earlier) return { run: earlier, created: false };
         }
-        const inserted = await store.insertRun(tx, row, { reason: `executed by ${v.owner}`, detail: { engine, cluster: row.clusterName } });
+        const inserted = await store.insertRun(tx, row, { reason: `executed by ${v.owner}`, detail: { engine, cluster: row.clusterName, actor: actor?.id ?? null } });
         return { run: inserted, created: true };
       });
       if (created) {
@@ -315,8 +334,11 @@ export function createRunService(deps: RunServiceDeps) {
      * marked STOPPED first, so the stop reason wins over the exit the engine reports when
      * the process dies; then the engine object is terminated.
      */
-    async stop(runId: string, opts: { by?: string | null } = {}): Promise<RunRow> {
+    async stop(runId: string, opts: { by?: string | null; actor?: Actor | null } = {}): Promise<RunRow> {
+      const actor = opts.actor === undefined ? LOCAL_ADMIN : opts.actor;
+      assertAllowed(actor, 'run.stop');
       const run = await service.get(runId);
+      assertAllowed(actor, 'run.stop', { ownerId: run.owner });
       const seen = new Set<string>();
       const stopOne = async (target: RunRow): Promise<void> => {
         if (seen.has(target.runId)) return;
@@ -329,7 +351,7 @@ export function createRunService(deps: RunServiceDeps) {
             'STOPPED',
             { exitCode: 1, exitReason: reason, finishedAt: now, claimedBy: null, claimExpiresAt: null },
             reason,
-            { detail: { action: 'stop', by: opts.by ?? null } },
+            { detail: { action: 'stop', by: opts.by ?? null, actor: actor?.id ?? null } },
           );
           // A QUEUED run has no engine object yet; if a submitter is launching it right
           // now, the submitter loses the race and terminates what it launched.
@@ -360,7 +382,9 @@ export function createRunService(deps: RunServiceDeps) {
     },
 
     /** A job's self-report (`PUT /{run_id}/status`): precedence rules apply, a lost race is fine. */
-    async report(runId: string, input: { status?: unknown; exitCode?: unknown; exitReason?: unknown }): Promise<RunRow> {
+    async report(runId: string, input: { status?: unknown; exitCode?: unknown; exitReason?: unknown }, actor: Actor | null = LOCAL_ADMIN): Promise<RunRow> {
+      assertAllowed(actor, 'run.report');
+      if (actor !== LOCAL_ADMIN) assertAllowed(actor, 'run.report', { ownerId: (await service.get(runId)).owner });
       if (!isRunStatus(input.status)) {
         // Not String(): an array nested thousands deep would overflow the stack joining itself.
         const shown = input.status !== null && typeof input.status === 'object' ? (Array.isArray(input.status) ? 'an array' : 'an object') : String(input.status);

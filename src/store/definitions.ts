@@ -1,7 +1,7 @@
 // Every read and write of task_definitions.
 import { count, eq, inArray, like, sql, asc } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
+import { definitionHistory, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
 
 export const definitionColumns: ColumnMap = {
@@ -59,6 +59,10 @@ export async function deleteDefinition(db: DbOrTx, id: string): Promise<boolean>
     .where(eq(taskDefinitions.definitionId, id))
     .returning({ id: taskDefinitions.definitionId });
   return rows.length > 0;
+}
+
+export async function listDefinitionHistory(db: DbOrTx, id: string) {
+  return db.select().from(definitionHistory).where(eq(definitionHistory.definitionId, id)).orderBy(asc(definitionHistory.seq));
 }
 
 export async function listDefinitions(db: DbOrTx, spec: ListSpec): Promise<{ total: number; rows: TaskDefinitionRow[] }> {

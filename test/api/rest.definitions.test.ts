@@ -304,26 +304,35 @@ describe('other versions and CORS', () => {
     expect(await call(`/api/v1/task/${body.definition_id}`, { method: 'DELETE' })).toEqual({ status: 200, body: { deleted: true } });
   });
 
-  it('answers a browser preflight with the allowed methods and the Content-Type header', async () => {
-    const res = await t.fetch('/api/v6/task/some-id', {
-      method: 'OPTIONS',
-      headers: {
-        origin: 'http://ui.example',
-        'access-control-request-method': 'PUT',
-        'access-control-request-headers': 'content-type',
-      },
-    });
-    expect(res.status).toBeLessThan(300);
-    const methods = (res.headers.get('access-control-allow-methods') ?? '').split(/\s*,\s*/);
-    expect(methods).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'DELETE']));
-    expect((res.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/)).toContain('content-type');
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  // CORS is for listed origins only (FLOTILLA_CORS_ORIGINS); the front-door tests cover the refusals.
+  it('answers a listed origin\'s preflight with the allowed methods and the Content-Type header', async () => {
+    const listed = await createTestApp({ FLOTILLA_CORS_ORIGINS: 'http://ui.example' });
+    try {
+      const res = await listed.fetch('/api/v6/task/some-id', {
+        method: 'OPTIONS',
+        headers: {
+          origin: 'http://ui.example',
+          'access-control-request-method': 'PUT',
+          'access-control-request-headers': 'content-type',
+        },
+      });
+      expect(res.status).toBeLessThan(300);
+      const methods = (res.headers.get('access-control-allow-methods') ?? '').split(/\s*,\s*/);
+      expect(methods).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'DELETE']));
+      expect((res.headers.get('access-control-allow-headers') ?? '').toLowerCase().split(/\s*,\s*/)).toContain('content-type');
+      expect(res.headers.get('access-control-allow-origin')).toBe('http://ui.example');
+      const ordinary = await listed.fetch('/api/v6/task/alias/none', { headers: { origin: 'http://ui.example' } });
+      expect(ordinary.status).toBe(404);
+      expect(ordinary.headers.get('access-control-allow-origin')).toBe('http://ui.example');
+    } finally {
+      await listed.close();
+    }
   });
 
-  it('puts the CORS origin header on ordinary responses', async () => {
+  it('sends no CORS headers to an origin that is not listed', async () => {
     const res = await t.fetch('/api/v6/task/alias/none', { headers: { origin: 'http://ui.example' } });
     expect(res.status).toBe(404);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
 

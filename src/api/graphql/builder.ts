@@ -14,6 +14,10 @@ export interface GraphQLContext {
    * stopper's e-mail from them, as REST does.
    */
   headers: Headers;
+  /** Who is calling (null: no credential). Services decide with it (domain/authorization.ts). */
+  actor: import('../../domain/authorization.js').Actor | null;
+  /** FLOTILLA_AUTH, for the viewer query. */
+  authMode?: string;
 }
 
 export const builder = new SchemaBuilder<{

@@ -3,7 +3,7 @@
 import type { Hono } from 'hono';
 import type { ClusterView } from '../../domain/clusterService.js';
 import type { RestDeps } from './index.js';
-import { json, readJsonObject } from './http.js';
+import { actorOf, json, readJsonObject } from './http.js';
 
 /** Body key (lower-cased) → service input key; other keys are ignored, as everywhere in the shim. */
 const BODY_FIELDS = {
@@ -49,18 +49,18 @@ export function registerClusterRoutes(router: Hono, deps: RestDeps): void {
 
   router.post('/clusters', async (c) => {
     const body = await readJsonObject(c);
-    return json(clusterJson(await clusters.create(withoutNulls(toServiceInput(body)))));
+    return json(clusterJson(await clusters.create(withoutNulls(toServiceInput(body)), actorOf(c))));
   });
 
   router.get('/clusters/:name', async (c) => json(clusterJson(await clusters.get(c.req.param('name')))));
 
   router.put('/clusters/:name', async (c) => {
     const body = await readJsonObject(c);
-    return json(clusterJson(await clusters.update(c.req.param('name'), toServiceInput(body))));
+    return json(clusterJson(await clusters.update(c.req.param('name'), toServiceInput(body), actorOf(c))));
   });
 
   router.delete('/clusters/:name', async (c) => {
-    await clusters.delete(c.req.param('name'));
+    await clusters.delete(c.req.param('name'), actorOf(c));
     return json({ deleted: true });
   });
 }

@@ -5,7 +5,7 @@ import type { Context, Hono } from 'hono';
 import { ValidationError } from '../../errors.js';
 import { DEFINITION_FILTER_FIELDS, DEFINITION_SORT_FIELDS } from '../../domain/definitionService.js';
 import type { RestDeps } from './index.js';
-import { json, lowerKeys, readJsonObject } from './http.js';
+import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
 import { createListParser, integerValue, listEnvelope, parseNonNegativeInt, type FilterConfig } from './listParams.js';
 import { definitionJson } from './serialize.js';
 
@@ -94,7 +94,7 @@ export function registerDefinitionRoutes(router: Hono, deps: RestDeps): void {
 
   router.post('/task', async (c) => {
     const body = await readJsonObject(c);
-    return json(definitionJson(await definitions.create(toServiceInput(body, 'create'))));
+    return json(definitionJson(await definitions.create(toServiceInput(body, 'create'), actorOf(c))));
   });
 
   // Registered before /task/:definition_id so "alias" is never read as an id.
@@ -108,12 +108,12 @@ export function registerDefinitionRoutes(router: Hono, deps: RestDeps): void {
 
   router.put('/task/:definition_id', async (c) => {
     const body = await readJsonObject(c);
-    const row = await definitions.update(c.req.param('definition_id'), toServiceInput(body, 'update'));
+    const row = await definitions.update(c.req.param('definition_id'), toServiceInput(body, 'update'), actorOf(c));
     return json(definitionJson(row));
   });
 
   router.delete('/task/:definition_id', async (c) => {
-    await definitions.delete(c.req.param('definition_id'));
+    await definitions.delete(c.req.param('definition_id'), actorOf(c));
     return json({ deleted: true });
   });
 

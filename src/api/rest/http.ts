@@ -1,6 +1,8 @@
 // Shared pieces of the REST shim: the JSON envelope, lenient body parsing, error mapping.
 import type { Context } from 'hono';
 import { FlotillaError, ValidationError } from '../../errors.js';
+import { LOCAL_ADMIN, type Actor } from '../../domain/authorization.js';
+import { wwwAuthenticate } from '../../auth/authenticate.js';
 import type { Logger } from '../../logger.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
@@ -39,7 +41,15 @@ export async function readJsonObject(c: Context): Promise<Record<string, unknown
   return lowerKeys(parsed) as Record<string, unknown>;
 }
 
+/** The caller the front door identified (null: no credential); the local admin when none ran. */
+export function actorOf(c: Context): Actor | null {
+  const actor = c.get('actor' as never) as Actor | null | undefined;
+  return actor === undefined ? LOCAL_ADMIN : actor;
+}
+
 const STATUS_BY_CODE: Record<string, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   VALIDATION: 400,
   CONFLICT: 409,
@@ -48,6 +58,7 @@ const STATUS_BY_CODE: Record<string, number> = {
 /** One error envelope for the whole shim; unexpected errors are masked and logged. */
 export function errorResponse(err: unknown, logger: Logger, c: Context): Response {
   if (err instanceof FlotillaError && STATUS_BY_CODE[err.code]) {
+    if (err.code === 'UNAUTHENTICATED') return json({ error: err.message }, 401, { 'www-authenticate': wwwAuthenticate() });
     return errorJson(err.message, STATUS_BY_CODE[err.code]!);
   }
   logger.error({ err, method: c.req.method, path: c.req.path }, 'unexpected error in REST handler');

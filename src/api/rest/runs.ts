@@ -7,7 +7,8 @@ import { RUN_STATUSES } from '../../domain/statuses.js';
 import { decodeLogToken, encodeLogToken } from '../../domain/logService.js';
 import { ValidationError } from '../../errors.js';
 import type { RestDeps } from './index.js';
-import { json, lowerKeys, readJsonObject } from './http.js';
+import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
+import type { Actor } from '../../domain/authorization.js';
 import { createListParser, integerValue, listEnvelope, oneOfValue, type FilterConfig } from './listParams.js';
 import { runJson, podEventJson } from './serialize.js';
 
@@ -90,6 +91,14 @@ export function stopperEmail(headers: Headers): string | undefined {
   return undefined;
 }
 
+/**
+ * Who stopped a run. With FLOTILLA_AUTH=none anyone may say (the classic `-email` header);
+ * signed in, it is the identity, whatever headers the request carries.
+ */
+export function stopOptions(actor: Actor | null, headers: Headers): { by: string | undefined; actor: Actor | null } {
+  return { by: actor?.via === 'none' ? stopperEmail(headers) : (actor?.id ?? undefined), actor };
+}
+
 function query(c: Context): URLSearchParams {
   return new URL(c.req.url).searchParams;
 }
@@ -110,7 +119,14 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
 
   const execute = async (c: Context, target: { definitionId?: string; alias?: string }) => {
     const body = await readJsonObject(c);
-    const run = await runs.execute(target, toExecuteInput(body));
+    const actor = actorOf(c);
+    // Signed in, the owner defaults to the caller (classic clients still send run_tags.owner_id).
+    if (actor?.id && (body.run_tags === undefined || body.run_tags === null)) body.run_tags = { owner_id: actor.id };
+    else if (actor?.id && typeof body.run_tags === 'object' && !Array.isArray(body.run_tags)) {
+      const tags = lowerKeys(body.run_tags) as Record<string, unknown>;
+      if (tags.owner_id === undefined || tags.owner_id === null || tags.owner_id === '') body.run_tags = { ...tags, owner_id: actor.id };
+    }
+    const run = await runs.execute(target, toExecuteInput(body), actor);
     return json(runJson(run));
   };
   router.put('/task/alias/:alias/execute', (c) => execute(c, { alias: c.req.param('alias') }));
@@ -137,7 +153,7 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
   router.get('/task/:definition_id/history/:run_id', (c) => getRun(c.req.param('run_id')));
 
   router.delete('/task/:definition_id/history/:run_id', async (c) => {
-    await runs.stop(c.req.param('run_id'), { by: stopperEmail(c.req.raw.headers) });
+    await runs.stop(c.req.param('run_id'), stopOptions(actorOf(c), c.req.raw.headers));
     return json({ terminated: true });
   });
 
@@ -153,7 +169,7 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
 
   router.put('/:run_id/status', async (c) => {
     const body = await readJsonObject(c);
-    await runs.report(c.req.param('run_id'), { status: body.status, exitCode: body.exit_code, exitReason: body.exit_reason });
+    await runs.report(c.req.param('run_id'), { status: body.status, exitCode: body.exit_code, exitReason: body.exit_reason }, actorOf(c));
     return json({ updated: true });
   });
 

@@ -99,7 +99,7 @@ builder.mutationField('createCluster', (t) =>
     errors: { ...resultNames('CreateCluster'), dataField: { name: 'cluster' } },
     resolve: (_root, { input }, ctx) => {
       // null means "not given" in a create: the defaults apply.
-      return ctx.services.clusters.create(Object.fromEntries(Object.entries(input).filter(([, v]) => v != null)));
+      return ctx.services.clusters.create(Object.fromEntries(Object.entries(input).filter(([, v]) => v != null)), ctx.actor);
     },
   }),
 );
@@ -117,7 +117,7 @@ builder.mutationField('updateCluster', (t) =>
       assertStorableName(name);
       // null clears only what can be empty; for the other fields it means "unchanged".
       const changes = Object.fromEntries(Object.entries(input).filter(([k, v]) => v !== undefined && (v !== null || k === 'region' || k === 'namespace')));
-      return ctx.services.clusters.update(name, changes);
+      return ctx.services.clusters.update(name, changes, ctx.actor);
     },
   }),
 );
@@ -131,7 +131,7 @@ builder.mutationField('deleteCluster', (t) =>
     resolve: async (_root, { name }, ctx) => {
       assertStorableName(name);
       if (name.trim() === '') throw new ValidationError([{ path: ['name'], message: 'name must not be empty' }]);
-      await ctx.services.clusters.delete(name);
+      await ctx.services.clusters.delete(name, ctx.actor);
       return name;
     },
   }),

@@ -1,7 +1,7 @@
 // executeTask and stopRun: the same run service the REST shim calls, with expected failures
 // as typed results (ValidationError with field paths, NotFoundError, ConflictError).
 import { NotFoundError, ValidationError, type FieldIssue } from '../../../errors.js';
-import { stopperEmail } from '../../rest/runs.js';
+import { stopOptions } from '../../rest/runs.js';
 import { builder } from '../builder.js';
 import { EnvVarInput } from './envVar.js';
 import { MUTATION_ERRORS } from './errors.js';
@@ -83,7 +83,7 @@ builder.mutationField('executeTask', (t) =>
       }
       // null means "not given": the service then applies the definition value or default.
       const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));
-      const run = await ctx.services.runs.execute(target, given);
+      const run = await ctx.services.runs.execute(target, given, ctx.actor);
       ctx.loaders.primeRun(run);
       return run;
     },
@@ -101,7 +101,7 @@ builder.mutationField('stopRun', (t) =>
     resolve: async (_root, { runId }, ctx) => {
       const id = String(runId);
       if (id.includes('\0')) throw new NotFoundError(`Run with id ${JSON.stringify(id)} not found`);
-      const run = await ctx.services.runs.stop(id, { by: stopperEmail(ctx.headers) });
+      const run = await ctx.services.runs.stop(id, stopOptions(ctx.actor, ctx.headers));
       ctx.loaders.forgetRun(id);
       ctx.loaders.primeRun(run);
       return run;

@@ -207,7 +207,7 @@ builder.mutationField('createTaskDefinition', (t) =>
     args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true }) },
     errors: { ...resultNames('CreateTaskDefinition'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input }, ctx) => {
-      const row = await ctx.services.definitions.create(withoutNulls(input));
+      const row = await ctx.services.definitions.create(withoutNulls(input), ctx.actor);
       ctx.loaders.forgetDefinition(row);
       return row;
     },
@@ -223,7 +223,7 @@ builder.mutationField('updateTaskDefinition', (t) =>
     },
     errors: { ...resultNames('UpdateTaskDefinition'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { id, input }, ctx) => {
-      const row = await ctx.services.definitions.update(String(id), input);
+      const row = await ctx.services.definitions.update(String(id), input, ctx.actor);
       ctx.loaders.forgetDefinition(row);
       return row;
     },
@@ -237,7 +237,7 @@ builder.mutationField('deleteTaskDefinition', (t) =>
     args: { id: t.arg.id({ required: true }) },
     errors: { ...resultNames('DeleteTaskDefinition'), dataField: { name: 'deletedId' } },
     resolve: async (_root, { id }, ctx) => {
-      await ctx.services.definitions.delete(String(id));
+      await ctx.services.definitions.delete(String(id), ctx.actor);
       ctx.loaders.forgetDefinition({ definitionId: String(id), alias: '' });
       return String(id);
     },
