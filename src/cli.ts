@@ -50,6 +50,91 @@ program
     }
   });
 
+/** Token commands work on the database directly: whoever holds its credentials is an admin. */
+async function withTokens<T>(fn: (tokens: ReturnType<typeof import('./domain/tokenService.js').createTokenService>, actor: import('./domain/authorization.js').Actor) => Promise<T>): Promise<T> {
+  const config = loadConfig(process.env, 'migrate');
+  const { createDatabase } = await import('./db/client.js');
+  const { createTokenService } = await import('./domain/tokenService.js');
+  const { userInfo } = await import('node:os');
+  const database = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+  try {
+    await database.migrate();
+    return await fn(createTokenService({ db: database.db }), { id: `cli:${userInfo().username}`, role: 'admin', via: 'cli' });
+  } finally {
+    await database.close();
+  }
+}
+
+async function tokenAction(fn: () => Promise<void>): Promise<void> {
+  const { ValidationError } = await import('./errors.js');
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof ValidationError) {
+      process.stderr.write(`flotilla token: ${err.message}\n`);
+      process.exit(2);
+    }
+    fail(err);
+  }
+}
+
+const token = program.command('token').description('API tokens for FLOTILLA_AUTH=token (works on DATABASE_URL or the embedded database)');
+
+token
+  .command('create')
+  .description('create a token; it is printed once (only its hash is stored)')
+  .requiredOption('--owner <id>', 'who the token acts as: the owner id of the runs it executes')
+  .requiredOption('--role <role>', 'viewer, user or admin')
+  .option('--expires <duration>', 'lifetime, e.g. 90d, 12h, 30m (default: never)')
+  .action((opts: { owner: string; role: string; expires?: string }) =>
+    tokenAction(async () => {
+      const { row, secret } = await withTokens((tokens, actor) => tokens.create(opts, actor));
+      process.stderr.write(`token ${row.tokenId} for ${row.owner} (${row.role})${row.expiresAt ? `, expires ${row.expiresAt.toISOString()}` : ''}; shown once, keep it:\n`);
+      process.stdout.write(secret + '\n');
+    }),
+  );
+
+token
+  .command('list')
+  .description('list tokens (never their secrets)')
+  .option('--json', 'print JSON')
+  .action((opts: { json?: boolean }) =>
+    tokenAction(async () => {
+      const rows = await withTokens((tokens, actor) => tokens.list(actor));
+      const view = rows.map((r) => ({
+        id: r.tokenId,
+        owner: r.owner,
+        role: r.role,
+        created: r.createdAt.toISOString(),
+        createdBy: r.createdBy,
+        expires: r.expiresAt?.toISOString() ?? null,
+        revoked: r.revokedAt?.toISOString() ?? null,
+      }));
+      if (opts.json) {
+        process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+        return;
+      }
+      for (const v of view) {
+        const state = v.revoked ? `revoked ${v.revoked}` : v.expires ? `expires ${v.expires}` : 'no expiry';
+        process.stdout.write(`${v.id}  ${v.owner}  ${v.role}  created ${v.created}  ${state}\n`);
+      }
+    }),
+  );
+
+token
+  .command('revoke <id>')
+  .description('revoke a token at once (its id from `flotilla token list`)')
+  .action((id: string) =>
+    tokenAction(async () => {
+      const done = await withTokens((tokens, actor) => tokens.revoke(id, actor));
+      if (!done) {
+        process.stderr.write(`flotilla token: no live token with id ${id}\n`);
+        process.exit(1);
+      }
+      process.stdout.write(`revoked ${id}\n`);
+    }),
+  );
+
 const urlOption = (cmd: Command) =>
   cmd.option('--url <url>', 'Flotilla server (default $FLOTILLA_URL or http://localhost:5000)', process.env.FLOTILLA_URL || 'http://localhost:5000');
 

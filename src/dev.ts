@@ -6,6 +6,7 @@ import { openRuntime } from './runtime.js';
 import { createApp } from './api/app.js';
 import { listen } from './httpServer.js';
 import { onShutdown } from './signals.js';
+import { exposureWarnings, logExposure } from './auth/exposure.js';
 import { runWorkers } from './worker.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -21,8 +22,10 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
         'Bind to 127.0.0.1 (unset HOST), disable the local engine (FLOTILLA_ENGINES=docker), or set FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE=true if you mean it.',
     );
   }
+  const warnings = exposureWarnings(config);
+  logExposure(warnings, logger);
   const runtime = await openRuntime(config, logger, { migrate: true });
-  const app = createApp(runtime);
+  const app = createApp({ ...runtime, warnings });
   const workers = runWorkers(runtime, config.workers.enabled);
   const http = await listen(app, config.host, config.port);
   logger.info(

@@ -34,6 +34,8 @@ export interface AppDeps {
   database?: Pick<Database, 'db'>;
   /** Served on /metrics (absent: no /metrics route). */
   metrics?: Metrics;
+  /** Shown on /health/ready (auth none beyond loopback, no Host list). */
+  warnings?: string[];
   /** Tests shorten the JWKS refetch cool-down. */
   authOptions?: AuthenticatorOptions;
 }
@@ -140,7 +142,7 @@ export function createApp(deps: AppDeps) {
   for (const v of REST_VERSIONS) app.route(`/api/${v}`, rest);
 
   app.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
-  app.route('/', createHealthRoutes({ db: deps.database?.db, bus, checkRedis: Boolean(config.redisUrl), metrics: deps.metrics }));
+  app.route('/', createHealthRoutes({ db: deps.database?.db, bus, checkRedis: Boolean(config.redisUrl), metrics: deps.metrics, warnings: deps.warnings }));
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, { actor: c.get('actor' as never) as Actor | null }));
   app.get('/', (c) => c.redirect('/graphql'));
 

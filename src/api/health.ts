@@ -19,6 +19,8 @@ export interface HealthDeps {
   checkRedis?: boolean;
   /** Served on /metrics; absent: no /metrics route. */
   metrics?: Metrics;
+  /** Added to /health/ready's answer (does not make it fail). */
+  warnings?: string[];
 }
 
 type Check = { status: 'ok'; ms: number } | { status: 'failing'; ms: number; error: string };
@@ -58,6 +60,7 @@ export function createHealthRoutes(deps: HealthDeps): Hono {
   routes.get('/health/live', (c) => c.json({ status: 'live' }));
   routes.get('/health/ready', async (c) => {
     const { ready, body } = await readiness(deps);
+    if (deps.warnings?.length) body.warnings = deps.warnings;
     c.header('cache-control', 'no-store');
     return c.json(body, ready ? 200 : 503);
   });

@@ -5,6 +5,12 @@
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
+/** FLOTILLA_TOKEN (an API token or an OIDC access token) goes along as a bearer credential. */
+function authHeader(): Record<string, string> {
+  const token = process.env.FLOTILLA_TOKEN?.trim();
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
 export interface FollowOptions {
   url: string;
   out?: NodeJS.WritableStream;
@@ -26,7 +32,7 @@ export class ClientError extends Error {}
 async function http(url: string, init: RequestInit = {}): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...(init.headers ?? {}) } });
+    res = await fetch(url, { ...init, headers: { 'content-type': 'application/json', ...authHeader(), ...(init.headers ?? {}) } });
   } catch (err) {
     throw new ClientError(`cannot reach Flotilla at ${new URL(url).origin} (${(err as Error).message}); set FLOTILLA_URL or start it with \`npm start\``);
   }
@@ -76,7 +82,7 @@ export async function followLogs(runId: string, opts: FollowOptions & { after?: 
   let cursor = opts.after;
   let failures = 0;
   for (;;) {
-    const client: Client = createClient({ url: wsUrl(opts.url), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true });
+    const client: Client = createClient({ url: wsUrl(opts.url), webSocketImpl: WebSocket, retryAttempts: 0, lazy: true, connectionParams: () => authHeader() });
     try {
       const sub = client.iterate<{ runLogs: Chunk }>({ query: LOGS, variables: { runId, after: cursor ?? null } });
       const onAbort = () => void sub.return?.();
@@ -125,7 +131,7 @@ export async function finalExitCode(url: string, runId: string): Promise<number>
 export async function printLogs(url: string, runId: string, out: NodeJS.WritableStream = process.stdout): Promise<void> {
   let res: Response;
   try {
-    res = await fetch(`${url}/api/v6/${encodeURIComponent(runId)}/logs?raw_text=true`);
+    res = await fetch(`${url}/api/v6/${encodeURIComponent(runId)}/logs?raw_text=true`, { headers: authHeader() });
   } catch (err) {
     throw new ClientError(`cannot reach Flotilla at ${url} (${(err as Error).message}); set FLOTILLA_URL`);
   }
