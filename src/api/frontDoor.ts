@@ -3,7 +3,6 @@
 // origin must not run commands here), CORS for listed origins only, and the body size limit.
 // Requests without an Origin header (curl, scripts, CLIs) pass the Origin check unchanged.
 import type { MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { SecurityConfig } from '../config.js';
 import { json } from './rest/http.js';
 
@@ -91,11 +90,33 @@ export function frontDoor(config: SecurityConfig): MiddlewareHandler[] {
     return next();
   };
 
-  const limit = bodyLimit({
-    maxSize: config.maxBodyBytes,
-    onError: () =>
-      json({ error: `request body is larger than ${config.maxBodyBytes} bytes (FLOTILLA_MAX_BODY): send less, or raise the limit` }, 413),
-  });
+  // hono/body-limit rebuilds a streamed (chunked) request from the original, which fails on
+  // node-server's request object (a 500); this one rebuilds it from its parts.
+  const tooLarge = () => json({ error: `request body is larger than ${config.maxBodyBytes} bytes (FLOTILLA_MAX_BODY): send less, or raise the limit` }, 413);
+  const limit: MiddlewareHandler = async (c, next) => {
+    const raw = c.req.raw;
+    if (!raw.body) return next();
+    const length = raw.headers.get('content-length');
+    if (length !== null && !raw.headers.has('transfer-encoding')) return Number(length) > config.maxBodyBytes ? tooLarge() : next();
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = raw.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > config.maxBodyBytes) {
+        void reader.cancel();
+        return tooLarge();
+      }
+      chunks.push(value);
+    }
+    const headers = new Headers(raw.headers);
+    headers.delete('transfer-encoding');
+    headers.set('content-length', String(size));
+    c.req.raw = new Request(raw.url, { method: raw.method, headers, body: Buffer.concat(chunks), signal: raw.signal });
+    return next();
+  };
 
   return [host, cors, originCheck, limit];
 }

@@ -5,7 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type WorkerName } from '../../src/config.js';
-import { createApp } from '../../src/api/app.js';
+import { createApp, type App } from '../../src/api/app.js';
+import type { AuthenticatorOptions } from '../../src/auth/authenticate.js';
 import { createServices } from '../../src/domain/services.js';
 import { createMemoryBus } from '../../src/events/memoryBus.js';
 import { createRedisBus } from '../../src/events/redisBus.js';
@@ -25,6 +26,8 @@ export interface TestApp {
   services: ReturnType<typeof createServices>;
   config: ReturnType<typeof loadConfig>;
   fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
+  /** The application itself (to put it on a port with `listen`). */
+  api: App;
   /** POST a GraphQL operation; returns the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: { message: string; extensions?: any }[] }>;
   /** The engines given in the options (undefined without them). */
@@ -47,6 +50,8 @@ export interface TestAppOptions {
   engines?: Engine[] | 'local';
   /** Start the worker loops at once (default false: call `startWorkers()`). */
   workers?: boolean;
+  /** Passed to the authenticator (tests shorten the JWKS refetch cool-down). */
+  authOptions?: AuthenticatorOptions;
 }
 
 /** Short loop intervals so tests with in-process workers finish quickly. */
@@ -90,7 +95,8 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     engines = registryOf(opts.engines);
   }
   const services = createServices({ db: database.db, bus, config, logger: silentLogger, engines });
-  const { app } = createApp({ config, services, bus, logger: silentLogger, database });
+  const api = createApp({ config, services, bus, logger: silentLogger, database, authOptions: opts.authOptions });
+  const { app } = api;
   const fetch = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const { json, ...rest } = init;
     const headers = new Headers(rest.headers);
@@ -105,6 +111,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     services,
     config,
     fetch,
+    api,
     engines,
     localWorkdir,
     async gql(query, variables) {
