@@ -337,7 +337,9 @@ export function buildGqlRequest(
     ['variables', variables],
     ...(doc.opName === 'Op' ? [] : ([['operationName', doc.opName]] as [string, unknown][])),
   ]);
-  const request: GqlHttpRequest = { method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json' }, body: toJsonText(payload), blame };
+  // The CSRF header goes on every request: this test is about input, and Yoga's CSRF
+  // prevention (a 403 for text/plain and header-less GET) is covered by the front-door test.
+  const request: GqlHttpRequest = { method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', 'x-graphql-yoga-csrf': '1' }, body: toJsonText(payload), blame };
   if (transport) {
     blame.push('query', 'body', 'json', 'variables', 'content-type');
     switch (transport.style) {
@@ -345,7 +347,7 @@ export function buildGqlRequest(
         request.body = transport.text;
         break;
       case 1: // GET carries the operation in the query string (Yoga refuses mutations over GET)
-        return { method: 'GET', path: `/graphql?${new URLSearchParams({ query, variables: toJsonText(variables) })}`, headers: {}, blame };
+        return { method: 'GET', path: `/graphql?${new URLSearchParams({ query, variables: toJsonText(variables) })}`, headers: { 'x-graphql-yoga-csrf': '1' }, blame };
       case 2:
         request.headers['content-type'] = 'text/plain';
         break;
