@@ -55,12 +55,12 @@ export function remoteAddressOf(c: Context): string | undefined {
 
 /** Service errors about the caller become GraphQL errors with a code; everything else stays masked. */
 function maskWithAuthCodes(error: unknown, message: string, isDev?: boolean): Error {
-  const original = error instanceof GraphQLError ? error.originalError : error;
-  if (original instanceof FlotillaError && (original.code === 'FORBIDDEN' || original.code === 'UNAUTHENTICATED')) {
-    return new GraphQLError(original.message, {
-      path: error instanceof GraphQLError ? error.path : undefined,
-      extensions: { code: original.code },
-    });
+  // The service's error may sit under a GraphQLError, a plugin's wrapper or a transaction's cause.
+  for (let e: unknown = error, depth = 0; e && depth < 8; depth++) {
+    if (e instanceof FlotillaError && (e.code === 'FORBIDDEN' || e.code === 'UNAUTHENTICATED')) {
+      return new GraphQLError(e.message, { path: error instanceof GraphQLError ? error.path : undefined, extensions: { code: e.code } });
+    }
+    e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }
   return maskError(error, message, isDev);
 }
