@@ -18,6 +18,8 @@ import { startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
 
 const BIN = fileURLToPath(new URL('../../bin/flotilla.js', import.meta.url));
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAVE_CHROMIUM = existsSync(CHROMIUM);
+if (process.env.CI && !HAVE_CHROMIUM) throw new Error(`crossOrigin: CI is set but ${CHROMIUM} is missing (.ci/run installs chromium)`);
 
 interface Dev {
   child: ChildProcess;
@@ -136,7 +138,7 @@ beforeAll(async () => {
     const res = await rawRequest(dev.url, { method: 'POST', path: '/api/v6/task', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ alias: 'target', image: 'alpine', command: 'true' }) });
     expect(res.status).toBe(200);
   }
-  browser = await chromium.launch({
+  if (HAVE_CHROMIUM) browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
@@ -148,7 +150,7 @@ afterAll(async () => {
   await new Promise<void>((resolve) => (page ? page.close(() => resolve()) : resolve()));
 });
 
-describe.skipIf(!existsSync(CHROMIUM))('a page on another origin, in Chromium', () => {
+describe.skipIf(!HAVE_CHROMIUM)('a page on another origin, in Chromium', () => {
   it('is refused everything by flotilla dev, and the database gains no row', { timeout: 60_000 }, async () => {
     const before = await counts(closed.url);
     const results = await runPage(closed.url, 'evil');
