@@ -1,8 +1,7 @@
 // Builds the whole HTTP application as a fetch handler: GraphQL on /graphql, the REST shim
 // under /api/vN, health. Tests call `app.fetch` in-process; server.ts puts it on a port.
 import { Hono, type Context } from 'hono';
-import { createYoga, maskError } from 'graphql-yoga';
-import { GraphQLError } from 'graphql';
+import { createGraphQLError, createYoga, maskError } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
@@ -58,7 +57,8 @@ function maskWithAuthCodes(error: unknown, message: string, isDev?: boolean): Er
   // The service's error may sit under a GraphQLError, a plugin's wrapper or a transaction's cause.
   for (let e: unknown = error, depth = 0; e && depth < 8; depth++) {
     if (e instanceof FlotillaError && (e.code === 'FORBIDDEN' || e.code === 'UNAUTHENTICATED')) {
-      return new GraphQLError(e.message, { path: error instanceof GraphQLError ? error.path : undefined, extensions: { code: e.code } });
+      const path = (error as { path?: readonly (string | number)[] }).path;
+      return createGraphQLError(e.message, { path, extensions: { code: e.code } });
     }
     e = (e as { originalError?: unknown }).originalError ?? (e as { cause?: unknown }).cause;
   }

@@ -19,7 +19,7 @@ let base: string;
 let host: string;
 
 beforeAll(async () => {
-  t = await createTestApp({ HOST: '127.0.0.1', FLOTILLA_CORS_ORIGINS: LISTED });
+  t = await createTestApp({ HOST: '127.0.0.1', FLOTILLA_CORS_ORIGINS: LISTED, FLOTILLA_MAX_CONNECTIONS_PER_CLIENT: '3', FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2' });
   http = await listen(t.api, '127.0.0.1', 0);
   base = http.url;
   host = new URL(base).host;
@@ -124,6 +124,40 @@ describe('WebSocket upgrades', () => {
     expect(await open({ host: 'attacker.example' })).toBe(421);
     expect(await open({ origin: LISTED })).toBe(101);
     expect(await open({})).toBe(101);
+  });
+});
+
+describe('WebSocket bounds', () => {
+  it('refuses a connection over FLOTILLA_MAX_CONNECTIONS_PER_CLIENT (429) and a subscription over FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION', async () => {
+    const url = `${base.replace('http', 'ws')}/graphql`;
+    const sockets: WebSocket[] = [];
+    const connect = () =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(url, 'graphql-transport-ws');
+        ws.once('open', () => {
+          sockets.push(ws);
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+        ws.once('error', () => {});
+      });
+    // The sockets of the test before close asynchronously on the server.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    try {
+      expect([await connect(), await connect(), await connect()]).toEqual([101, 101, 101]);
+      expect(await connect()).toBe(429);
+      // One connection: two subscriptions run, the third is refused with a code.
+      const ws = sockets[0]!;
+      const messages: any[] = [];
+      ws.on('message', (m) => messages.push(JSON.parse(String(m))));
+      ws.send(JSON.stringify({ type: 'connection_init' }));
+      await expect.poll(() => messages.some((m) => m.type === 'connection_ack')).toBe(true);
+      for (const id of ['1', '2', '3']) ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { runEvents { status } }' } }));
+      await expect.poll(() => messages.find((m) => m.id === '3')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }] });
+      expect(messages.filter((m) => m.id === '1' || m.id === '2')).toEqual([]);
+    } finally {
+      await Promise.all(sockets.map((s) => new Promise((resolve) => { s.once('close', resolve); s.close(); })));
+    }
   });
 });
 

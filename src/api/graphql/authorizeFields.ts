@@ -2,8 +2,9 @@
 // (Query, Mutation, Subscription) has a rule, and the caller's role must allow all of them.
 // A field without a rule is refused, and the authorization matrix test fails on it. The
 // services judge ownership again (whose run, whose definition).
-import { GraphQLError, Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { Kind, type DocumentNode, type FragmentDefinitionNode, type OperationDefinitionNode, type SelectionSetNode } from 'graphql';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { GraphQLError } from 'graphql';
 import { authorize, type Action, type Actor } from '../../domain/authorization.js';
 
 export const GRAPHQL_RULES: Record<string, Action> = {
@@ -58,10 +59,10 @@ export function refusal(document: DocumentNode, operationName: string | null | u
   for (const field of rootFields(op.selectionSet, fragments, new Set())) {
     const key = `${ROOT_NAME[op.operation]}.${field}`;
     const action = GRAPHQL_RULES[key];
-    if (!action) return new GraphQLError(`no authorization rule for ${key}`, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+    if (!action) return createGraphQLError(`no authorization rule for ${key}`, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
     const d = authorize(actor, action);
     if (!d.allowed) {
-      return new GraphQLError(`${key}: ${d.message}`, {
+      return createGraphQLError(`${key}: ${d.message}`, {
         extensions: { code: d.code, http: { status: d.status, headers: d.status === 401 ? { 'www-authenticate': 'Bearer realm="flotilla"' } : {} } },
       });
     }

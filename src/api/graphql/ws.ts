@@ -3,7 +3,8 @@
 // runs mutations as the browser's user), then the connection is authenticated from
 // connectionParams (or the upgrade's Authorization header), and its work is bounded.
 import type { IncomingMessage, Server } from 'node:http';
-import { GraphQLError } from 'graphql';
+import type { GraphQLError } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { App } from '../app.js';
@@ -88,7 +89,8 @@ export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEP
         const active = ctx.extra.active!;
         if (active.size >= security.maxSubscriptionsPerConnection) {
           return [
-            new GraphQLError(`at most ${security.maxSubscriptionsPerConnection} subscriptions per connection (FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first`, {
+            // Yoga's constructor: its GraphQLError is the one graphql-ws checks errors against.
+            createGraphQLError(`at most ${security.maxSubscriptionsPerConnection} subscriptions per connection (FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first`, {
               extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
             }),
           ];
@@ -106,7 +108,8 @@ export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEP
           const errors = validate(schema, document);
           if (errors.length) return errors;
         } catch (err) {
-          if (err instanceof GraphQLError) return [err];
+          // A syntax error or an Armor limit: an error for this operation, not a closed socket.
+          if ((err as Error | undefined)?.name === 'GraphQLError') return [err as GraphQLError];
           throw err;
         }
         active.add(id);
