@@ -2,7 +2,7 @@
 // are content-hashed and cached for good; any other GET that is not an API path answers
 // index.html, so a client route like /runs/<id> opened directly (or reloaded) still works.
 // Without a build, a plain page says how to make one instead of a blank screen.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
@@ -28,10 +28,17 @@ const NOT_BUILT = `<!doctype html>
 
 export function mountWebConsole(app: Hono, webDir: string = DEFAULT_WEB_DIR): void {
   const indexPath = join(webDir, 'index.html');
-  // Read per request while missing, so building while the server runs needs no restart.
+  // Re-read when the file changes, so building while the server runs needs no restart
+  // (a cached old index.html would name assets the new build removed).
   let indexHtml: string | undefined;
+  let indexMtime = 0;
   const index = (): string | undefined => {
-    if (indexHtml === undefined && existsSync(indexPath)) indexHtml = readFileSync(indexPath, 'utf8');
+    const mtime = statSync(indexPath, { throwIfNoEntry: false })?.mtimeMs;
+    if (mtime === undefined) return undefined;
+    if (mtime !== indexMtime || indexHtml === undefined) {
+      indexHtml = readFileSync(indexPath, 'utf8');
+      indexMtime = mtime;
+    }
     return indexHtml;
   };
   const assets = serveStatic({

@@ -1,7 +1,8 @@
 // One urql client for the console: queries and mutations over HTTP, subscriptions over
 // graphql-ws on the same /graphql path. Every request also carries the sha256 of its
 // document (the persisted-operations contract), so a server that accepts only known
-// operations finds it in dist/web/persisted-operations.json; the full text is still sent.
+// operations finds it in dist/web/persisted-operations.json; the full text is still sent
+// (`miss: true` is what tells urql's fetch exchange to keep the query in the body).
 import { Client, cacheExchange, fetchExchange, mapExchange, stringifyDocument, subscriptionExchange } from '@urql/core';
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { sha256Hex } from '../lib/sha256.js';
@@ -40,6 +41,8 @@ function hashOf(text: string): Promise<string> {
 
 export const client = new Client({
   url: '/graphql',
+  // POST always: the query text travels in the body, not in a long URL.
+  preferGetMethod: false,
   // Lists and the run view are live through subscriptions; a query asked again refetches.
   requestPolicy: 'cache-and-network',
   exchanges: [
@@ -47,7 +50,7 @@ export const client = new Client({
     mapExchange({
       async onOperation(operation) {
         const sha256Hash = await hashOf(stringifyDocument(operation.query));
-        return { ...operation, extensions: { ...operation.extensions, persistedQuery: { version: 1, sha256Hash } } };
+        return { ...operation, extensions: { ...operation.extensions, persistedQuery: { version: 1, sha256Hash, miss: true } } };
       },
     }),
     fetchExchange,
