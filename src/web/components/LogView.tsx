@@ -10,6 +10,7 @@ import { clickLine, formatLineHash, inRange, parseLineHash, type LineRange } fro
 import type { LogStore } from '../lib/logStore.js';
 
 const ROW = 20;
+const SEARCH_SLICE = 50_000;
 
 const Line = memo(function Line({ text }: { text: string }) {
   return (
@@ -50,14 +51,17 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
     count,
     getScrollElement: () => scrollRef.current,
     estimateSize: () => ROW,
-    overscan: 30,
+    overscan: 10,
     // Wrapped lines have their own heights; unwrapped ones are all one row tall.
     measureElement: wrap ? undefined : () => ROW,
   });
 
-  // Follow the tail: after each batch of lines, stay at the bottom.
+  // Follow the tail: after each batch of lines, stay at the bottom. Set scrollTop directly
+  // (the browser clamps it): the virtualizer's scrollToIndex reads scrollHeight, forcing a
+  // layout of the whole list on every batch, which was most of the main thread's time.
   useLayoutEffect(() => {
-    if (follow && count > 0) virtualizer.scrollToIndex(count - 1, { align: 'end' });
+    const el = scrollRef.current;
+    if (follow && el && count > 0) el.scrollTop = virtualizer.getTotalSize();
   }, [version, follow, count, virtualizer]);
 
   // A #L link: scroll there once that line has arrived.
@@ -96,10 +100,20 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
     history.replaceState(null, '', formatLineHash(next));
   };
 
-  const find = (direction: 1 | -1) => {
+  // Searched in slices of SEARCH_SLICE lines with a yield between them: a million lines
+  // take a moment but never freeze the tab. A newer search cancels an older one.
+  const searchRun = useRef(0);
+  const find = async (direction: 1 | -1) => {
     if (!query) return;
+    const run = ++searchRun.current;
     const from = match >= 0 ? match : direction === 1 ? (virtualizer.getVirtualItems()[0]?.index ?? 0) - 1 : count;
-    const found = store.search(query, from, direction);
+    const scan = store.startSearch(query, from, direction);
+    let found: number | undefined;
+    setSearchNote('Searching…');
+    while ((found = scan(SEARCH_SLICE)) === undefined) {
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (run !== searchRun.current) return;
+    }
     setMatch(found);
     if (found < 0) {
       setSearchNote('No match');
@@ -112,8 +126,9 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
   const onSearchKey = (e: KeyboardEvent<HTMLInputElement>) => {
     if (e.key === 'Enter') {
       e.preventDefault();
-      find(e.shiftKey ? -1 : 1);
+      void find(e.shiftKey ? -1 : 1);
     } else if (e.key === 'Escape') {
+      searchRun.current++;
       setQuery('');
       setMatch(-1);
       setSearchNote('');
@@ -131,10 +146,10 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
     <section className="log" aria-label="Log">
       <div className="log-toolbar" role="toolbar" aria-label="Log tools">
         <input type="search" aria-label="Search the log" placeholder="Search (Enter: next, Shift+Enter: previous)" value={query} onChange={(e) => { setQuery(e.target.value); setMatch(-1); setSearchNote(''); }} onKeyDown={onSearchKey} />
-        <button type="button" onClick={() => find(-1)} aria-label="Previous match" title="Previous match (Shift+Enter)">
+        <button type="button" onClick={() => void find(-1)} aria-label="Previous match" title="Previous match (Shift+Enter)">
           ↑
         </button>
-        <button type="button" onClick={() => find(1)} aria-label="Next match" title="Next match (Enter)">
+        <button type="button" onClick={() => void find(1)} aria-label="Next match" title="Next match (Enter)">
           ↓
         </button>
         <span className="search-note" aria-live="polite">

@@ -12,6 +12,7 @@ import { sha256Hex } from '../lib/sha256.js';
 export type LogState = 'streaming' | 'complete' | 'error';
 
 const QUERY = stringifyDocument(RunLogsSubscription);
+const RENDER_EVERY_MS = 100;
 
 export function useRunLogs(runId: string) {
   const [store, setStore] = useState(() => new LogStore());
@@ -29,13 +30,21 @@ export function useRunLogs(runId: string) {
     let closed = false;
     let dispose: (() => void) | undefined;
     let droppedSince = false;
-    // One re-render per frame however many chunks arrive in it.
-    const bump = () => {
-      if (raf.current) return;
+    // One re-render per RENDER_EVERY_MS however many chunks arrive meanwhile: a fast log
+    // then costs a few renders a second, not one per chunk (or per frame).
+    let lastRender = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const render = () => {
+      timer = undefined;
       raf.current = requestAnimationFrame(() => {
         raf.current = 0;
+        lastRender = performance.now();
         setVersion((v) => v + 1);
       });
+    };
+    const bump = () => {
+      if (timer !== undefined || raf.current) return;
+      timer = setTimeout(render, Math.max(0, RENDER_EVERY_MS - (performance.now() - lastRender)));
     };
     const start = async () => {
       const sha256Hash = await sha256Hex(QUERY);
@@ -81,6 +90,7 @@ export function useRunLogs(runId: string) {
       closed = true;
       off();
       dispose?.();
+      clearTimeout(timer);
       cancelAnimationFrame(raf.current);
       raf.current = 0;
     };

@@ -60,15 +60,31 @@ export class LogStore {
    * or before it going backward, wrapping around; -1 when no line matches.
    */
   search(query: string, from: number, direction: 1 | -1): number {
+    const scan = this.startSearch(query, from, direction);
+    let found: number | undefined;
+    while ((found = scan(Number.POSITIVE_INFINITY)) === undefined);
+    return found;
+  }
+
+  /**
+   * The same search in slices, so a million lines never block the page: each call looks at
+   * up to `budget` lines and answers the match, -1 (the whole log holds none) or undefined
+   * (not done: call again).
+   */
+  startSearch(query: string, from: number, direction: 1 | -1): (budget: number) => number | undefined {
     const needle = query.toLowerCase();
     const n = this.lines.length;
-    if (!needle || n === 0) return -1;
-    for (let step = 1; step <= n; step++) {
-      const i = (((from + direction * step) % n) + n) % n;
-      const line = this.lines[i] ?? '';
-      if (stripAnsi(line).toLowerCase().includes(needle)) return i;
-    }
-    return -1;
+    let step = 1;
+    return (budget) => {
+      if (!needle || n === 0) return -1;
+      const stop = Math.min(n, step + budget - 1);
+      for (; step <= stop; step++) {
+        const i = (((from + direction * step) % n) + n) % n;
+        const line = this.lines[i] ?? '';
+        if (line.toLowerCase().includes(needle) && stripAnsi(line).toLowerCase().includes(needle)) return i;
+      }
+      return step > n ? -1 : undefined;
+    };
   }
 
   /** Every matching line index (for the "3 of 12" count), up to `limit`. */
