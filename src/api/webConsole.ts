@@ -41,14 +41,22 @@ export function mountWebConsole(app: Hono, webDir: string = DEFAULT_WEB_DIR): vo
     }
     return indexHtml;
   };
-  const assets = serveStatic({
-    root: webDir,
-    onFound: (_path, c) => {
-      c.header('cache-control', 'public, max-age=31536000, immutable');
-    },
+  // Made on first use: serveStatic complains at creation when its root is missing, and a
+  // server may start before the console is built.
+  let assets: ReturnType<typeof serveStatic> | undefined;
+  let operations: ReturnType<typeof serveStatic> | undefined;
+  app.get('/assets/*', (c, next) => {
+    if (!existsSync(webDir)) return next();
+    assets ??= serveStatic({ root: webDir });
+    // Names carry a content hash: a changed file is a new name.
+    c.header('cache-control', 'public, max-age=31536000, immutable');
+    return assets(c, next);
   });
-  app.get('/assets/*', (c, next) => (existsSync(webDir) ? assets(c, next) : next()));
-  app.get('/persisted-operations.json', serveStatic({ root: webDir }));
+  app.get('/persisted-operations.json', (c, next) => {
+    if (!existsSync(webDir)) return next();
+    operations ??= serveStatic({ root: webDir });
+    return operations(c, next);
+  });
   app.get('*', async (c, next) => {
     if (API_PATHS.test(c.req.path)) return next();
     // Only navigations get the app shell; a missing /foo.js stays a 404.

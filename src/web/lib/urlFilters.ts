@@ -3,7 +3,7 @@
 
 export type FieldSpec =
   | { kind: 'string'; default?: string }
-  | { kind: 'list'; default?: string[] }
+  | { kind: 'list'; default?: readonly string[] }
   | { kind: 'int'; default?: number };
 
 export type Specs = Record<string, FieldSpec>;
@@ -49,7 +49,7 @@ export function writeFilters<S extends Specs>(specs: S, values: Partial<Values<S
   return params;
 }
 
-function sameList(a: string[], b: string[]): boolean {
+function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && [...a].sort().join('\0') === [...b].sort().join('\0');
 }
 
