@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { schema } from './graphql/schema/index.js';
 import { createLoaders } from './graphql/loaders.js';
 import { useDeepDocumentIsSyntaxError, useRefuseUnanswerable } from './graphql/requestGuards.js';
+import { useErrorCodes } from './graphql/errorShape.js';
 import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
@@ -54,7 +55,7 @@ export function createApp(deps: AppDeps) {
     graphqlEndpoint: '/graphql',
     maskedErrors: true,
     landingPage: false,
-    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError()],
+    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError(), useErrorCodes()],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),
       info: (...a) => logger.info(a.map(String).join(' ')),
@@ -90,7 +91,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => errorResponse(err, logger, c));
 
-  return { app, yoga };
+  return { app, yoga, logger };
 }
 
 export type App = ReturnType<typeof createApp>;

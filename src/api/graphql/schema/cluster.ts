@@ -4,6 +4,8 @@ import { NotFoundError, ValidationError } from '../../../errors.js';
 import { CLUSTER_STATUSES, type ClusterStatus, type ClusterView } from '../../../domain/clusterService.js';
 import { builder } from '../builder.js';
 import { MUTATION_ERRORS } from './errors.js';
+import { NodeInterface, toGlobalId } from './node.js';
+import { engineOf, EngineEnum } from './enums.js';
 
 const STATUS_DESCRIPTIONS: Record<ClusterStatus, string> = {
   active: 'Takes new runs.',
@@ -21,9 +23,11 @@ export const ClusterStatusEnum = builder.enumType('ClusterStatus', {
 export const ClusterRef = builder.objectRef<ClusterView>('Cluster').implement({
   description:
     'Where runs go: a registered cluster, or one an enabled engine provides from its own configuration (registered: false, e.g. the Kubernetes engine\'s "default").',
+  interfaces: [NodeInterface],
   fields: (t) => ({
-    name: t.exposeString('name', { description: 'What runs name in `cluster` and definitions in `targetCluster`.' }),
-    engine: t.exposeString('engine', { description: 'local, docker, kubernetes or ecs: the engine that runs it.' }),
+    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use name in URLs and arguments.', resolve: (c) => toGlobalId('Cluster', c.name) }),
+    name: t.exposeString('name', { description: 'What runs name in `cluster` and definitions in `targetCluster`: the cluster\'s domain id.' }),
+    engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (c) => engineOf(c.engine) }),
     status: t.field({ type: ClusterStatusEnum, resolve: (c) => c.status }),
     allowedTiers: t.exposeStringList('allowedTiers', { description: 'Empty: any tier; otherwise a run must name one of these tiers.' }),
     capabilities: t.exposeStringList('capabilities'),

@@ -127,7 +127,7 @@ const RunFeedFilter = builder.inputType('RunFeedFilter', {
   fields: (t) => ({
     statuses: t.field({ type: [RunStatusEnum], description: 'The new status is one of these.' }),
     owner: t.string(),
-    definitionId: t.string(),
+    definitionId: t.id({ description: 'The definitionId of the definition (exact).' }),
     alias: t.string({ description: 'The exact alias.' }),
   }),
 });
