@@ -210,7 +210,7 @@ function Row(props: { index: number; start: number; store: LogStore; selected: b
     <div
       ref={props.measure}
       data-index={index}
-      className={`log-line${props.selected ? ' selected' : ''}${props.match ? ' match' : ''}${meta?.stream === 'stderr' ? ' stderr' : ''}`}
+      className={`log-line${props.selected ? ' selected' : ''}${props.match ? ' match' : ''}${meta?.stream.toUpperCase() === 'STDERR' ? ' stderr' : ''}`}
       style={{ transform: `translateY(${props.start}px)` }}
       id={`L${line}`}
     >

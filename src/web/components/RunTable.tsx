@@ -45,7 +45,7 @@ export function RunTable({ runs, sort, onSort, showAlias = true }: { runs: reado
             </td>
             <td>{r.owner}</td>
             <td>{r.clusterName}</td>
-            <td>{r.engine}</td>
+            <td>{r.engine.toLowerCase()}</td>
             <td>{formatTime(r.queuedAt)}</td>
             <td>{formatDuration(r.startedAt, r.finishedAt)}</td>
           </tr>

@@ -12,7 +12,7 @@ interface RunEvent {
 
 function describe(e: RunEvent): string {
   const d = (e.detail ?? {}) as Record<string, unknown>;
-  if (e.kind === 'status') return `${e.fromStatus ?? 'new'} → ${e.toStatus ?? '?'}`;
+  if (e.kind.toUpperCase() === 'STATUS') return `${e.fromStatus ?? 'new'} → ${e.toStatus ?? '?'}`;
   const message = typeof d.message === 'string' ? d.message : typeof d.reason === 'string' ? d.reason : '';
   const who = typeof d.by === 'string' ? d.by : typeof d.stoppedBy === 'string' ? d.stoppedBy : '';
   return [message, who ? `by ${who}` : ''].filter(Boolean).join(' ') || e.kind;
@@ -24,9 +24,9 @@ export function Timeline({ events }: { events: readonly RunEvent[] }) {
   return (
     <ol className="timeline">
       {events.map((e) => (
-        <li key={e.id} className={`event event-${e.kind}`}>
+        <li key={e.id} className={`event event-${e.kind.toLowerCase()}`}>
           <time dateTime={e.at}>{formatTime(e.at)}</time>
-          <span className="kind">{e.kind}</span>
+          <span className="kind">{e.kind.toLowerCase()}</span>
           <span>{describe(e)}</span>
           {e.reason && <span className="reason">{e.reason}</span>}
         </li>

@@ -72,14 +72,14 @@ export const RunFields = graphql(`
     exitReason
     logsComplete
     runTags
-    events { id at kind fromStatus toStatus reason detail }
+    events { id seq at kind fromStatus toStatus reason detail }
   }
 `);
 
 export const RunQuery = graphql(
   `
     query Run($id: ID!) {
-      run(id: $id) { ...RunFields }
+      run(runId: $id) { ...RunFields }
     }
   `,
   [RunFields],

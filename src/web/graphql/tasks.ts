@@ -59,7 +59,7 @@ export const TaskFields = graphql(`
 export const TaskQuery = graphql(
   `
     query Task($id: ID!) {
-      taskDefinition(id: $id) { ...TaskFields }
+      taskDefinition(definitionId: $id) { ...TaskFields }
     }
   `,
   [TaskFields],
@@ -67,7 +67,7 @@ export const TaskQuery = graphql(
 
 export const TaskRunsQuery = graphql(`
   query TaskRuns($id: ID!, $filter: RunFilter, $first: Int, $after: String) {
-    taskDefinition(id: $id) {
+    taskDefinition(definitionId: $id) {
       definitionId
       runs(filter: $filter, first: $first, after: $after) {
         totalCount
@@ -81,7 +81,7 @@ export const TaskRunsQuery = graphql(`
 /** How many runs a delete takes with it. */
 export const TaskRunCountQuery = graphql(`
   query TaskRunCount($id: ID!) {
-    taskDefinition(id: $id) { definitionId runs(first: 1) { totalCount } }
+    taskDefinition(definitionId: $id) { definitionId runs(first: 1) { totalCount } }
   }
 `);
 
@@ -110,7 +110,7 @@ export const CreateTaskMutation = graphql(
 export const UpdateTaskMutation = graphql(
   `
     mutation UpdateTask($id: ID!, $input: UpdateTaskDefinitionInput!) {
-      updateTaskDefinition(id: $id, input: $input) {
+      updateTaskDefinition(definitionId: $id, input: $input) {
         __typename
         ... on UpdateTaskDefinitionSuccess { taskDefinition { ...TaskFields } }
         ... on Error { ...MutationErrors }
@@ -123,7 +123,7 @@ export const UpdateTaskMutation = graphql(
 export const DeleteTaskMutation = graphql(
   `
     mutation DeleteTask($id: ID!) {
-      deleteTaskDefinition(id: $id) {
+      deleteTaskDefinition(definitionId: $id) {
         __typename
         ... on DeleteTaskDefinitionSuccess { deletedId }
         ... on Error { ...MutationErrors }

@@ -25,7 +25,7 @@ const NEW: Draft = { name: '', engine: 'kubernetes', status: 'ACTIVE', allowedTi
 function ClusterForm({ original, onDone }: { original?: Cluster; onDone: () => void }) {
   const [draft, setDraft] = useState<Draft>(
     original
-      ? { name: original.name, engine: original.engine, status: original.status, allowedTiers: original.allowedTiers.join(', '), capabilities: original.capabilities.join(', '), region: original.region ?? '', namespace: original.namespace ?? '' }
+      ? { name: original.name, engine: original.engine.toLowerCase(), status: original.status, allowedTiers: original.allowedTiers.join(', '), capabilities: original.capabilities.join(', '), region: original.region ?? '', namespace: original.namespace ?? '' }
       : NEW,
   );
   const [errors, setErrors] = useState<Record<string, string[]>>({});
@@ -155,7 +155,7 @@ export function ClustersPage() {
                   {c.name}
                   {!c.registered && <span className="tag" title="Provided by the engine configuration">engine</span>}
                 </td>
-                <td>{c.engine}</td>
+                <td>{c.engine.toLowerCase()}</td>
                 <td>
                   <span className={`badge badge-${c.status === 'ACTIVE' ? 'success' : 'waiting'}`}>{c.status}</span>
                 </td>

@@ -88,7 +88,7 @@ export function RunPage() {
         <dl className="fields">
           <dt>Engine / cluster</dt>
           <dd>
-            {run.engine} / {run.clusterName}
+            {run.engine.toLowerCase()} / {run.clusterName}
             {run.namespace ? ` (namespace ${run.namespace})` : ''}
           </dd>
           <dt>Engine reference</dt>

@@ -62,7 +62,7 @@ export function TaskExecutePage() {
       memory: n(src ? src.memory : t.memory),
       gpu: n(src ? src.gpu : t.gpu),
       cluster: src ? src.clusterName : (t.targetCluster ?? ''),
-      engine: src ? src.engine : '',
+      engine: src ? src.engine.toLowerCase() : '',
       nodeLifecycle: src ? src.nodeLifecycle : '',
       activeDeadlineSeconds: n(src?.activeDeadlineSeconds),
       description: src ? `Retry of ${src.runId}` : '',
@@ -161,7 +161,7 @@ export function TaskExecutePage() {
               <option value="">Default</option>
               {clusters.data?.clusters.map((c) => (
                 <option key={c.name} value={c.name} disabled={c.status !== 'ACTIVE'}>
-                  {c.name} ({c.engine}
+                  {c.name} ({c.engine.toLowerCase()}
                   {c.status !== 'ACTIVE' ? `, ${c.status.toLowerCase()}` : ''})
                 </option>
               ))}

@@ -211,7 +211,7 @@ export function TaskFormPage({ mode }: { mode: Mode }) {
             <option value="">Default</option>
             {clusters.data?.clusters.map((c) => (
               <option key={c.name} value={c.name}>
-                {c.name} ({c.engine})
+                {c.name} ({c.engine.toLowerCase()})
               </option>
             ))}
           </select>
