@@ -4,12 +4,14 @@
 #   docker run … flotilla node bin/flotilla.js migrate
 # It needs DATABASE_URL and REDIS_URL (see README "Production deployment").
 
-# --- build: compile src/ to dist/ with the dev toolchain -------------------------------------
+# --- build: compile src/ to dist/ and the web console to dist/web with the dev toolchain -----
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+# --ignore-scripts: `prepare` builds, and the sources are not copied yet; built below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json schema.graphql ./
+COPY scripts/persistOperations.ts ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -18,7 +20,7 @@ FROM node:20-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
 COPY bin ./bin
