@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
+import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, gql, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
@@ -85,7 +85,15 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     await page.locator('.log-line', { hasText: 'tick 40' }).waitFor();
     expect(await page.locator('.log-status').textContent()).toContain('41 lines');
     await expect.poll(() => page.locator('.timeline').textContent()).toContain('RUNNING → STOPPED');
-    const shot = await screenshot(page, '06-run-success');
+    await screenshot(page, '06-run-success');
+    // Keyboard: "/" goes to the log search; Home in the log goes to the first line.
+    await page.keyboard.press('/');
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Search the log');
+    await page.locator('.log-scroll').focus();
+    await page.keyboard.press('Home');
+    await page.locator('#L1', { hasText: `hello ${OWNER}` }).waitFor();
+    expect(await page.getByLabel('Follow').isChecked()).toBe(false);
+    const shot = await screenshot(page, '06-run-success-top');
     mkdirSync('docs', { recursive: true });
     copyFileSync(shot, 'docs/console-run.png');
 
@@ -152,14 +160,25 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     await expect.poll(() => page.locator('table tbody tr').count()).toBe(3);
     await screenshot(page, '11-task-with-runs');
 
-    // --- Runs: active by default; filter, and the URL brings the same view back on reload.
+    // --- Runs: active by default, live: a run started elsewhere appears, and leaves when it
+    // stops. Then filter, and the URL brings the same view back on reload.
     await page.goto(`${server.url}/runs`);
     await expect.poll(async () => (await page.locator('main').textContent()) ?? '', { timeout: 30_000 }).toMatch(/No active runs right now|local-/);
+    const started = await gql<{ executeTask: { run: { runId: string } } }>(
+      server.url,
+      `mutation($id: ID!) { executeTask(definitionId: $id, input: {owner: "someone-else", command: "sleep 3"}) { ... on ExecuteTaskSuccess { run { runId } } } }`,
+      { id: decodeURIComponent(taskUrl.split('/').pop() ?? '') },
+    );
+    const liveRow = page.locator('tbody tr', { hasText: started.executeTask.run.runId });
+    await liveRow.waitFor({ timeout: 15_000 });
+    await screenshot(page, '12-runs-live');
+    await liveRow.waitFor({ state: 'detached', timeout: 30_000 });
     await page.getByLabel('STOPPED').check();
     await page.getByLabel('Owner').fill(OWNER);
     await page.waitForURL(/owner=yourusername/);
     await expect.poll(() => page.locator('tbody tr').count(), { timeout: 30_000 }).toBe(3);
     expect(page.url()).toContain('status=');
+    expect(await page.locator('tbody').textContent()).not.toContain('someone-else');
     const filteredUrl = page.url();
     await page.reload();
     expect(page.url()).toBe(filteredUrl);
@@ -169,7 +188,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     await page.getByRole('button', { name: /Queued/ }).click(); // sort by queued time, ascending
     await page.waitForURL(/sort=QUEUED_AT/);
     await expect.poll(() => page.locator('tbody tr').first().textContent()).toContain(firstRunUrl.split('/').pop() ?? '?');
-    await screenshot(page, '12-runs-filtered');
+    await screenshot(page, '13-runs-filtered');
 
     // --- A line link opens the run with that line selected and in view.
     await page.goto(`${firstRunUrl}#L3`);
@@ -180,7 +199,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     expect(await line3.isVisible()).toBe(true);
     await page.locator('#L5 .ln').click({ modifiers: ['Shift'] });
     await expect.poll(() => new URL(page.url()).hash).toBe('#L3-L5');
-    await screenshot(page, '13-run-line-link');
+    await screenshot(page, '14-run-line-link');
 
     // --- Clusters: the engine's cluster is listed; create one and edit its tiers.
     await page.goto(`${server.url}/clusters`);
@@ -195,7 +214,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     await page.getByLabel('Allowed tiers').fill('batch, nightly');
     await page.getByRole('button', { name: 'Save' }).click();
     await expect.poll(() => row.textContent()).toContain('batch, nightly');
-    await screenshot(page, '14-clusters');
+    await screenshot(page, '15-clusters');
 
     // --- An unknown run is a not-found page, not a blank one; and the dark theme.
     await page.goto(`${server.url}/runs/local-doesnotexist`);
@@ -204,6 +223,6 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
     await page.goto(firstRunUrl);
     await page.locator('.log-line', { hasText: 'tick 40' }).waitFor();
-    await screenshot(page, '15-run-dark');
+    await screenshot(page, '16-run-dark');
   }, 300_000);
 });

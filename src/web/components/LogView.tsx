@@ -82,6 +82,20 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
     return () => window.removeEventListener('hashchange', onHash);
   }, []);
 
+  // "/" anywhere on the run page (outside a field) goes to the log search, as on GitHub.
+  const searchRef = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      const target = e.target as HTMLElement | null;
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey) return;
+      if (target && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
+      e.preventDefault();
+      searchRef.current?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
   const onScroll = useCallback(() => {
     const el = scrollRef.current;
     if (!el) return;
@@ -145,7 +159,7 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
   return (
     <section className="log" aria-label="Log">
       <div className="log-toolbar" role="toolbar" aria-label="Log tools">
-        <input type="search" aria-label="Search the log" placeholder="Search (Enter: next, Shift+Enter: previous)" value={query} onChange={(e) => { setQuery(e.target.value); setMatch(-1); setSearchNote(''); }} onKeyDown={onSearchKey} />
+        <input ref={searchRef} type="search" aria-label="Search the log" placeholder="Search the log (press /)" title="Enter: next match, Shift+Enter: previous" value={query} onChange={(e) => { setQuery(e.target.value); setMatch(-1); setSearchNote(''); }} onKeyDown={onSearchKey} />
         <button type="button" onClick={() => void find(-1)} aria-label="Previous match" title="Previous match (Shift+Enter)">
           ↑
         </button>
