@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createYoga } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -44,6 +45,25 @@ function requestHeaders(initial: { request?: Request; req?: { headers: IncomingH
   return headers;
 }
 
+const DEFAULT_QUERY = `# Flotilla GraphQL. Docs: the book icon on the left; run with Ctrl-Enter.
+query RecentRuns {
+  runs(first: 10) {
+    edges { node { runId alias status queuedAt } }
+  }
+}
+`;
+
+const graphiqlPages = new Map<string, string>();
+function cachedGraphiQL(opts?: Parameters<typeof renderGraphiQL>[0]): string {
+  const key = JSON.stringify(opts ?? {});
+  let page = graphiqlPages.get(key);
+  if (page === undefined) {
+    page = renderGraphiQL(opts);
+    graphiqlPages.set(key, page);
+  }
+  return page;
+}
+
 /** Versions the classic service answered on; they share one router (v6 is the superset). */
 export const REST_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
 
@@ -55,6 +75,11 @@ export function createApp(deps: AppDeps) {
     graphqlEndpoint: '/graphql',
     maskedErrors: true,
     landingPage: false,
+    // GraphiQL from the package, scripts and styles inline: it works offline and behind a
+    // firewall (Yoga's default page loads them from a public CDN). The page is ~9 MB, so it
+    // is rendered once per set of options.
+    renderGraphiQL: cachedGraphiQL,
+    graphiql: { title: 'Flotilla GraphiQL', defaultQuery: DEFAULT_QUERY },
     plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError(), useErrorCodes()],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),

@@ -14,11 +14,17 @@ type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T
 export const PAGE_SIZE = { default: 50, max: 500 } as const;
 
 export const OrderDirection = builder.enumType('OrderDirection', {
+  description: 'Sort direction. Missing values sort last either way.',
   values: {
-    ASC: { value: 'asc' },
-    DESC: { value: 'desc' },
+    ASC: { value: 'asc', description: 'Smallest, earliest or A first.' },
+    DESC: { value: 'desc', description: 'Largest, newest or Z first.' },
   } as const,
 });
+
+/** The one default every list shares: times newest first, everything else ascending. */
+export function defaultDirection(field: string, timeFields: readonly string[]): 'asc' | 'desc' {
+  return timeFields.includes(field) ? 'desc' : 'asc';
+}
 
 export interface PageArgs {
   first?: number | null;
@@ -137,9 +143,10 @@ export async function resolveListConnection<T>(
 }
 
 /** Options for `t.connection`'s connection type: a name and the `totalCount` field. */
-export function connectionTypeOptions(name: string) {
+export function connectionTypeOptions(name: string, items: string) {
   return {
     name,
+    description: `A page of ${items}, with cursors to the pages around it and the total count.`,
     fields: (t: PothosSchemaTypes.ObjectFieldBuilder<Types, { totalCount: number }>) => ({
       totalCount: t.exposeInt('totalCount', { description: 'How many items match the filter, across all pages.' }),
     }),

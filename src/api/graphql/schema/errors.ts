@@ -47,3 +47,19 @@ builder.objectType(ValidationError, {
 
 /** The error classes every mutation reports as typed results. */
 export const MUTATION_ERRORS = [ValidationError, NotFoundError, ConflictError];
+
+/**
+ * The result types of a mutation: `<Name>Success` holding the data, or one of the typed
+ * errors. Every mutation lists the same error types so a client handles them all one way,
+ * and a new failure mode later does not change the result union.
+ */
+export function mutationResult(name: string, done: string) {
+  return {
+    types: MUTATION_ERRORS,
+    result: { name: `${name}Success`, description: `${done}.` },
+    union: {
+      name: `${name}Result`,
+      description: `${name}Success, or why not: ValidationError (bad input), NotFoundError or ConflictError. Select \`... on Error { code message }\` to handle every failure one way.`,
+    },
+  };
+}

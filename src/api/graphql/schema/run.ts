@@ -13,6 +13,7 @@ import {
   badInput,
   columnFilters,
   connectionTypeOptions,
+  defaultDirection,
   OrderDirection,
   resolveListConnection,
   type FilterRules,
@@ -29,6 +30,7 @@ import { engineOf, EngineEnum } from './enums.js';
 export const LOG_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
 export const NodeLifecycleEnum = builder.enumType('NodeLifecycle', {
+  description: 'The kind of capacity a run asks for.',
   values: {
     SPOT: { value: 'spot', description: 'Cheaper capacity that may be reclaimed; default deadline 2 days.' },
     ONDEMAND: { value: 'ondemand', description: 'Capacity that is not reclaimed; default deadline 7 days. Always used with GPUs.' },
@@ -128,7 +130,10 @@ RunRef.implement({
   }),
 });
 
-export const RunConnection = builder.connectionObject({ type: RunRef, ...connectionTypeOptions('RunConnection') }, { name: 'RunEdge' });
+export const RunConnection = builder.connectionObject(
+  { type: RunRef, ...connectionTypeOptions('RunConnection', 'runs') },
+  { name: 'RunEdge', description: 'A run and its cursor.' },
+);
 
 // ---- filter and order, shared by `runs` and `TaskDefinition.runs` ----
 
@@ -179,6 +184,7 @@ const filterRules: FilterRules<typeof RunFilter.$inferInput> = {
 const TIME_COLUMNS = ['queued_at', 'started_at', 'finished_at'];
 
 const RunOrderField = builder.enumType('RunOrderField', {
+  description: 'What runs can be sorted by; ties are broken by run id.',
   values: {
     QUEUED_AT: { value: 'queued_at' },
     STARTED_AT: { value: 'started_at' },
@@ -198,7 +204,7 @@ export const RunOrder = builder.inputType('RunOrder', {
   description: 'Sort order; missing values (e.g. not started) sort last in both directions, ties by run id.',
   fields: (t) => ({
     field: t.field({ type: RunOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times, ascending otherwise.' }),
+    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times (QUEUED_AT, STARTED_AT, FINISHED_AT), ascending otherwise.' }),
   }),
 });
 
@@ -213,7 +219,7 @@ export function runListSpec(
     filters: columnFilters(filter, filterRules),
     env: (filter?.env ?? []).map((e) => ({ name: e.name, value: e.value })),
     sortBy,
-    order: orderBy?.direction ?? (TIME_COLUMNS.includes(sortBy) ? 'desc' : 'asc'),
+    order: orderBy?.direction ?? defaultDirection(sortBy, TIME_COLUMNS),
   };
 }
 

@@ -17,7 +17,7 @@ import { RunRef } from './run.js';
 import { logCursorToSeq, RunLogChunkRef } from './runLog.js';
 import { RunStatusEnum } from './runStatus.js';
 
-builder.subscriptionType({});
+builder.subscriptionType({ description: 'Live updates over WebSocket (graphql-transport-ws) or SSE (POST with Accept: text/event-stream) on /graphql.' });
 
 /** One item of a subscription stream: a value, or the error that ends the stream. */
 type Delivery<T> = { value: T } | { error: Error };

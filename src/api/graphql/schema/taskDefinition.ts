@@ -9,9 +9,18 @@
 // that did not happen.
 import type { TaskDefinition } from '../../../domain/definitionService.js';
 import { builder } from '../builder.js';
-import { assertNoNul, badInput, columnFilters, connectionTypeOptions, OrderDirection, resolveListConnection, type FilterRules } from './connection.js';
+import {
+  assertNoNul,
+  badInput,
+  columnFilters,
+  connectionTypeOptions,
+  defaultDirection,
+  OrderDirection,
+  resolveListConnection,
+  type FilterRules,
+} from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
-import { MUTATION_ERRORS } from './errors.js';
+import { mutationResult } from './errors.js';
 import { RunConnection, RunFilter, RunOrder, RunRef, runKeyOrder, runListSpec } from './run.js';
 import { domainIdArg, NodeInterface, toGlobalId } from './node.js';
 
@@ -90,6 +99,7 @@ const filterRules: FilterRules<typeof TaskDefinitionFilter.$inferInput> = {
 };
 
 const TaskDefinitionOrderField = builder.enumType('TaskDefinitionOrderField', {
+  description: 'What definitions can be sorted by; ties are broken by definition id.',
   values: {
     ALIAS: { value: 'alias' },
     IMAGE: { value: 'image' },
@@ -103,7 +113,7 @@ const TaskDefinitionOrder = builder.inputType('TaskDefinitionOrder', {
   description: 'Sort order; missing values (e.g. no memory) sort last in both directions, ties by id.',
   fields: (t) => ({
     field: t.field({ type: TaskDefinitionOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, defaultValue: 'asc' }),
+    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times (CREATED_AT), ascending otherwise (as RunOrder).' }),
   }),
 });
 
@@ -123,14 +133,14 @@ builder.queryField('taskDefinitions', (t) =>
         const sortBy = args.orderBy?.field ?? 'alias';
         const kind = sortBy === 'created_at' ? 'time' : sortBy === 'memory' ? 'int' : 'text';
         const connection = await resolveListConnection(args, { sortBy, kind }, (page) =>
-          ctx.services.definitions.list({ filters, env, sortBy, order: args.orderBy?.direction ?? 'asc', ...page }),
+          ctx.services.definitions.list({ filters, env, sortBy, order: args.orderBy?.direction ?? defaultDirection(sortBy, ['created_at']), ...page }),
         );
         for (const { node } of connection.edges) ctx.loaders.definitionById.prime(node.definitionId, node);
         return connection;
       },
     },
-    connectionTypeOptions('TaskDefinitionConnection'),
-    { name: 'TaskDefinitionEdge' },
+    connectionTypeOptions('TaskDefinitionConnection', 'task definitions'),
+    { name: 'TaskDefinitionEdge', description: 'A task definition and its cursor.' },
   ),
 );
 
@@ -203,19 +213,12 @@ function withoutNulls(input: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));
 }
 
-// Every mutation lists the same error types so a client handles them all one way, and a
-// new failure mode later does not change the result union.
-const resultNames = (name: string) => ({
-  types: MUTATION_ERRORS,
-  result: { name: `${name}Success` },
-  union: { name: `${name}Result` },
-});
 
 builder.mutationField('createTaskDefinition', (t) =>
   t.field({
     type: TaskDefinitionRef,
     args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true }) },
-    errors: { ...resultNames('CreateTaskDefinition'), dataField: { name: 'taskDefinition' } },
+    errors: { ...mutationResult('CreateTaskDefinition', 'The definition was created'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input }, ctx) => {
       const row = await ctx.services.definitions.create(withoutNulls(input));
       ctx.loaders.forgetDefinition(row);
@@ -233,7 +236,7 @@ builder.mutationField('updateTaskDefinition', (t) =>
       id: t.arg.id({ deprecationReason: 'Use definitionId. Takes a definition id or a TaskDefinition global id.' }),
       input: t.arg({ type: UpdateTaskDefinitionInput, required: true, description: 'The fields to change.' }),
     },
-    errors: { ...resultNames('UpdateTaskDefinition'), dataField: { name: 'taskDefinition' } },
+    errors: { ...mutationResult('UpdateTaskDefinition', 'The definition was changed'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input, ...args }, ctx) => {
       const id = requiredDefinitionId(args);
       const row = await ctx.services.definitions.update(id, input);
@@ -251,7 +254,7 @@ builder.mutationField('deleteTaskDefinition', (t) =>
       definitionId: t.arg.id({ description: 'The definition id (TaskDefinition.definitionId).' }),
       id: t.arg.id({ deprecationReason: 'Use definitionId. Takes a definition id or a TaskDefinition global id.' }),
     },
-    errors: { ...resultNames('DeleteTaskDefinition'), dataField: { name: 'deletedId' } },
+    errors: { ...mutationResult('DeleteTaskDefinition', 'The definition, its runs and their output were deleted'), dataField: { name: 'deletedId' } },
     resolve: async (_root, args, ctx) => {
       const id = requiredDefinitionId(args);
       await ctx.services.definitions.delete(id);
