@@ -25,7 +25,10 @@ const server = net.createServer((client) => {
   daemon.on('close', close);
 });
 
-server.listen(port, host, () => console.log(`docker-socket-relay: tcp://${host}:${port} -> unix://${socketPath}`));
+server.listen(port, host, () => {
+  const { port: bound } = /** @type {import('node:net').AddressInfo} */ (server.address());
+  console.log(`docker-socket-relay: tcp://${host}:${bound} -> unix://${socketPath}`);
+});
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, () => {
     server.close(() => process.exit(0));
