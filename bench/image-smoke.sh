@@ -23,6 +23,7 @@
 # prints the figures it measured: base, build and smoke seconds, and the image size.
 #
 #   npm run bench:image             # = bash bench/image-smoke.sh; listens on SMOKE_PORT (default 5180) .. SMOKE_PORT+2, on 127.0.0.1
+#   SMOKE_NO_CACHE=1 npm run bench:image    # build without the daemon's layer cache (a cold build's time)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -139,7 +140,7 @@ base_s=$((SECONDS - t0))
 # --- 2. build ----------------------------------------------------------------------------------------
 t0=$SECONDS
 say "docker build -t $IMAGE ."
-docker build --force-rm --network=host -t "$IMAGE" . >"${SMOKE_CACHE}/build.log" 2>&1 ||
+docker build --force-rm --network=host ${SMOKE_NO_CACHE:+--no-cache} -t "$IMAGE" . >"${SMOKE_CACHE}/build.log" 2>&1 ||
   { tail -n 40 "${SMOKE_CACHE}/build.log" >&2; die "docker build failed (whole log: ${SMOKE_CACHE}/build.log)"; }
 build_s=$((SECONDS - t0))
 size_bytes=$(docker image inspect -f '{{.Size}}' "$IMAGE")
