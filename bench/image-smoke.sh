@@ -14,7 +14,8 @@
 #      both with the Docker engine through a third container that relays the daemon's socket,
 #      as docker-compose.yml's `docker` profile does.
 #   4. hello-world: the README's REST sequence (define, execute, poll, read the log), with
-#      the daemon's local test image in place of ubuntu:latest.
+#      the daemon's local test image in place of ubuntu:latest, once on the docker engine
+#      and once on the local engine (inside the worker's container, as compose's default).
 #
 # A cold run (debootstrap, then two `npm ci` over the network) takes several minutes, too
 # long for every CI run: it lives here, `.ci/run` runs it when CI_IMAGE_SMOKE=1.
@@ -154,7 +155,7 @@ RELAY_PORT=$((PORT + 2))
 # The topology of docker-compose.yml's `docker` profile: only the relay mounts the daemon's
 # socket (it grants root on the daemon's host); serve and worker reach it over TCP.
 common=(--network=host --read-only --tmpfs /tmp -e "DATABASE_URL=$DATABASE_URL" -e "REDIS_URL=$REDIS_URL_SMOKE"
-  -e FLOTILLA_ENGINES=docker -e "DOCKER_HOST=tcp://127.0.0.1:$RELAY_PORT")
+  -e FLOTILLA_ENGINES=docker,local -e "DOCKER_HOST=tcp://127.0.0.1:$RELAY_PORT")
 
 say "migrate"
 docker run --rm "${common[@]}" "$IMAGE" node bin/flotilla.js migrate >&2
@@ -189,29 +190,35 @@ definition=$(node -e 'const d=require("./examples/hello-world.json");d.image=pro
 say "define hello-flotilla (image $RUN_IMAGE)"
 curl -fsS -XPOST "$API/api/v6/task" --data "$definition" >/dev/null
 curl -fsS "$API/api/v6/task/alias/hello-flotilla" >/dev/null
-run_id=$(curl -fsS -XPUT "$API/api/v6/task/alias/hello-flotilla/execute" \
-  --data '{"cluster":"default","env":[{"name":"USERNAME","value":"yourusername"}],"run_tags":{"owner_id":"youruser"}}' | json run_id)
-[[ -n "$run_id" ]] || die "execute answered no run_id"
-say "run $run_id"
-status=""
-for i in $(seq 1 120); do
-  history=$(curl -fsS "$API/api/v6/history/$run_id")
-  status=$(json status <<<"$history")
-  [[ "$status" == STOPPED ]] && break
-  sleep 0.5
-done
-[[ "$status" == STOPPED ]] || die "run $run_id is $status after 60 s, not STOPPED"
-exit_code=$(json exit_code <<<"$history")
-[[ "$exit_code" == 0 ]] || die "run $run_id stopped with exit code $exit_code: $history"
-log=""
-for i in $(seq 1 40); do
-  log=$(curl -fsS "$API/api/v6/$run_id/logs?raw_text=true")
-  [[ "$log" == *"hello yourusername"* ]] && break
-  sleep 0.5
-done
-[[ "$log" == *"hello yourusername"* ]] || die "the log of $run_id is not hello: $(printf %q "$log")"
+hello() { # hello CLUSTER: execute hello-flotilla there, wait for STOPPED 0 and "hello yourusername"
+  local cluster=$1 run_id history status="" exit_code log="" i
+  run_id=$(curl -fsS -XPUT "$API/api/v6/task/alias/hello-flotilla/execute" \
+    --data '{"cluster":"'"$cluster"'","env":[{"name":"USERNAME","value":"yourusername"}],"run_tags":{"owner_id":"youruser"}}' | json run_id)
+  [[ -n "$run_id" ]] || die "execute on $cluster answered no run_id"
+  say "run $run_id on cluster $cluster"
+  for i in $(seq 1 120); do
+    history=$(curl -fsS "$API/api/v6/history/$run_id")
+    status=$(json status <<<"$history")
+    [[ "$status" == STOPPED ]] && break
+    sleep 0.5
+  done
+  [[ "$status" == STOPPED ]] || die "run $run_id is $status after 60 s, not STOPPED"
+  exit_code=$(json exit_code <<<"$history")
+  [[ "$exit_code" == 0 ]] || die "run $run_id stopped with exit code $exit_code: $history"
+  for i in $(seq 1 40); do
+    log=$(curl -fsS "$API/api/v6/$run_id/logs?raw_text=true")
+    [[ "$log" == *"hello yourusername"* ]] && break
+    sleep 0.5
+  done
+  [[ "$log" == *"hello yourusername"* ]] || die "the log of $run_id is not hello: $(printf %q "$log")"
+  say "run $run_id STOPPED 0, log \"hello yourusername\""
+}
+# `default` is the docker engine's (the first enabled); `local` is the compose file's default
+# engine, which runs the command inside the worker's (read-only, /tmp on tmpfs) container.
+hello default
+hello local
 smoke_s=$((SECONDS - t0))
 
-say "hello-world ran through $IMAGE: run $run_id STOPPED 0, log \"hello yourusername\""
+say "hello-world ran through $IMAGE on the docker and the local engine"
 printf 'image-smoke: base %ss, build %ss, smoke %ss, image %s MB (%s bytes)\n' \
   "$base_s" "$build_s" "$smoke_s" "$((size_bytes / 1000000))" "$size_bytes"
