@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+// The API models client-node generates from Kubernetes' OpenAPI spec (not re-exported by its index).
+import { ObjectSerializer } from '../../node_modules/@kubernetes/client-node/dist/gen/models/ObjectSerializer.js';
 import { loadConfig } from '../../src/config.js';
 import { createKubernetesEngine } from '../../src/engines/kubernetes/index.js';
 import type { Engine } from '../../src/engines/types.js';
@@ -174,6 +176,15 @@ describe.skipIf(noKubectl)(`deploy/kubernetes${noKubectl ? ` (skipped: ${noKubec
     expect(config.data.FLOTILLA_AUTH).toBe('none');
     const workloads = rendered[overlay].filter((m) => m.kind === 'Deployment' || m.kind === 'Job');
     for (const w of workloads) expect(w.spec.template.spec.containers[0].envFrom).toEqual([{ configMapRef: { name: config.metadata.name } }]);
+  });
+
+  it.each(OVERLAYS)('%s: every object survives a round trip through the Kubernetes API models (no misspelled or misplaced field)', (overlay) => {
+    for (const m of rendered[overlay]) {
+      const type = `V1${m.kind}`;
+      const round: unknown = ObjectSerializer.serialize(ObjectSerializer.deserialize(m, type, ''), type, '');
+      // A field the API does not know is dropped by deserialize, so the two differ.
+      expect(JSON.parse(JSON.stringify(round)), `${m.kind} ${m.metadata.name}`).toEqual(m);
+    }
   });
 
   it('ecs: no Kubernetes RBAC, and the service account carries the IAM role', () => {
