@@ -2,14 +2,20 @@
 // as HTTP (Host allow-list, Origin check: a page on another origin must not open a socket that
 // runs mutations as the browser's user), then the connection is authenticated from
 // connectionParams (or the upgrade's Authorization header), and its work is bounded.
+//
+// An operation that cannot run (a syntax error, an unknown field, a limit, a context that
+// failed to build) is an `error` message for that operation only: thrown out of onSubscribe,
+// it would make graphql-ws close the whole socket (4500), ending every other subscription of
+// that client, and print a multi-line stack trace outside the JSON log.
 import type { IncomingMessage, Server } from 'node:http';
-import type { GraphQLError } from 'graphql';
-import { createGraphQLError } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import { createGraphQLError } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import type { App } from '../app.js';
 import { hostAllowed, originAllowed } from '../frontDoor.js';
 import type { Actor } from '../../domain/authorization.js';
+import { formatError } from './errorShape.js';
 
 /** How often idle peers are pinged; one missed pong and the connection is dropped. */
 export const KEEPALIVE_MS = 30_000;
@@ -23,8 +29,13 @@ function headersOf(req: IncomingMessage): Headers {
   return headers;
 }
 
+function isGraphQLError(err: unknown): err is GraphQLError {
+  // Yoga and our sources may load different copies of graphql (ESM and CommonJS builds).
+  return err instanceof GraphQLError || (err instanceof Error && err.name === 'GraphQLError');
+}
+
 export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEPALIVE_MS): () => Promise<void> {
-  const { yoga, security, authenticator } = app;
+  const { yoga, security, authenticator, logger } = app;
   const perClient = new Map<string, number>();
   const wss = new WebSocketServer({
     server,
@@ -95,36 +106,43 @@ export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEP
             }),
           ];
         }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.request.socket,
-          params,
-          actor: ctx.extra.actor,
-        });
-        let document;
         try {
-          document = parse(params.query);
+          const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.request.socket,
+            params,
+            actor: ctx.extra.actor,
+          });
+          if (typeof params.query !== 'string' || params.query === '') {
+            return [createGraphQLError('The payload has no query: send the operation text in "query"', { extensions: { code: 'BAD_REQUEST' } })];
+          }
+          const document = parse(params.query);
           const errors = validate(schema, document);
-          if (errors.length) return errors;
+          if (errors.length) return errors.map((e: GraphQLError) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
+          active.add(id);
+          return {
+            schema,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
         } catch (err) {
-          // A syntax error or an Armor limit: an error for this operation, not a closed socket.
-          if ((err as Error | undefined)?.name === 'GraphQLError') return [err as GraphQLError];
-          throw err;
+          // A syntax error or a GraphQL Armor limit: an error for this operation only.
+          if (isGraphQLError(err)) return [err];
+          logger.error({ err }, 'graphql-ws: could not start an operation');
+          return [createGraphQLError('Unexpected error.', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
         }
-        active.add(id);
-        return {
-          schema,
-          operationName: params.operationName,
-          document,
-          variableValues: params.variables,
-          contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
-        };
       },
       onComplete: (ctx, id) => {
         ctx.extra.active?.delete(id);
       },
+      // The same error shape as HTTP: a code always, Yoga's internal `http` extension never.
+      onError: (_ctx, _id, _payload, errors) => errors.map((e) => formatError(e)),
+      onNext: (_ctx, _id, _payload, _args, result: ExecutionResult) =>
+        result.errors?.length ? { ...result, errors: result.errors.map((e) => formatError(e)) } : undefined,
     },
     wss,
   );
@@ -133,4 +151,8 @@ export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEP
     await ws.dispose();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
   };
+}
+
+function withCode(error: GraphQLError, code: string): GraphQLError {
+  return createGraphQLError(error.message, { nodes: error.nodes, source: error.source, positions: error.positions, extensions: { ...error.extensions, code } });
 }
