@@ -80,6 +80,8 @@ const GRAPHQL: Record<string, { level: Level; op: (f: Fixture, caller: string) =
   'Query.runs': { level: 'read', op: () => ({ query: '{ runs(first: 1) { totalCount } }' }) },
   'Query.taskDefinition': { level: 'read', op: (f) => ({ query: 'query($a: String) { taskDefinition(alias: $a) { alias } }', variables: { a: f.alias } }) },
   'Query.taskDefinitions': { level: 'read', op: () => ({ query: '{ taskDefinitions(first: 1) { totalCount } }' }) },
+  'Query.node': { level: 'read', op: () => ({ query: '{ node(id: "UnVuOm5vbmU=") { id } }' }) },
+  'Query.nodes': { level: 'read', op: () => ({ query: '{ nodes(ids: ["UnVuOm5vbmU="]) { id } }' }) },
   'Mutation.createCluster': {
     level: 'admin',
     op: (f) => ({ query: 'mutation($i: CreateClusterInput!) { createCluster(input: $i) { __typename } }', variables: { i: { name: `g-${f.unique}`, engine: 'local' } } }),

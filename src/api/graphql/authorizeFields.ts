@@ -19,6 +19,8 @@ export const GRAPHQL_RULES: Record<string, Action> = {
   'Query.runs': 'read',
   'Query.taskDefinition': 'read',
   'Query.taskDefinitions': 'read',
+  'Query.node': 'read',
+  'Query.nodes': 'read',
   'Mutation.__typename': 'public',
   'Mutation.createCluster': 'cluster.write',
   'Mutation.updateCluster': 'cluster.write',
