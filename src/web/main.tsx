@@ -4,6 +4,7 @@ import { BrowserRouter } from 'react-router';
 import { Provider } from 'urql';
 import { client } from './graphql/client.js';
 import { App } from './App.js';
+import { AuthGate } from './components/AuthGate.js';
 import './styles.css';
 
 const root = document.getElementById('root');
@@ -11,9 +12,11 @@ if (!root) throw new Error('index.html has no #root');
 createRoot(root).render(
   <StrictMode>
     <Provider value={client}>
-      <BrowserRouter>
-        <App />
-      </BrowserRouter>
+      <AuthGate>
+        <BrowserRouter>
+          <App />
+        </BrowserRouter>
+      </AuthGate>
     </Provider>
   </StrictMode>,
 );

@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
 import { NavLink, Outlet } from 'react-router';
 import { ConnectionBanner } from './ConnectionBanner.js';
+import { useViewer } from './AuthGate.js';
+import { signOut } from '../lib/auth.js';
 
 type Theme = 'light' | 'dark' | 'system';
 
@@ -23,6 +25,7 @@ function useTheme(): [Theme, (t: Theme) => void] {
 
 export function Layout() {
   const [theme, setTheme] = useTheme();
+  const viewer = useViewer();
   return (
     <div className="app">
       <a className="skip-link" href="#main">
@@ -38,6 +41,16 @@ export function Layout() {
           <NavLink to="/clusters">Clusters</NavLink>
         </nav>
         <span className="spacer" />
+        {viewer.ownerId && (
+          <span className="signed-in" title={`Role: ${viewer.role}`}>
+            {viewer.ownerId} <small>({viewer.role})</small>
+            {viewer.authMode === 'token' || viewer.authMode === 'oidc' ? (
+              <button type="button" className="link" onClick={signOut}>
+                Sign out
+              </button>
+            ) : null}
+          </span>
+        )}
         <label className="theme-picker">
           <span className="visually-hidden">Theme</span>
           <select value={theme} onChange={(e) => setTheme(e.target.value as Theme)} aria-label="Theme">

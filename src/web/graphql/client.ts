@@ -7,6 +7,7 @@ import { Client, cacheExchange, fetchExchange, mapExchange, stringifyDocument, s
 import { createClient as createWsClient, type Client as WsClient } from 'graphql-ws';
 import { sha256Hex } from '../lib/sha256.js';
 import { connection } from '../lib/connectionState.js';
+import { authHeaders } from '../lib/auth.js';
 
 function wsUrl(): string {
   const { protocol, host } = window.location;
@@ -17,6 +18,8 @@ export const ws: WsClient = createWsClient({
   url: wsUrl(),
   // Always connected, so a dropped socket shows as one (the banner) before anyone subscribes.
   lazy: false,
+  // The signed-in token (FLOTILLA_AUTH=token); nothing in the other modes.
+  connectionParams: () => authHeaders(),
   // Keep trying: the banner says we are reconnecting, and views resume on `connected`.
   retryAttempts: Number.POSITIVE_INFINITY,
   shouldRetry: () => true,
@@ -45,6 +48,7 @@ export const client = new Client({
   preferGetMethod: false,
   // Lists and the run view are live through subscriptions; a query asked again refetches.
   requestPolicy: 'cache-and-network',
+  fetchOptions: () => ({ headers: authHeaders() }),
   exchanges: [
     cacheExchange,
     mapExchange({

@@ -6,6 +6,7 @@ import { Empty, ErrorState, Loading } from '../components/States.js';
 import { Field } from '../components/Field.js';
 import { errorsByField, splitList } from '../lib/env.js';
 import { formatTime } from '../lib/format.js';
+import { useViewer } from '../components/AuthGate.js';
 
 type Cluster = ResultOf<typeof ClustersQuery>['clusters'][number];
 type Status = 'ACTIVE' | 'MAINTENANCE' | 'OFFLINE';
@@ -112,6 +113,7 @@ function ClusterForm({ original, onDone }: { original?: Cluster; onDone: () => v
 export function ClustersPage() {
   const [result, reexecute] = useQuery({ query: ClustersQuery });
   const [editing, setEditing] = useState<Cluster | 'new' | undefined>();
+  const viewer = useViewer();
   const done = () => {
     setEditing(undefined);
     reexecute({ requestPolicy: 'network-only' });
@@ -121,9 +123,11 @@ export function ClustersPage() {
     <section>
       <div className="page-head">
         <h1>Clusters</h1>
-        <button type="button" className="primary" onClick={() => setEditing('new')}>
-          New cluster
-        </button>
+        {viewer.can('cluster.write') && (
+          <button type="button" className="primary" onClick={() => setEditing('new')}>
+            New cluster
+          </button>
+        )}
       </div>
       {editing && <ClusterForm key={editing === 'new' ? 'new' : editing.name} original={editing === 'new' ? undefined : editing} onDone={done} />}
       {result.error && !list ? (
@@ -164,9 +168,11 @@ export function ClustersPage() {
                 <td>{[c.region, c.namespace].filter(Boolean).join(' / ') || '—'}</td>
                 <td>{formatTime(c.updatedAt)}</td>
                 <td>
-                  <button type="button" onClick={() => setEditing(c)}>
-                    Edit
-                  </button>
+                  {viewer.can('cluster.write') && (
+                    <button type="button" onClick={() => setEditing(c)}>
+                      Edit
+                    </button>
+                  )}
                 </td>
               </tr>
             ))}

@@ -8,8 +8,10 @@ import { LogView } from '../components/LogView.js';
 import { Timeline } from '../components/Timeline.js';
 import { describeExit } from '../lib/exitReason.js';
 import { formatCpu, formatDuration, formatMemory, formatTime } from '../lib/format.js';
+import { useViewer } from '../components/AuthGate.js';
 
 export function RunPage() {
+  const viewer = useViewer();
   const { runId = '' } = useParams();
   const navigate = useNavigate();
   const [query, reexecute] = useQuery({ query: RunQuery, variables: { id: runId } });
@@ -48,14 +50,16 @@ export function RunPage() {
         <StatusBadge status={run.status} exitCode={run.exitCode} />
         <span className="spacer" />
         <div className="actions">
-          {!finished && (
+          {!finished && viewer.can('run.stop') && (viewer.role === 'admin' || viewer.ownerId === null || viewer.ownerId === run.owner) && (
             <button type="button" className="danger" disabled={stopping.fetching} onClick={() => void onStop()}>
               Stop
             </button>
           )}
-          <button type="button" onClick={() => navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}>
-            Retry
-          </button>
+          {viewer.can('run.execute') && (
+            <button type="button" onClick={() => navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}>
+              Retry
+            </button>
+          )}
         </div>
       </div>
       {stopError && (

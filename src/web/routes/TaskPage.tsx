@@ -9,6 +9,7 @@ import { useUrlFilters } from '../components/useUrlFilters.js';
 import { useLiveRefetch } from '../components/useLiveRefetch.js';
 import { formatCpu, formatMemory, formatTime } from '../lib/format.js';
 import { ALL_STATUSES } from './RunsPage.js';
+import { useViewer } from '../components/AuthGate.js';
 
 const SPECS = { status: { kind: 'list' }, more: { kind: 'int', default: 25 } } as const;
 type RunStatus = (typeof ALL_STATUSES)[number];
@@ -25,6 +26,7 @@ export function TaskPage() {
   const [confirming, setConfirming] = useState(false);
   const [count] = useQuery({ query: TaskRunCountQuery, variables: { id: definitionId }, pause: !confirming, requestPolicy: 'network-only' });
   const [deletion, deleteTask] = useMutation(DeleteTaskMutation);
+  const viewer = useViewer();
   const [deleteError, setDeleteError] = useState('');
 
   if (task.error && !task.data) return <ErrorState error={task.error} retry={() => reexecTask({ requestPolicy: 'network-only' })} />;
@@ -49,18 +51,26 @@ export function TaskPage() {
       <div className="page-head">
         <h1>{t.alias}</h1>
         <div className="actions">
-          <Link className="button primary" to={`/tasks/${encodeURIComponent(t.definitionId)}/execute`}>
-            Run
-          </Link>
-          <Link className="button" to={`/tasks/${encodeURIComponent(t.definitionId)}/update`}>
-            Edit
-          </Link>
-          <Link className="button" to={`/tasks/${encodeURIComponent(t.definitionId)}/copy`}>
-            Copy
-          </Link>
-          <button type="button" className="danger" onClick={() => setConfirming(true)}>
-            Delete
-          </button>
+          {viewer.can('run.execute') && (
+            <Link className="button primary" to={`/tasks/${encodeURIComponent(t.definitionId)}/execute`}>
+              Run
+            </Link>
+          )}
+          {viewer.can('definition.update') && (
+            <Link className="button" to={`/tasks/${encodeURIComponent(t.definitionId)}/update`}>
+              Edit
+            </Link>
+          )}
+          {viewer.can('definition.create') && (
+            <Link className="button" to={`/tasks/${encodeURIComponent(t.definitionId)}/copy`}>
+              Copy
+            </Link>
+          )}
+          {viewer.can('definition.delete') && (
+            <button type="button" className="danger" onClick={() => setConfirming(true)}>
+              Delete
+            </button>
+          )}
         </div>
       </div>
       <dl className="fields">

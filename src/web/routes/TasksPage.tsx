@@ -8,6 +8,7 @@ import { formatMemory, formatTime } from '../lib/format.js';
 import { Empty, ErrorState, Loading } from '../components/States.js';
 import { Pager } from '../components/Pager.js';
 import { SortHeader } from '../components/SortHeader.js';
+import { useViewer } from '../components/AuthGate.js';
 
 const SPECS = {
   alias: { kind: 'string' },
@@ -22,6 +23,7 @@ const SPECS = {
 type TaskOrderField = 'ALIAS' | 'CREATED_AT' | 'GROUP_NAME' | 'IMAGE' | 'MEMORY';
 
 export function TasksPage() {
+  const viewer = useViewer();
   const [f, set] = useUrlFilters(SPECS);
   const sort = parseSort(f.sort);
   const size = Math.min(Math.max(f.size, 1), 500);
@@ -42,9 +44,11 @@ export function TasksPage() {
     <section>
       <div className="page-head">
         <h1>Tasks</h1>
-        <Link className="button primary" to="/tasks/create">
-          New task
-        </Link>
+        {viewer.can('definition.create') && (
+          <Link className="button primary" to="/tasks/create">
+            New task
+          </Link>
+        )}
       </div>
       <form className="filters" role="search" onSubmit={(e) => e.preventDefault()}>
         <label>

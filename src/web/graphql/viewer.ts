@@ -1,0 +1,12 @@
+import { graphql } from './graphql.js';
+
+export const ViewerQuery = graphql(`
+  query Viewer {
+    viewer {
+      ownerId
+      role
+      authMode
+      allowedActions
+    }
+  }
+`);
