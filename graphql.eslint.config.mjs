@@ -14,13 +14,14 @@ export default [
       // Entities (Run, TaskDefinition, Cluster, RunEvent) implement Node and have exactly one
       // `id: ID!`. Values that are not refetchable on their own do not: mutation payloads
       // (*Success), typed errors (*Error), Relay's *Connection/*Edge/PageInfo, a run's log
-      // chunks and pages (addressed by run and seq), and env var pairs.
+      // chunks and pages (addressed by run and seq), env var pairs, and the Viewer (the caller
+      // of this request, not a stored object).
       '@graphql-eslint/strict-id-in-types': [
         'error',
         {
           acceptedIdNames: ['id'],
           acceptedIdTypes: ['ID'],
-          exceptions: { types: ['PageInfo', 'EnvVar', 'FieldError', 'RunLogChunk', 'RunLogPage'], suffixes: ['Success', 'Error', 'Connection', 'Edge'] },
+          exceptions: { types: ['PageInfo', 'EnvVar', 'FieldError', 'RunLogChunk', 'RunLogPage', 'Viewer'], suffixes: ['Success', 'Error', 'Connection', 'Edge'] },
         },
       ],
       // Every unbounded list is a connection. The plain lists are small and bounded by

@@ -54,8 +54,10 @@ export const REST_RULES: Record<string, Action> = {
 function authorizeRoute(logger: Logger): MiddlewareHandler {
   const self: MiddlewareHandler = async (c, next) => {
     const method = c.req.method === 'HEAD' ? 'GET' : c.req.method;
-    const route = matchedRoutes(c).find((r) => r.method === method && r.handler !== self);
-    if (!route) return next(); // no route: the 404 answer
+    // The REST route that will answer (mounted under /api/vN); app-level catch-alls (the
+    // console's fallback) are not REST routes. None: the 404 answer.
+    const route = matchedRoutes(c).find((r) => r.method === method && r.handler !== self && /^\/api\/v\d+\//.test(r.path));
+    if (!route) return next();
     const key = `${route.method} ${route.path.replace(/^\/api\/v\d+/, '')}`;
     const action = REST_RULES[key];
     if (!action) {
