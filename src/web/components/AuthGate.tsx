@@ -6,6 +6,7 @@ import { createContext, useContext, useEffect, useState, type ReactNode } from '
 import { useQuery } from 'urql';
 import { ViewerQuery } from '../graphql/viewer.js';
 import { checkToken, loadAuthConfig, storeToken, storedToken, type AuthConfig } from '../lib/auth.js';
+import { CALLBACK_PATH, finishOidcSignIn, startOidcSignIn } from '../lib/oidc.js';
 
 export interface Viewer {
   ownerId: string | null;
@@ -39,6 +40,13 @@ function SignInPage({ config, refused }: { config: AuthConfig; refused: boolean 
   return (
     <main className="sign-in" id="main">
       <h1>Sign in to Flotilla</h1>
+      {config.mode === 'oidc' && config.oidc?.clientId && (
+        <p>
+          <button type="button" className="primary" onClick={() => void startOidcSignIn({ ...config.oidc!, clientId: config.oidc!.clientId! }).catch((e: Error) => setError(e.message))}>
+            Sign in with {new URL(config.oidc.issuer).host}
+          </button>
+        </p>
+      )}
       <p>
         {config.mode === 'oidc'
           ? `Paste an access token issued by ${config.oidc?.issuer ?? 'your identity provider'} for this API.`
@@ -80,6 +88,33 @@ function ViewerProvider({ children, onRefused }: { children: ReactNode; onRefuse
   return <ViewerContext.Provider value={viewer}>{children}</ViewerContext.Provider>;
 }
 
+function OidcCallback({ config }: { config: AuthConfig }) {
+  const [error, setError] = useState('');
+  useEffect(() => {
+    const oidc = config.oidc;
+    if (!oidc?.clientId) {
+      setError('FLOTILLA_OIDC_CLIENT_ID is not set on the server');
+      return;
+    }
+    finishOidcSignIn({ ...oidc, clientId: oidc.clientId })
+      .then((token) => {
+        storeToken(token);
+        window.location.replace('/');
+      })
+      .catch((e: Error) => setError(e.message));
+  }, [config]);
+  return (
+    <main className="sign-in" id="main">
+      <h1>Signing in…</h1>
+      {error && (
+        <p role="alert" className="error">
+          Sign-in failed: {error}. <a href="/">Try again</a>
+        </p>
+      )}
+    </main>
+  );
+}
+
 export function AuthGate({ children }: { children: ReactNode }) {
   const [config, setConfig] = useState<AuthConfig | undefined>();
   const [refused, setRefused] = useState(false);
@@ -89,6 +124,7 @@ export function AuthGate({ children }: { children: ReactNode }) {
       .then(setConfig);
   }, []);
   if (!config) return null;
+  if (config.mode === 'oidc' && window.location.pathname === CALLBACK_PATH) return <OidcCallback config={config} />;
   const needsToken = config.mode === 'token' || config.mode === 'oidc';
   if (needsToken && (!storedToken() || refused)) return <SignInPage config={config} refused={refused} />;
   return <ViewerProvider onRefused={() => setRefused(true)}>{children}</ViewerProvider>;
