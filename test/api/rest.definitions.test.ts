@@ -305,7 +305,8 @@ describe('other versions and CORS', () => {
   });
 
   // CORS is for listed origins only (FLOTILLA_CORS_ORIGINS); the front-door tests cover the refusals.
-  it('answers a listed origin\'s preflight with the allowed methods and the Content-Type header', async () => {
+  // Its own app (another database): slow to start on a loaded machine.
+  it('answers a listed origin\'s preflight with the allowed methods and the Content-Type header', { timeout: 120_000 }, async () => {
     const listed = await createTestApp({ FLOTILLA_CORS_ORIGINS: 'http://ui.example' });
     try {
       const res = await listed.fetch('/api/v6/task/some-id', {
