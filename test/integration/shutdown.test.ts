@@ -4,7 +4,7 @@
 // swallowing requests mid-submit, logs being collected, a GraphQL subscription open, or a
 // migration waiting for its lock. A second signal always ends it at once.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,7 +58,21 @@ afterEach(() => {
     }
   }
 });
+/** Local runs are detached process groups that outlive the process that started them. */
+function killLocalRuns(): void {
+  for (const runs of readdirSync(dir).filter((d) => d.startsWith('runs-'))) {
+    for (const run of readdirSync(join(dir, runs))) {
+      try {
+        process.kill(-(JSON.parse(readFileSync(join(dir, runs, run, 'pid'), 'utf8')) as { pid: number }).pid, 'SIGKILL');
+      } catch {
+        // no pid file, or gone already
+      }
+    }
+  }
+}
+
 afterAll(async () => {
+  killLocalRuns();
   for (const s of heldSockets) s.destroy();
   await new Promise<void>((r) => blackHole.close(() => r()));
   rmSync(dir, { recursive: true, force: true });
@@ -158,6 +172,7 @@ describe('flotilla dev exits within FLOTILLA_SHUTDOWN_TIMEOUT after SIGTERM', ()
     const runId = await executeOn(p, 'while true; do echo line $RANDOM; done');
     await expect.poll(async () => (await api(p, `/api/v6/${runId}/logs`)).log?.length ?? 0, { timeout: 30_000 }).toBeGreaterThan(1000);
     expect(await terminate(p)).toBeLessThan(BOUND_MS);
+    killLocalRuns();
   }, 120_000);
 
   it('during a long GraphQL subscription', async () => {
@@ -224,6 +239,22 @@ describe.skipIf(!TEST_DATABASE_URL)('flotilla serve and worker on Postgres exit 
       await client.dispose();
     }
   }, 120_000);
+
+  it('worker and serve mid-log-collection (local engine, a job writing without pause), and with the engine API unreachable', async () => {
+    const local = { DATABASE_URL: db.url!, FLOTILLA_ENGINES: 'local', FLOTILLA_ENGINE: 'local', FLOTILLA_LOCAL_WORKDIR: mkdtempSync(join(dir, 'runs-')) };
+    const serve = await start('serve', local, SERVE_READY);
+    const worker = await start('worker', local, WORKER_READY);
+    const runId = await executeOn(serve, 'while true; do echo line $RANDOM; done');
+    await expect.poll(async () => (await api(serve, `/api/v6/${runId}/logs`)).log?.length ?? 0, { timeout: 30_000 }).toBeGreaterThan(1000);
+    const [a, b] = await Promise.all([terminate(serve), terminate(worker)]);
+    expect(a).toBeLessThan(BOUND_MS);
+    expect(b).toBeLessThan(BOUND_MS);
+    killLocalRuns();
+
+    const refused = await start('worker', { DATABASE_URL: db.url!, ...kube('refused.kubeconfig') }, WORKER_READY);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await terminate(refused)).toBeLessThan(BOUND_MS);
+  }, 180_000);
 
   it('dev waiting on the migration lock', async () => {
     const name = `flotilla_sd_${randomBytes(5).toString('hex')}`;
