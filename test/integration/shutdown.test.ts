@@ -195,6 +195,19 @@ describe('flotilla dev exits within FLOTILLA_SHUTDOWN_TIMEOUT after SIGTERM', ()
     expect(await terminate(p)).toBeLessThan(BOUND_MS);
   }, 120_000);
 
+  it('while nobody reads its stdout (a full pipe): exits by itself, not by the watchdog', async () => {
+    // The hang seen from outside: the log writer retried EAGAIN forever on the main thread.
+    const p = await start('dev', { FLOTILLA_ENGINES: 'local', LOG_LEVEL: 'debug' }, DEV_READY);
+    p.child.stdout!.pause();
+    const before = Date.now();
+    // Debug logging of GraphQL requests fills the 64 KiB pipe quickly.
+    for (let i = 0; i < 400 && Date.now() - before < 20_000; i++) {
+      await fetch(`${p.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health }' }) });
+    }
+    expect(await terminate(p)).toBeLessThan(BOUND_MS);
+    expect((await p.exited).signal).toBeNull();
+  }, 120_000);
+
   it('a second SIGTERM ends it at once, even while the first is still shutting down', async () => {
     // A long timeout and a hanging engine: the first signal alone would take a while.
     const p = await start('dev', { ...kube('blackhole.kubeconfig'), FLOTILLA_SHUTDOWN_TIMEOUT: '60s' }, DEV_READY);
