@@ -69,7 +69,8 @@ export async function createTargets(t: TestApp, onWrite: () => void, withCluster
     async scratch() {
       onWrite();
       const def = await createDefinition(t.services, { alias: `scratch-${++unique}` });
-      const run = await createRun(t.services, { definition: def });
+      // A finished run: a definition with an unfinished one refuses a plain delete (409).
+      const run = await createRun(t.services, { definition: def, status: 'STOPPED' });
       const clusterName = await cluster(`scratch-${unique}`);
       return { fixture: { definitionId: def.definitionId, alias: def.alias, runIds: [run.runId] }, runId: run.runId, clusterName };
     },
