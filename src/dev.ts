@@ -5,7 +5,7 @@ import { createLogger } from './logger.js';
 import { openRuntime } from './runtime.js';
 import { createApp } from './api/app.js';
 import { listen } from './httpServer.js';
-import { onShutdown } from './signals.js';
+import { installShutdown } from './signals.js';
 import { exposureWarnings, logExposure } from './auth/exposure.js';
 import { runWorkers } from './worker.js';
 
@@ -24,10 +24,14 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   }
   const warnings = exposureWarnings(config);
   logExposure(warnings, logger);
+  const shutdown = installShutdown(logger, config.shutdownTimeoutMs);
   const runtime = await openRuntime(config, logger, { migrate: true });
+  shutdown.add(() => runtime.close());
   const app = createApp({ ...runtime, warnings });
   const workers = runWorkers(runtime, config.workers.enabled);
+  shutdown.add(() => workers.stop());
   const http = await listen(app, config.host, config.port);
+  shutdown.add(() => http.close());
   logger.info(
     {
       url: http.url,
@@ -38,5 +42,4 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     },
     `flotilla dev ready on ${http.url} (GraphiQL at ${http.url}/graphql); runs go to the ${runtime.engines.defaultName()} engine`,
   );
-  onShutdown(logger, [() => runtime.close(), () => workers.stop(), () => http.close()]);
 }
