@@ -35,7 +35,7 @@ export function ensureConsoleBuilt(): void {
     throw new Error(`another test is building the console and did not finish (lock ${lock}); remove the lock or run npm run build:web`);
   }
   try {
-    const r = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, encoding: 'utf8' });
+    const r = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
     if (r.status !== 0) throw new Error(`npm run build:web failed:\n${r.stdout}\n${r.stderr}`);
   } finally {
     rmSync(lock, { recursive: true, force: true });
