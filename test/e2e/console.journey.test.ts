@@ -94,8 +94,9 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('Search the log');
     await page.locator('.log-scroll').focus();
     await page.keyboard.press('Home');
-    await page.locator('#L1', { hasText: `hello ${OWNER}` }).waitFor();
-    expect(await page.getByLabel('Follow').isChecked()).toBe(false);
+    await expect.poll(() => page.locator('.log-scroll').evaluate((el) => el.scrollTop)).toBe(0);
+    await expect.poll(() => page.getByLabel('Follow').isChecked()).toBe(false);
+    expect(await page.locator('#L1').textContent()).toContain(`hello ${OWNER}`);
     const shot = await screenshot(page, '06-run-success-top');
     // UPDATE_DOCS_SCREENSHOT=1 refreshes the README's picture of the run page.
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1') {
