@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPersistedOperations } from '../../src/api/graphql/persisted.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { serveTestApp, wsClient } from '../helpers/live.js';
@@ -24,10 +24,12 @@ async function post(t: TestApp, body: Record<string, unknown>) {
 
 describe('FLOTILLA_GRAPHQL_PERSISTED=only', () => {
   let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp({ FLOTILLA_GRAPHQL_PERSISTED: 'only', FLOTILLA_GRAPHQL_PERSISTED_FILE: manifest });
+  }, 60_000);
   afterAll(async () => t?.close());
 
   it('runs a registered operation by APQ hash, by documentId or as its exact text, and nothing else', async () => {
-    t = await createTestApp({ FLOTILLA_GRAPHQL_PERSISTED: 'only', FLOTILLA_GRAPHQL_PERSISTED_FILE: manifest });
     const ok = { data: { health: 'healthy' } };
     expect(await post(t, { extensions: { persistedQuery: { version: 1, sha256Hash: sha(HEALTH) } } })).toEqual(ok);
     expect(await post(t, { documentId: `sha256:${sha(HEALTH)}` })).toEqual(ok);
@@ -68,7 +70,7 @@ describe('FLOTILLA_GRAPHQL_PERSISTED=allow and off', () => {
       await allow.close();
     }
     expect(loadPersistedOperations({ mode: 'off', extraFile: manifest }).size).toBe(0);
-  });
+  }, 60_000);
 
   it('refuses a manifest entry whose key is not the sha256 of its text', () => {
     const bad = join(dir, 'bad.json');
