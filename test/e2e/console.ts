@@ -52,7 +52,7 @@ export interface DevServer {
 }
 
 /** `flotilla dev` on `port` (0: a free one) with its data in `dataDir`; resolves when ready. */
-export async function startDev(dataDir: string, port = 0, timeoutMs = 90_000): Promise<DevServer> {
+export async function startDev(dataDir: string, port = 0, timeoutMs = 90_000, env: Record<string, string> = {}): Promise<DevServer> {
   const child = spawn(process.execPath, [BIN, 'dev'], {
     cwd: ROOT,
     env: {
@@ -64,6 +64,7 @@ export async function startDev(dataDir: string, port = 0, timeoutMs = 90_000): P
       HOST: '127.0.0.1',
       FLOTILLA_DATA_DIR: dataDir,
       FLOTILLA_ENGINES: 'local',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
