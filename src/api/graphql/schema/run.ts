@@ -229,8 +229,8 @@ export function runKeyOrder(spec: { sortBy: string }): { sortBy: string; kind: K
 }
 
 const runListArgs = (t: Parameters<Parameters<typeof builder.queryField>[1]>[0]) => ({
-  filter: t.arg({ type: RunFilter }),
-  orderBy: t.arg({ type: RunOrder }),
+  filter: t.arg({ type: RunFilter, description: 'Which runs; all when omitted.' }),
+  orderBy: t.arg({ type: RunOrder, description: 'Sort order; newest queued first when omitted.' }),
 });
 
 // ---- queries ----

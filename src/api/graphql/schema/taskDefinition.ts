@@ -59,8 +59,8 @@ TaskDefinitionRef.implement({
         type: RunRef,
         description: 'Runs of this definition, newest first unless ordered otherwise. Batched: listing many definitions with their runs costs two statements.',
         args: {
-          filter: t.arg({ type: RunFilter }),
-          orderBy: t.arg({ type: RunOrder }),
+          filter: t.arg({ type: RunFilter, description: 'Which runs; all when omitted.' }),
+          orderBy: t.arg({ type: RunOrder, description: 'Sort order; newest queued first when omitted.' }),
         },
         resolve: async (d, args, ctx) => {
           const spec = runListSpec(args.filter, args.orderBy);
@@ -123,8 +123,8 @@ builder.queryField('taskDefinitions', (t) =>
       type: TaskDefinitionRef,
       description: 'Definitions matching the filter, by alias unless ordered otherwise; 50 a page by default, at most 500.',
       args: {
-        filter: t.arg({ type: TaskDefinitionFilter }),
-        orderBy: t.arg({ type: TaskDefinitionOrder }),
+        filter: t.arg({ type: TaskDefinitionFilter, description: 'Which definitions; all when omitted.' }),
+        orderBy: t.arg({ type: TaskDefinitionOrder, description: 'Sort order; by alias when omitted.' }),
       },
       resolve: async (_root, args, ctx) => {
         assertNoNul(args.filter, 'filter');
@@ -217,7 +217,7 @@ function withoutNulls(input: Record<string, unknown>): Record<string, unknown> {
 builder.mutationField('createTaskDefinition', (t) =>
   t.field({
     type: TaskDefinitionRef,
-    args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true }) },
+    args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true, description: 'The new definition.' }) },
     errors: { ...mutationResult('CreateTaskDefinition', 'The definition was created'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input }, ctx) => {
       const row = await ctx.services.definitions.create(withoutNulls(input));
