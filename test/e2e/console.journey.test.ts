@@ -166,7 +166,7 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     const dialog = page.getByRole('dialog');
     await expect.poll(() => dialog.textContent()).toContain('It has no runs.');
     await screenshot(page, '10-task-delete-confirm');
-    await dialog.getByRole('button', { name: 'Delete task and runs' }).click();
+    await dialog.getByRole('button', { name: 'Delete task', exact: true }).click();
     await page.waitForURL(/\/tasks$/);
     await expect.poll(() => page.locator('tbody tr').count()).toBe(1);
     expect(await page.locator('tbody').textContent()).toContain('hello-world');
