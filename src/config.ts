@@ -144,6 +144,8 @@ const envSchema = z.object({
   FLOTILLA_DEFAULT_ROLE: z.enum(['viewer', 'user', 'admin']).default('viewer'),
   FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(100, 1, 100_000),
   FLOTILLA_MAX_CONNECTIONS_PER_CLIENT: int(50, 1, 100_000),
+  FLOTILLA_GRAPHQL_PERSISTED: z.enum(['off', 'allow', 'only']).default('off'),
+  FLOTILLA_GRAPHQL_PERSISTED_FILE: optional,
   ENABLED_WORKERS: csv(WORKER_NAMES.join(',')).refine(
     (names) => names.every((n) => (WORKER_NAMES as readonly string[]).includes(n)),
     { message: `must be a comma-separated list of ${WORKER_NAMES.join(', ')}` },
@@ -225,6 +227,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowRemoteLocalEngine: e.FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE,
     ownerIdVar: e.OWNER_ID_VAR,
     security: securityConfig(e, host, role),
+    /** GraphQL persisted operations (src/api/graphql/persisted.ts): off, allow (also), only (allow-list). */
+    graphqlPersisted: { mode: e.FLOTILLA_GRAPHQL_PERSISTED, extraFile: e.FLOTILLA_GRAPHQL_PERSISTED_FILE },
     workers: {
       enabled: e.ENABLED_WORKERS as WorkerName[],
       submitIntervalMs: e.WORKER_SUBMIT_INTERVAL,

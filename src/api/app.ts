@@ -14,6 +14,7 @@ import { schema } from './graphql/schema/index.js';
 import { createLoaders } from './graphql/loaders.js';
 import { useDeepDocumentIsSyntaxError, useRefuseUnanswerable } from './graphql/requestGuards.js';
 import { useErrorCodes } from './graphql/errorShape.js';
+import { loadPersistedOperations } from './graphql/persisted.js';
 import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
@@ -108,6 +109,9 @@ export function createApp(deps: AppDeps) {
   const security = config.security;
   const authenticator: Authenticator = createAuthenticator(security, deps.database?.db as never, deps.authOptions);
 
+  const persisted = loadPersistedOperations(config.graphqlPersisted);
+  if (persisted.mode !== 'off') logger.info({ mode: persisted.mode, operations: persisted.size }, 'graphql persisted operations');
+
   const yoga = createYoga<RequestIdentity, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -123,11 +127,14 @@ export function createApp(deps: AppDeps) {
     plugins: [
       useCSRFPrevention({ requestHeaders: ['x-graphql-yoga-csrf'] }),
       useRefuseUnanswerable(),
+      ...persisted.plugins,
       ...graphqlLimitPlugins(),
       useDeepDocumentIsSyntaxError(),
       useAuthorizeFields(),
       useErrorCodes(),
     ],
+    // GraphQL over HTTP's name for a persisted operation's id (persisted.ts).
+    extraParamNames: ['documentId'],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),
       info: (...a) => logger.info(a.map(String).join(' ')),
@@ -179,7 +186,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => errorResponse(err, logger, c));
 
-  return { app, yoga, logger, authenticator, security };
+  return { app, yoga, logger, persisted, authenticator, security };
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -35,7 +35,7 @@ function isGraphQLError(err: unknown): err is GraphQLError {
 }
 
 export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEPALIVE_MS): () => Promise<void> {
-  const { yoga, security, authenticator, logger } = app;
+  const { yoga, security, authenticator, logger, persisted } = app;
   const perClient = new Map<string, number>();
   const wss = new WebSocketServer({
     server,
@@ -114,10 +114,12 @@ export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEP
             params,
             actor: ctx.extra.actor,
           });
-          if (typeof params.query !== 'string' || params.query === '') {
+          // The persisted-operations mode applies here as on HTTP (persisted.ts).
+          const query = persisted.resolveText(params as typeof params & { documentId?: unknown });
+          if (query === '') {
             return [createGraphQLError('The payload has no query: send the operation text in "query"', { extensions: { code: 'BAD_REQUEST' } })];
           }
-          const document = parse(params.query);
+          const document = parse(query);
           const errors = validate(schema, document);
           if (errors.length) return errors.map((e: GraphQLError) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
           active.add(id);
