@@ -154,7 +154,8 @@ describe('WebSocket bounds', () => {
       await expect.poll(() => messages.some((m) => m.type === 'connection_ack')).toBe(true);
       for (const id of ['1', '2', '3']) ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { runEvents { status } }' } }));
       await expect.poll(() => messages.find((m) => m.id === '3')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }] });
-      expect(messages.filter((m) => m.id === '1' || m.id === '2')).toEqual([]);
+      // The first two run (with a shared Redis bus they may even see other tests' runs): no error for them.
+      expect(messages.filter((m) => (m.id === '1' || m.id === '2') && m.type !== 'next')).toEqual([]);
     } finally {
       await Promise.all(sockets.map((s) => new Promise((resolve) => { s.once('close', resolve); s.close(); })));
     }
