@@ -1,7 +1,7 @@
 // Every read and write of task_definitions.
-import { count, eq, inArray, like, sql, asc } from 'drizzle-orm';
+import { and, count, eq, inArray, like, sql, asc } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
+import { runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
 
 export const definitionColumns: ColumnMap = {
@@ -52,13 +52,21 @@ export async function updateDefinition(
   return row;
 }
 
-/** Deletes the definition; its runs, their events and logs go with it (ON DELETE CASCADE). */
+/**
+ * Deletes the definition and its runs (their events and logs go with them, ON DELETE
+ * CASCADE). runs.definition_id has no foreign key (template runs put a template id there),
+ * so the runs are deleted here, in the same transaction.
+ */
 export async function deleteDefinition(db: DbOrTx, id: string): Promise<boolean> {
-  const rows = await db
-    .delete(taskDefinitions)
-    .where(eq(taskDefinitions.definitionId, id))
-    .returning({ id: taskDefinitions.definitionId });
-  return rows.length > 0;
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .delete(taskDefinitions)
+      .where(eq(taskDefinitions.definitionId, id))
+      .returning({ id: taskDefinitions.definitionId });
+    if (rows.length === 0) return false;
+    await tx.delete(runs).where(and(eq(runs.definitionId, id), eq(runs.executableType, 'task_definition')));
+    return true;
+  });
 }
 
 export async function listDefinitions(db: DbOrTx, spec: ListSpec): Promise<{ total: number; rows: TaskDefinitionRow[] }> {

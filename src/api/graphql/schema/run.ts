@@ -74,7 +74,18 @@ RunRef.implement({
     tier: t.exposeString('tier', { nullable: true }),
 
     // where it runs
-    engine: t.exposeString('engine', { description: '`local`, `docker`, `kubernetes` or `ecs`.' }),
+    engine: t.exposeString('engine', { description: 'The engine that runs it: `local`, `docker`, `kubernetes` or `ecs`.' }),
+    engineRequested: t.exposeString('engineRequested', {
+      nullable: true,
+      description: 'The engine the request named (eks is kubernetes); differs from engine when a substitute ran it (FLOTILLA_ENGINE_SUBSTITUTES). Null when none was named.',
+    }),
+    resourceReason: t.exposeString('resourceReason', {
+      nullable: true,
+      description: 'Why the run got its cpu and memory, e.g. "memory 896 MB: 2 OOM-killed runs in 3 days, p99 512 MB × 1.75 …".',
+    }),
+    maxMemoryUsed: t.exposeInt('maxMemoryUsed', { nullable: true, description: 'Peak memory in MB, where the engine reports it.' }),
+    maxCpuUsed: t.exposeInt('maxCpuUsed', { nullable: true, description: 'Peak cpu in units (1024 = one core), where the engine reports it.' }),
+    executableType: t.exposeString('executableType', { description: '`task_definition` or `template`.' }),
     clusterName: t.exposeString('clusterName'),
     engineRef: t.exposeString('engineRef', { nullable: true, description: 'The engine object: Job name, task ARN, container id, host:pid.' }),
     podName: t.exposeString('podName', { nullable: true }),
