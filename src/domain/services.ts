@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js';
 import { createClusterService } from './clusterService.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
+import { createTemplateService } from './templateService.js';
 import { createLogService } from './logService.js';
 import { createLiveService } from './liveService.js';
 
@@ -24,10 +25,12 @@ export interface ServiceDeps {
 
 export function createServices(deps: ServiceDeps) {
   const clusters = createClusterService(deps);
+  const runs = createRunService({ ...deps, clusters });
   return {
     definitions: createDefinitionService(deps),
     clusters,
-    runs: createRunService({ ...deps, clusters }),
+    runs,
+    templates: createTemplateService({ db: deps.db, runs }),
     logs: createLogService(deps),
     live: createLiveService(deps),
   };

@@ -10,6 +10,7 @@ import { orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js'
 export const runColumns: ColumnMap = {
   run_id: runs.runId,
   definition_id: runs.definitionId,
+  executable_type: runs.executableType,
   alias: runs.alias,
   group_name: runs.groupName,
   image: runs.image,

@@ -34,7 +34,7 @@ const RUN_LIST = {
   },
 } as const satisfies Parameters<typeof createListParser>[0];
 
-const parseRunList = createListParser(RUN_LIST);
+export const parseRunList = createListParser(RUN_LIST);
 
 /** Execute body key (lower-cased) → run service input key. Unknown keys are ignored. */
 const EXECUTE_FIELDS: Record<string, string> = {
