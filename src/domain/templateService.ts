@@ -7,7 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { z } from 'zod';
 import type { Db } from '../db/client.js';
 import type { RunRow, TemplateRow } from '../db/schema.js';
-import { NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
+import { NotFoundError, TemplatePayloadError, ValidationError, type FieldIssue } from '../errors.js';
 import type { ListSpec } from '../store/listQuery.js';
 import * as store from '../store/templates.js';
 import { envField, intField } from './definitionService.js';
@@ -194,18 +194,18 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
     /** Merged payload, validated, and the rendered command, without running anything. */
     render(t: Template, payload: unknown): { merged: unknown; command: string } {
       if (payload !== undefined && (payload === null || typeof payload !== 'object' || Array.isArray(payload))) {
-        throw new ValidationError([{ path: ['template_payload'], message: 'template_payload must be a JSON object' }]);
+        throw new TemplatePayloadError([{ path: ['template_payload'], message: 'template_payload must be a JSON object' }]);
       }
       const merged = mergePayload(t.defaults, payload ?? {});
       const validate = validatorOf(t);
       if (!validate(merged)) {
-        throw new ValidationError((validate.errors ?? []).map(payloadIssue));
+        throw new TemplatePayloadError((validate.errors ?? []).map(payloadIssue));
       }
       try {
         return { merged, command: renderTemplate(parsedOf(t), merged) };
       } catch (err) {
         if (err instanceof TemplateError) {
-          throw new ValidationError([{ path: ['template_payload'], message: `rendering command_template failed at ${err.message}` }]);
+          throw new TemplatePayloadError([{ path: ['template_payload'], message: `rendering command_template failed at ${err.message}` }]);
         }
         throw err;
       }
@@ -218,7 +218,7 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
     async execute(t: Template, input: unknown, opts: TemplateExecuteOptions): Promise<{ run: RunRow; created: boolean }> {
       const v = deps.runs.parseExecute(input);
       const payloadIssueFound = unstorableIn(opts.payload, 'template_payload');
-      if (payloadIssueFound) throw new ValidationError([payloadIssueFound]);
+      if (payloadIssueFound) throw new TemplatePayloadError([payloadIssueFound]);
       const { command } = service.render(t, opts.payload);
       const exe: Executable = {
         type: 'template',

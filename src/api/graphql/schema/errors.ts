@@ -1,5 +1,5 @@
 // Expected failures as typed results (plugin-errors); anything else is masked by Yoga.
-import { ConflictError, FlotillaError, NotFoundError, ValidationError, type FieldIssue } from '../../../errors.js';
+import { ConflictError, FlotillaError, NotFoundError, TemplatePayloadError, ValidationError, type FieldIssue } from '../../../errors.js';
 import { builder } from '../builder.js';
 
 export const ErrorInterface = builder.interfaceRef<FlotillaError>('Error').implement({
@@ -34,7 +34,17 @@ const FieldErrorRef = builder.objectRef<FieldIssue>('FieldError').implement({
 builder.objectType(ValidationError, {
   name: 'ValidationError',
   interfaces: [ErrorInterface],
-  isTypeOf: (v) => v instanceof ValidationError,
+  isTypeOf: (v) => v instanceof ValidationError && !(v instanceof TemplatePayloadError),
+  fields: (t) => ({
+    fields: t.field({ type: [FieldErrorRef], resolve: (e) => e.issues }),
+  }),
+});
+
+builder.objectType(TemplatePayloadError, {
+  name: 'TemplatePayloadError',
+  description: "The payload fails the template's JSON Schema (each failing path in fields), or the command cannot be rendered from it.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof TemplatePayloadError,
   fields: (t) => ({
     fields: t.field({ type: [FieldErrorRef], resolve: (e) => e.issues }),
   }),
