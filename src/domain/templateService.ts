@@ -86,11 +86,19 @@ function payloadIssue(e: ErrorObject): FieldIssue {
   return { path, message: `${where}: ${message}` };
 }
 
+/**
+ * JSON documents (schema, defaults, payload) are stored as jsonb, which Postgres parses
+ * recursively: a document nested thousands deep would fail there (a 500), and the merge and
+ * renderer recurse too. Real payloads are a few levels deep.
+ */
+export const MAX_JSON_DEPTH = 64;
+
 /** Why `value` cannot be stored in jsonb/text, with its path; undefined when it can. Iterative. */
 function unstorableIn(value: unknown, root: string): FieldIssue | undefined {
-  const stack: [unknown, string][] = [[value, root]];
+  const stack: [unknown, string, number][] = [[value, root, 0]];
   while (stack.length) {
-    const [v, where] = stack.pop()!;
+    const [v, where, depth] = stack.pop()!;
+    if (depth > MAX_JSON_DEPTH) return { path: [root], message: `${root} must be at most ${MAX_JSON_DEPTH} levels deep` };
     if (typeof v === 'string') {
       const r = unstorableText(v);
       if (r) return { path: [root], message: `${where} must not contain ${r}` };
@@ -98,7 +106,7 @@ function unstorableIn(value: unknown, root: string): FieldIssue | undefined {
       for (const [k, x] of Object.entries(v)) {
         const r = unstorableText(k);
         if (r) return { path: [root], message: `${where} keys must not contain ${r}` };
-        stack.push([x, `${where}.${k}`]);
+        stack.push([x, `${where}.${k}`, depth + 1]);
       }
     }
   }

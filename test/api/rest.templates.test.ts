@@ -290,6 +290,16 @@ describe('PUT /api/v7/template/{id}/execute', () => {
     expect(await runCount()).toBe(before);
   });
 
+  it('a payload nested deeper than 64 levels → 400 (jsonb would fail to parse it), nothing stored', async () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 1000; i++) deep = { d: deep };
+    const before = await runCount();
+    expect(await exec({ owner_id: 'x', template_payload: deep })).toEqual({ status: 400, body: { error: 'template_payload must be at most 64 levels deep' } });
+    expect(await runCount()).toBe(before);
+    const created = await post(templateBody(uniqueName('deep'), { defaults: deep }));
+    expect(created).toEqual({ status: 400, body: { error: 'defaults must be at most 64 levels deep' } });
+  });
+
   it('a reserved env name → 409', async () => {
     expect(await exec({ owner_id: 'x', env: [{ name: 'FLOTILLA_RUN_ID', value: 'x' }] })).toEqual({
       status: 409,
