@@ -48,6 +48,8 @@ export type RunFacts = Partial<
     | 'cpu'
     | 'memory'
     | 'logCursor'
+    | 'maxMemoryUsed'
+    | 'maxCpuUsed'
   >
 >;
 

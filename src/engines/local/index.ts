@@ -3,7 +3,7 @@
 // code to a file, so a run outlives the worker that started it: after a worker restart
 // its logs resume from byte offsets and its exit code is still known. Only a run whose
 // process is gone without an exit file is lost (NEEDS_RETRY, per spec/engines.md).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -31,13 +31,42 @@ interface RunFiles {
 
 const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
 
+/**
+ * GNU time, where installed, measures the command: peak resident memory (KB) and cpu seconds,
+ * written to the run's `usage` file (the last line; a line before it may say how it ended).
+ */
+function gnuTime(): string | undefined {
+  if (!existsSync('/usr/bin/time')) return undefined;
+  const probe = spawnSync('/usr/bin/time', ['-f', '%M', '-o', '/dev/null', 'true'], { stdio: 'ignore', timeout: 5000 });
+  return probe.status === 0 ? '/usr/bin/time' : undefined;
+}
+const TIME = gnuTime();
+const MEASURE = TIME ? `"${TIME}" -f '%M %e %U %S' -o "$2/usage" ` : '';
+
+/**
+ * The kernel's count of OOM kills in this process's memory cgroup (v2 memory.events, v1
+ * memory.oom_control); undefined where neither can be read. A run that ends with SIGKILL
+ * while the count rose was OOM-killed.
+ */
+async function oomKills(): Promise<number | undefined> {
+  for (const file of ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control']) {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(await readFile(file, 'utf8'));
+      if (m) return Number(m[1]);
+    } catch {
+      // not this cgroup layout
+    }
+  }
+  return undefined;
+}
+
 // $1 = command, $2 = run directory, $3 = host, $4 = start time. The wrapper writes the pid
 // file itself before the command runs: a worker killed right after spawn leaves a run the next
 // submit recognises (and adopts) instead of launching it again. The pid and exit files are
 // renamed into place so a reader never sees them half written.
 const WRAPPER =
   `printf '{"pid":%s,"host":"%s","startedAt":"%s"}' "$$" "$3" "$4" >"$2/pid.tmp" && mv "$2/pid.tmp" "$2/pid"; ` +
-  `"${SHELL}" -c "$1" >>"$2/stdout" 2>>"$2/stderr" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+  `${MEASURE}"${SHELL}" -c "$1" >>"$2/stdout" 2>>"$2/stderr" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
 
 export function exitReasonFor(code: number): string {
   if (code === 0) return 'Exited successfully';
@@ -94,14 +123,29 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
     }
   }
 
-  function stopped(runId: string, code: number, finishedAt = new Date()): StatusUpdate {
-    return { runId, status: 'STOPPED', exitCode: code, exitReason: exitReasonFor(code), finishedAt };
+  /** The final update: exit, OOM kill (SIGKILL while the cgroup's OOM kill count rose), measured peaks. */
+  async function stopped(f: RunFiles, runId: string, code: number, finishedAt = new Date()): Promise<StatusUpdate> {
+    const update: StatusUpdate = { runId, status: 'STOPPED', exitCode: code, exitReason: exitReasonFor(code), finishedAt };
+    if (code === 137) {
+      const before = Number.parseInt(await readFile(join(f.dir, 'oom_before'), 'utf8').catch(() => ''), 10);
+      const now = await oomKills();
+      if (Number.isInteger(before) && now !== undefined && now > before) update.exitReason = 'OOMKilled';
+    }
+    const usage = await readFile(join(f.dir, 'usage'), 'utf8').catch(() => '');
+    const m = /(\d+) ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(usage);
+    if (m) {
+      const [kb, elapsed, user, sys] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+      update.usage = { maxMemoryMb: Math.max(1, Math.ceil(kb / 1024)) };
+      // Average over the run (GNU time has no peak): cpu seconds per second, in cpu units.
+      if (user + sys > 0) update.usage.maxCpu = Math.max(1, Math.round(((user + sys) / Math.max(elapsed, 0.01)) * 1024));
+    }
+    return update;
   }
 
   async function statusOf(run: EngineRun): Promise<StatusUpdate | MissingRun | undefined> {
     const f = files(run.runId);
     const code = await readExit(f);
-    if (code !== undefined) return stopped(run.runId, code);
+    if (code !== undefined) return stopped(f, run.runId, code);
     const pid = await readPid(f);
     if (!pid) return { runId: run.runId, missing: true };
     // A process on another host is not ours to judge.
@@ -110,7 +154,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
     // The exit file may land just after the process ends; look once more before calling it lost.
     await new Promise((r) => setTimeout(r, 50));
     const late = await readExit(f);
-    if (late !== undefined) return stopped(run.runId, late);
+    if (late !== undefined) return stopped(f, run.runId, late);
     return { runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' };
   }
 
@@ -131,7 +175,12 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         await rm(f.dir, { recursive: true, force: true });
       }
       await mkdir(f.work, { recursive: true });
-      await Promise.all([writeFile(f.stdout, ''), writeFile(f.stderr, '')]);
+      const oomBefore = await oomKills();
+      await Promise.all([
+        writeFile(f.stdout, ''),
+        writeFile(f.stderr, ''),
+        ...(oomBefore === undefined ? [] : [writeFile(join(f.dir, 'oom_before'), String(oomBefore))]),
+      ]);
       const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: f.work };
       for (const e of run.env) env[e.name] = e.value;
       const command = run.command ?? 'true';
@@ -154,10 +203,10 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
       }
       // Listen before any await: a short command can exit while the pid file is written.
       child.once('exit', () => {
-        void readExit(f).then((code) => {
+        void readExit(f).then(async (code) => {
           const update = code === undefined
             ? ({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' } as StatusUpdate)
-            : stopped(run.runId, code);
+            : await stopped(f, run.runId, code);
           // Names the process, so a late exit of an earlier attempt's process is told apart
           // from the current attempt (the run may have been retried by the time it arrives).
           update.engineRef = `${host}:${pid}`;
