@@ -144,11 +144,12 @@ export function computeSizing(input: SizingInput): Sizing {
   }
 
   if (memoryWhy.length === 0 && cpuWhy.length === 0) {
+    const runs = `${ooms.length} OOM-killed run${ooms.length === 1 ? '' : 's'} in 3 days`;
     const note =
       ooms.length > 0
         ? memOverridden && cpuOverridden
-          ? ` (${ooms.length} OOM-killed runs in 3 days, but the run's overrides win)`
-          : ` (${ooms.length} OOM-killed runs in 3 days ask for no more)`
+          ? ` (${runs}, but the run's overrides win)`
+          : ` (${runs} ask for no more)`
         : ' (no OOM-killed runs of this command in 3 days)';
     return { ...base, oomRuns: ooms.length, reason: plain + note };
   }

@@ -300,6 +300,29 @@ export function createRunService(deps: RunServiceDeps) {
       return (await service.launch(executableOfDefinition(definition), v)).run;
     },
 
+    /**
+     * The cpu and memory a run of this definition would get now, and why, without running
+     * anything (`flotilla explain-resources`): an execute as a dry run.
+     */
+    async explainResources(
+      target: { definitionId?: string; alias?: string },
+      input: { engine?: string; cpu?: number; memory?: number; gpu?: number; command?: string; cluster?: string } = {},
+    ): Promise<{ definitionId: string; alias: string; engine: string; cpu: number; memory: number; reason: string }> {
+      const definition = unstorable(target.alias ?? target.definitionId ?? '')
+        ? undefined
+        : target.alias !== undefined
+          ? await defs.getDefinitionByAlias(db, target.alias)
+          : await defs.getDefinitionById(db, target.definitionId ?? '');
+      if (!definition) {
+        throw new NotFoundError(
+          target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
+        );
+      }
+      const v = parseExecute({ ...input, owner: 'explain-resources' });
+      const { run } = await service.launch(executableOfDefinition(definition), v, { dryRun: true });
+      return { definitionId: definition.definitionId, alias: definition.alias, engine: run.engine, cpu: run.cpu, memory: run.memory, reason: run.resourceReason ?? '' };
+    },
+
     /** Validates an execute body (v6 shape, camelCase keys) without running anything. */
     parseExecute,
 
