@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createYoga } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -12,10 +13,12 @@ import type { Logger } from '../logger.js';
 import { schema } from './graphql/schema/index.js';
 import { createLoaders } from './graphql/loaders.js';
 import { useDeepDocumentIsSyntaxError, useRefuseUnanswerable } from './graphql/requestGuards.js';
+import { useErrorCodes } from './graphql/errorShape.js';
 import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter, createV7Router } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
 import { createHealthRoutes } from './health.js';
+import { mountWebConsole } from './webConsole.js';
 import type { Metrics } from '../metrics.js';
 
 export interface AppDeps {
@@ -27,6 +30,8 @@ export interface AppDeps {
   database?: Pick<Database, 'db'>;
   /** Served on /metrics (absent: no /metrics route). */
   metrics?: Metrics;
+  /** The built console served at `/` (default: dist/web of this checkout). */
+  webDir?: string;
 }
 
 /** Yoga passes `request` over HTTP; graphql-ws (ws.ts) passes the upgrade request as `req`. */
@@ -40,6 +45,25 @@ function requestHeaders(initial: { request?: Request; req?: { headers: IncomingH
   return headers;
 }
 
+const DEFAULT_QUERY = `# Flotilla GraphQL. Docs: the book icon on the left; run with Ctrl-Enter.
+query RecentRuns {
+  runs(first: 10) {
+    edges { node { runId alias status queuedAt } }
+  }
+}
+`;
+
+const graphiqlPages = new Map<string, string>();
+function cachedGraphiQL(opts?: Parameters<typeof renderGraphiQL>[0]): string {
+  const key = JSON.stringify(opts ?? {});
+  let page = graphiqlPages.get(key);
+  if (page === undefined) {
+    page = renderGraphiQL(opts);
+    graphiqlPages.set(key, page);
+  }
+  return page;
+}
+
 /** Versions the classic service answered on; they share one router (v6 is the superset). */
 export const REST_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
 
@@ -51,7 +75,12 @@ export function createApp(deps: AppDeps) {
     graphqlEndpoint: '/graphql',
     maskedErrors: true,
     landingPage: false,
-    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError()],
+    // GraphiQL from the package, scripts and styles inline: it works offline and behind a
+    // firewall (Yoga's default page loads them from a public CDN). The page is ~9 MB, so it
+    // is rendered once per set of options.
+    renderGraphiQL: cachedGraphiQL,
+    graphiql: { title: 'Flotilla GraphiQL', defaultQuery: DEFAULT_QUERY },
+    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError(), useErrorCodes()],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),
       info: (...a) => logger.info(a.map(String).join(' ')),
@@ -83,12 +112,12 @@ export function createApp(deps: AppDeps) {
   app.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
   app.route('/', createHealthRoutes({ db: deps.database?.db, bus, checkRedis: Boolean(config.redisUrl), metrics: deps.metrics }));
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, {}));
-  app.get('/', (c) => c.redirect('/graphql'));
+  mountWebConsole(app, deps.webDir);
 
   app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => errorResponse(err, logger, c));
 
-  return { app, yoga };
+  return { app, yoga, logger };
 }
 
 export type App = ReturnType<typeof createApp>;

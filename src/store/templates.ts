@@ -1,5 +1,6 @@
 // Every read and write of templates.
-import { and, asc, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { keysetOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import type { DbOrTx } from '../db/client.js';
 import { templates, type TemplateRow } from '../db/schema.js';
 
@@ -50,30 +51,34 @@ export async function insertTemplateVersion(
   });
 }
 
-export interface TemplateListSpec {
-  latestOnly: boolean;
-  sortBy: 'template_name' | 'version';
-  order: 'asc' | 'desc';
-  limit: number;
-  offset: number;
-}
+export const templateColumns: ColumnMap = {
+  template_name: templates.templateName,
+  version: templates.version,
+  template_id: templates.templateId,
+};
 
-export async function listTemplates(db: DbOrTx, spec: TemplateListSpec): Promise<{ total: number; rows: TemplateRow[] }> {
+export type TemplateListSpec = Omit<ListSpec, 'filters' | 'env'> & { latestOnly: boolean; sortBy: 'template_name' | 'version' };
+
+/** A page of templates in the list's order, with each row's sort key (for GraphQL cursors). */
+export async function listTemplates(db: DbOrTx, spec: TemplateListSpec): Promise<{ total: number; rows: TemplateRow[]; keys: SortKey[] }> {
   // Latest only: the row whose version is the highest of its name.
   const where: SQL | undefined = spec.latestOnly
     ? sql`${templates.version} = (select max(t2.version) from ${templates} t2 where t2.template_name = ${templates.templateName})`
     : undefined;
-  const col = spec.sortBy === 'version' ? templates.version : templates.templateName;
-  const dir = spec.order === 'asc' ? asc : desc;
-  const [rows, totals] = await Promise.all([
+  const keyset = keysetOf(templateColumns, templates.templateId, { ...spec, filters: [], env: [] });
+  const [found, totals] = await Promise.all([
     db
-      .select()
+      .select({ template: templates, sortKey: keyset.key })
       .from(templates)
-      .where(where)
-      .orderBy(dir(col), dir(templates.templateName), desc(templates.version))
+      .where(and(where, ...keyset.seek))
+      .orderBy(...keyset.order)
       .limit(spec.limit)
       .offset(spec.offset),
     db.select({ n: count() }).from(templates).where(where),
   ]);
-  return { total: Number(totals[0]?.n ?? 0), rows };
+  return {
+    total: Number(totals[0]?.n ?? 0),
+    rows: found.map((f) => f.template),
+    keys: found.map((f) => ({ value: f.sortKey, id: f.template.templateId })),
+  };
 }

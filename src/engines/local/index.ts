@@ -1,6 +1,7 @@
 // The `local` engine: `bash -c <command>` (or `sh -c`) as a detached process group in a
-// per-run directory. A small shell wrapper sends stdout/stderr to files and writes the exit
-// code to a file, so a run outlives the worker that started it: after a worker restart
+// per-run directory. A small shell wrapper starts it through a launcher (tagger.ts) that
+// stores stdout and stderr in one file in the exact order they were written, then writes the
+// exit code to a file, so a run outlives the worker that started it: after a worker restart
 // its logs resume from byte offsets and its exit code is still known. Only a run whose
 // process is gone without an exit file is lost (NEEDS_RETRY, per spec/engines.md).
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,7 +12,8 @@ import { join, resolve } from 'node:path';
 import { PermanentEngineError, RetryableEngineError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Engine, EngineRun, LogChunk, MissingRun, StatusUpdate, SubmitResult } from '../types.js';
-import { followFiles, parseCursor } from './follow.js';
+import { followFiles, followMerged, parseCursor } from './follow.js';
+import { LAUNCHER } from './tagger.js';
 
 export interface LocalEngineConfig {
   /** Parent of the per-run directories. */
@@ -25,6 +27,8 @@ interface RunFiles {
   work: string;
   stdout: string;
   stderr: string;
+  /** Both streams merged in write order (tagger.ts); runs started before it have stdout/stderr. */
+  output: string;
   exit: string;
   pid: string;
 }
@@ -60,13 +64,18 @@ async function oomKills(): Promise<number | undefined> {
   return undefined;
 }
 
-// $1 = command, $2 = run directory, $3 = host, $4 = start time. The wrapper writes the pid
-// file itself before the command runs: a worker killed right after spawn leaves a run the next
-// submit recognises (and adopts) instead of launching it again. The pid and exit files are
-// renamed into place so a reader never sees them half written.
+// $1 = command, $2 = run directory, $3 = host, $4 = start time, $5 = the launcher program.
+// The wrapper writes the pid file itself before the command runs: a worker killed right after
+// spawn leaves a run the next submit recognises (and adopts) instead of launching it again.
+// The launcher returns once the command has exited and its last line is stored, so the exit
+// file always means "all output is in the file". The pid and exit files are renamed into
+// place so a reader never sees them half written.
 const WRAPPER =
   `printf '{"pid":%s,"host":"%s","startedAt":"%s"}' "$$" "$3" "$4" >"$2/pid.tmp" && mv "$2/pid.tmp" "$2/pid"; ` +
-  `${MEASURE}"${SHELL}" -c "$1" >>"$2/stdout" 2>>"$2/stderr" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+  `${MEASURE}perl -e "$5" "$2" "${SHELL}" "$1" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+
+/** Long enough for the submitter to record PENDING first; a push that still loses is covered by reconcile. */
+const RUNNING_PUSH_DELAY_MS = 50;
 
 export function exitReasonFor(code: number): string {
   if (code === 0) return 'Exited successfully';
@@ -102,7 +111,15 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
   const files = (runId: string): RunFiles => {
     if (!/^[A-Za-z0-9_.-]+$/.test(runId)) throw new PermanentEngineError(`run id ${runId} is not a safe directory name`);
     const dir = join(root, runId);
-    return { dir, work: join(dir, 'work'), stdout: join(dir, 'stdout'), stderr: join(dir, 'stderr'), exit: join(dir, 'exit'), pid: join(dir, 'pid') };
+    return {
+      dir,
+      work: join(dir, 'work'),
+      stdout: join(dir, 'stdout'),
+      stderr: join(dir, 'stderr'),
+      output: join(dir, 'output'),
+      exit: join(dir, 'exit'),
+      pid: join(dir, 'pid'),
+    };
   };
 
   async function readExit(f: RunFiles): Promise<number | undefined> {
@@ -176,18 +193,14 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
       }
       await mkdir(f.work, { recursive: true });
       const oomBefore = await oomKills();
-      await Promise.all([
-        writeFile(f.stdout, ''),
-        writeFile(f.stderr, ''),
-        ...(oomBefore === undefined ? [] : [writeFile(join(f.dir, 'oom_before'), String(oomBefore))]),
-      ]);
+      await Promise.all([writeFile(f.output, ''), ...(oomBefore === undefined ? [] : [writeFile(join(f.dir, 'oom_before'), String(oomBefore))])]);
       const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: f.work };
       for (const e of run.env) env[e.name] = e.value;
       const command = run.command ?? 'true';
       const startedAt = new Date();
       let child;
       try {
-        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir, host, startedAt.toISOString()], {
+        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir, host, startedAt.toISOString(), LAUNCHER], {
           cwd: f.work,
           env,
           detached: true,
@@ -218,7 +231,20 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         await new Promise((r) => setTimeout(r, 2));
       }
       child.unref();
-      return { engineRef: `${host}:${pid}`, status: 'RUNNING', startedAt };
+      // Launched: PENDING until the wrapper has started the command (its pid file). Reported
+      // as a push just after this submit is recorded, so the timeline reads
+      // QUEUED → PENDING → RUNNING as on the other engines; reconcile covers a lost push.
+      if (existsSync(f.pid)) {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (existsSync(f.exit)) return;
+          const update: StatusUpdate = { runId: run.runId, status: 'RUNNING', startedAt, engineRef: `${host}:${pid}` };
+          for (const l of listeners) l(update);
+        }, RUNNING_PUSH_DELAY_MS);
+        timer.unref();
+        timers.add(timer);
+      }
+      return { engineRef: `${host}:${pid}`, status: 'PENDING', startedAt };
     },
 
     async reconcile(runs: EngineRun[]) {
@@ -239,6 +265,12 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
 
     async *logs(run: EngineRun, cursor: string | null, signal: AbortSignal): AsyncIterable<LogChunk> {
       const f = files(run.runId);
+      const done = async () => (await readExit(f)) !== undefined || !(await isRunning(f));
+      if (existsSync(f.output)) {
+        yield* followMerged(f.output, cursor, done, signal);
+        return;
+      }
+      // A run started by an earlier version: separate files, stdout first.
       yield* followFiles(
         { stdout: f.stdout, stderr: f.stderr },
         parseCursor(cursor),

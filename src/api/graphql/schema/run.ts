@@ -2,7 +2,8 @@
 // (definition, timeline, per-definition pages) go through the request's loaders, so listing
 // many runs costs a fixed number of statements.
 //
-// `id` is the runId itself, as for definitions: the string REST, the CLI and logs use.
+// `runId` is the domain id (the string REST, the CLI, logs and URLs use); `id` is the
+// Relay global id (node.ts).
 import type { RunRow } from '../../../db/schema.js';
 import type { RunStatus } from '../../../domain/statuses.js';
 import type { ListSpec } from '../../../store/listQuery.js';
@@ -12,19 +13,24 @@ import {
   badInput,
   columnFilters,
   connectionTypeOptions,
+  defaultDirection,
   OrderDirection,
   resolveListConnection,
   type FilterRules,
+  type KeyKind,
 } from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
 import { RunEventRef } from './runEvent.js';
 import { logCursorToSeq, RunLogPageRef } from './runLog.js';
 import { RunStatusEnum } from './runStatus.js';
 import { TaskDefinitionRef } from './taskDefinition.js';
+import { domainIdArg, NodeInterface, toGlobalId } from './node.js';
+import { engineOf, EngineEnum } from './enums.js';
 
 export const LOG_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
 export const NodeLifecycleEnum = builder.enumType('NodeLifecycle', {
+  description: 'The kind of capacity a run asks for.',
   values: {
     SPOT: { value: 'spot', description: 'Cheaper capacity that may be reclaimed; default deadline 2 days.' },
     ONDEMAND: { value: 'ondemand', description: 'Capacity that is not reclaimed; default deadline 7 days. Always used with GPUs.' },
@@ -36,10 +42,11 @@ export const RunRef = builder.objectRef<RunRow>('Run');
 
 RunRef.implement({
   description: 'One execution of a task definition, with a snapshot of what was launched.',
+  interfaces: [NodeInterface],
   fields: (t) => ({
-    id: t.exposeID('runId', { description: 'Same as runId.' }),
-    runId: t.exposeString('runId', { description: '`<engine>-<hex>`, 36 characters.' }),
-    status: t.field({ type: RunStatusEnum, resolve: (r) => r.status as RunStatus }),
+    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use runId in URLs and arguments.', resolve: (r) => toGlobalId('Run', r.runId) }),
+    runId: t.exposeID('runId', { description: 'The run id, `<engine>-<hex>` (36 characters): what URLs, REST, the CLI and arguments use.' }),
+    status: t.field({ type: RunStatusEnum, description: 'Where it is in its lifecycle.', resolve: (r) => r.status as RunStatus }),
     exitCode: t.exposeInt('exitCode', { nullable: true, description: '0 is success; null until STOPPED (or when the engine could not tell).' }),
     exitReason: t.exposeString('exitReason', { nullable: true, description: 'Why it stopped, in words.' }),
     queuedAt: t.expose('queuedAt', { type: 'DateTime' }),
@@ -53,7 +60,7 @@ RunRef.implement({
     idempotenceKey: t.exposeString('idempotenceKey', { nullable: true }),
 
     // what was launched
-    definitionId: t.exposeString('definitionId'),
+    definitionId: t.exposeID('definitionId', { description: 'The definitionId of the definition it launched.' }),
     definitionVersion: t.exposeInt('definitionVersion', { description: 'The definition version this run launched.' }),
     alias: t.exposeString('alias'),
     groupName: t.exposeString('groupName'),
@@ -74,10 +81,12 @@ RunRef.implement({
     tier: t.exposeString('tier', { nullable: true }),
 
     // where it runs
-    engine: t.exposeString('engine', { description: 'The engine that runs it: `local`, `docker`, `kubernetes` or `ecs`.' }),
-    engineRequested: t.exposeString('engineRequested', {
+    engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (r) => engineOf(r.engine) }),
+    engineRequested: t.field({
+      type: EngineEnum,
       nullable: true,
-      description: 'The engine the request named (eks is kubernetes); differs from engine when a substitute ran it (FLOTILLA_ENGINE_SUBSTITUTES). Null when none was named.',
+      description: 'The engine the request named (eks is KUBERNETES); differs from engine when a substitute ran it (FLOTILLA_ENGINE_SUBSTITUTES). Null when none was named.',
+      resolve: (r) => (r.engineRequested ? engineOf(r.engineRequested) : null),
     }),
     resourceReason: t.exposeString('resourceReason', {
       nullable: true,
@@ -134,7 +143,10 @@ RunRef.implement({
   }),
 });
 
-export const RunConnection = builder.connectionObject({ type: RunRef, ...connectionTypeOptions('RunConnection') }, { name: 'RunEdge' });
+export const RunConnection = builder.connectionObject(
+  { type: RunRef, ...connectionTypeOptions('RunConnection', 'runs') },
+  { name: 'RunEdge', description: 'A run and its cursor.' },
+);
 
 // ---- filter and order, shared by `runs` and `TaskDefinition.runs` ----
 
@@ -142,7 +154,7 @@ export const RunFilter = builder.inputType('RunFilter', {
   description: 'All given conditions must hold. Empty strings and empty lists are ignored; times are exclusive bounds.',
   fields: (t) => ({
     statuses: t.field({ type: [RunStatusEnum], description: 'Status is one of these.' }),
-    definitionId: t.string(),
+    definitionId: t.id({ description: 'The definitionId of the definition (exact).' }),
     alias: t.string({ description: 'Substring of the alias.' }),
     groupName: t.string({ description: 'Substring of the group name.' }),
     image: t.string({ description: 'Substring of the image.' }),
@@ -185,6 +197,7 @@ const filterRules: FilterRules<typeof RunFilter.$inferInput> = {
 const TIME_COLUMNS = ['queued_at', 'started_at', 'finished_at'];
 
 const RunOrderField = builder.enumType('RunOrderField', {
+  description: 'What runs can be sorted by; ties are broken by run id.',
   values: {
     QUEUED_AT: { value: 'queued_at' },
     STARTED_AT: { value: 'started_at' },
@@ -204,7 +217,7 @@ export const RunOrder = builder.inputType('RunOrder', {
   description: 'Sort order; missing values (e.g. not started) sort last in both directions, ties by run id.',
   fields: (t) => ({
     field: t.field({ type: RunOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times, ascending otherwise.' }),
+    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times (QUEUED_AT, STARTED_AT, FINISHED_AT), ascending otherwise.' }),
   }),
 });
 
@@ -219,8 +232,13 @@ export function runListSpec(
     filters: columnFilters(filter, filterRules),
     env: (filter?.env ?? []).map((e) => ({ name: e.name, value: e.value })),
     sortBy,
-    order: orderBy?.direction ?? (TIME_COLUMNS.includes(sortBy) ? 'desc' : 'asc'),
+    order: orderBy?.direction ?? defaultDirection(sortBy, TIME_COLUMNS),
   };
+}
+
+/** What a run list's cursors record: the sort column and the kind of its values. */
+export function runKeyOrder(spec: { sortBy: string }): { sortBy: string; kind: KeyKind } {
+  return { sortBy: spec.sortBy, kind: TIME_COLUMNS.includes(spec.sortBy) ? 'time' : spec.sortBy === 'exit_code' ? 'int' : 'text' };
 }
 
 const runListArgs = (t: Parameters<Parameters<typeof builder.queryField>[1]>[0]) => ({
@@ -238,7 +256,7 @@ builder.queryField('runs', (t) =>
       args: runListArgs(t),
       resolve: async (_root, args, ctx) => {
         const spec = runListSpec(args.filter, args.orderBy);
-        const connection = await resolveListConnection(args, (page) => ctx.services.runs.list({ ...spec, ...page }));
+        const connection = await resolveListConnection(args, runKeyOrder(spec), (page) => ctx.services.runs.list({ ...spec, ...page }));
         for (const { node } of connection.edges) ctx.loaders.primeRun(node);
         return connection;
       },
@@ -251,8 +269,15 @@ builder.queryField('run', (t) =>
   t.field({
     type: RunRef,
     nullable: true,
-    description: 'One run by id; null when none matches.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.loaders.runById.load(String(id)),
+    description: 'One run by runId; null when none matches.',
+    args: {
+      runId: t.arg.id({ description: 'The run id (Run.runId).' }),
+      id: t.arg.id({ deprecationReason: 'Use runId. Takes a run id or a Run global id.' }),
+    },
+    resolve: (_root, args, ctx) => {
+      const runId = domainIdArg({ primary: args.runId, legacy: args.id }, { primary: 'runId', legacy: 'id' }, 'Run');
+      if (runId === undefined) throw badInput('runId is required: the run id, e.g. "local-…" (Run.runId)');
+      return ctx.loaders.runById.load(runId);
+    },
   }),
 );

@@ -17,7 +17,7 @@ import { RunRef } from './run.js';
 import { logCursorToSeq, RunLogChunkRef } from './runLog.js';
 import { RunStatusEnum } from './runStatus.js';
 
-builder.subscriptionType({});
+builder.subscriptionType({ description: 'Live updates over WebSocket (graphql-transport-ws) or SSE (POST with Accept: text/event-stream) on /graphql.' });
 
 /** One item of a subscription stream: a value, or the error that ends the stream. */
 type Delivery<T> = { value: T } | { error: Error };
@@ -127,7 +127,7 @@ const RunFeedFilter = builder.inputType('RunFeedFilter', {
   fields: (t) => ({
     statuses: t.field({ type: [RunStatusEnum], description: 'The new status is one of these.' }),
     owner: t.string(),
-    definitionId: t.string(),
+    definitionId: t.id({ description: 'The definitionId of the definition (exact).' }),
     alias: t.string({ description: 'The exact alias.' }),
   }),
 });

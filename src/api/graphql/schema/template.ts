@@ -5,17 +5,19 @@ import type { TemplateRow, TaskDefinitionRow } from '../../../db/schema.js';
 import { builder } from '../builder.js';
 import { connectionTypeOptions, resolveListConnection } from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
-import { MUTATION_ERRORS } from './errors.js';
+import { MUTATION_ERRORS, mutationResult } from './errors.js';
 import { RunRef } from './run.js';
-import { ExecuteInput, nulIssues, resultNames } from './runMutations.js';
+import { ExecuteInput, nulIssues } from './runMutations.js';
 import { TaskDefinitionRef } from './taskDefinition.js';
+import { NodeInterface, toGlobalId } from './node.js';
 
 export const TemplateRef = builder.objectRef<TemplateRow>('Template');
 
 TemplateRef.implement({
   description: 'A parameterised job: its command is rendered from a JSON payload checked against its JSON Schema. One object per (templateName, version).',
+  interfaces: [NodeInterface],
   fields: (t) => ({
-    id: t.exposeID('templateId', { description: 'Same as templateId.' }),
+    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use templateId in URLs and arguments.', resolve: (x) => toGlobalId('Template', x.templateId) }),
     templateId: t.exposeID('templateId', { description: '`tpl-<uuid>`' }),
     templateName: t.exposeString('templateName'),
     version: t.exposeInt('version', { description: '1, 2, 3… per templateName; a create that changes a field makes the next one.' }),
@@ -35,7 +37,10 @@ TemplateRef.implement({
   }),
 });
 
-const TemplateConnection = builder.connectionObject({ type: TemplateRef, ...connectionTypeOptions('TemplateConnection') }, { name: 'TemplateEdge' });
+const TemplateConnection = builder.connectionObject(
+  { type: TemplateRef, ...connectionTypeOptions('TemplateConnection', 'templates') },
+  { name: 'TemplateEdge', description: 'A template and its cursor.' },
+);
 
 builder.queryField('templates', (t) =>
   t.connection(
@@ -44,7 +49,7 @@ builder.queryField('templates', (t) =>
       description: 'Templates by name; only the newest version of each name unless latestOnly is false. 50 a page by default, at most 500.',
       args: { latestOnly: t.arg.boolean({ defaultValue: true }) },
       resolve: (_root, args, ctx) =>
-        resolveListConnection(args, (page) =>
+        resolveListConnection(args, { sortBy: 'template_name', kind: 'text' }, (page) =>
           ctx.services.templates.list({ latestOnly: args.latestOnly ?? true, sortBy: 'template_name', order: 'asc', ...page }),
         ),
     },
@@ -56,10 +61,11 @@ builder.queryField('template', (t) =>
   t.field({
     type: TemplateRef,
     nullable: true,
-    args: { id: t.arg.id({ required: true, description: 'The templateId.' }) },
-    resolve: async (_root, { id }, ctx) => {
+    description: 'One template version by its templateId; null when there is none.',
+    args: { templateId: t.arg.id({ required: true }) },
+    resolve: async (_root, { templateId }, ctx) => {
       try {
-        return await ctx.services.templates.get(String(id));
+        return await ctx.services.templates.get(String(templateId));
       } catch (err) {
         if (err instanceof NotFoundError) return null;
         throw err;
@@ -122,7 +128,7 @@ builder.mutationField('createTemplate', (t) =>
     type: CreatedTemplateRef,
     description: 'Creates version 1 of a new name, or the next version when a field differs from the newest.',
     args: { input: t.arg({ type: CreateTemplateInput, required: true }) },
-    errors: { ...resultNames('CreateTemplate'), dataField: { name: 'result' } },
+    errors: { ...mutationResult('CreateTemplate', 'The template: created, or the newest version when nothing differed'), dataField: { name: 'result' } },
     resolve: async (_root, { input }, ctx) => {
       const issues = nulIssues(input, []);
       if (issues.length) throw new ValidationError(issues);
@@ -146,7 +152,12 @@ builder.mutationField('executeTemplate', (t) =>
       dryRun: t.arg.boolean({ defaultValue: false }),
       input: t.arg({ type: ExecuteInput, required: true }),
     },
-    errors: { types: [TemplatePayloadError, ...MUTATION_ERRORS], result: { name: 'ExecuteTemplateSuccess' }, union: { name: 'ExecuteTemplateResult' }, dataField: { name: 'run' } },
+    errors: {
+      types: [TemplatePayloadError, ...MUTATION_ERRORS],
+      result: { name: 'ExecuteTemplateSuccess', description: 'The run was created, QUEUED (or, with dryRun, what would be created).' },
+      union: { name: 'ExecuteTemplateResult', description: 'ExecuteTemplateSuccess, or why not: TemplatePayloadError (the payload), ValidationError, NotFoundError or ConflictError.' },
+      dataField: { name: 'run' },
+    },
     resolve: async (_root, args, ctx) => {
       if ((args.templateId == null) === (args.templateName == null)) {
         throw new ValidationError([{ path: [args.templateId == null ? 'templateId' : 'templateName'], message: 'executeTemplate takes exactly one of templateId or templateName' }]);

@@ -1,0 +1,25 @@
+// Writes dist/web/persisted-operations.json: { "<sha256 hex of the document text>": "<text>" }
+// for every operation the console sends. The text is what the client sends (urql's
+// stringifyDocument), so a server in persisted-only mode finds each hash the console uses.
+import { writeFileSync } from 'node:fs';
+import { stringifyDocument } from '@urql/core';
+import type { DocumentNode } from 'graphql';
+import { sha256Hex } from '../src/web/lib/sha256.js';
+import * as tasks from '../src/web/graphql/tasks.js';
+import * as runs from '../src/web/graphql/runs.js';
+import * as clusters from '../src/web/graphql/clusters.js';
+
+function isOperation(value: unknown): value is DocumentNode {
+  const doc = value as DocumentNode | undefined;
+  return doc?.kind === 'Document' && doc.definitions.some((d) => d.kind === 'OperationDefinition');
+}
+
+const out: Record<string, string> = {};
+for (const value of [...Object.values(tasks), ...Object.values(runs), ...Object.values(clusters)]) {
+  if (!isOperation(value)) continue;
+  const text = stringifyDocument(value);
+  out[await sha256Hex(text)] = text;
+}
+const file = new URL('../dist/web/persisted-operations.json', import.meta.url);
+writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
+console.log(`persisted-operations.json: ${Object.keys(out).length} operations`);
