@@ -48,7 +48,9 @@ describe('GraphQL templates', () => {
     expect(r.__typename).toBe('CreateTemplateSuccess');
     expect(r.result).toMatchObject({ created: true, template: { templateName: name, version: 1, memory: 512, cpu: 256, adaptiveResourceAllocation: true, defaults: { n: 1 } } });
     templateId = r.result.template.templateId;
-    expect(r.result.template.id).toBe(templateId);
+    expect(r.result.template.id).toBe(Buffer.from(`Template:${templateId}`).toString('base64'));
+    const node = await t.gql(`query($id: ID!) { node(id: $id) { ... on Template { templateId } } }`, { id: r.result.template.id });
+    expect(node.data.node).toEqual({ templateId });
     const again = (await t.gql(CREATE, { input })).data.createTemplate;
     expect(again.result).toMatchObject({ created: false, template: { templateId } });
     const v2 = (await t.gql(CREATE, { input: { ...input, commandTemplate: 'echo v2 {{.n}}' } })).data.createTemplate;
@@ -70,9 +72,9 @@ describe('GraphQL templates', () => {
     expect(latest.edges.filter((e: any) => e.node.templateName === name).map((e: any) => e.node.version)).toEqual([2]);
     const all = (await t.gql(q, { latest: false })).data.templates;
     expect(all.edges.filter((e: any) => e.node.templateName === name).map((e: any) => e.node.version).sort()).toEqual([1, 2]);
-    const one = (await t.gql(`query($id: ID!) { template(id: $id) { templateId version commandTemplate } }`, { id: templateId })).data.template;
+    const one = (await t.gql(`query($id: ID!) { template(templateId: $id) { templateId version commandTemplate } }`, { id: templateId })).data.template;
     expect(one).toEqual({ templateId, version: 1, commandTemplate: 'echo {{.n}}' });
-    expect((await t.gql(`query { template(id: "tpl-none") { templateId } }`)).data.template).toBeNull();
+    expect((await t.gql(`query { template(templateId: "tpl-none") { templateId } }`)).data.template).toBeNull();
   });
 
   it('executeTemplate by id and by name; the run has its executable; dryRun stores nothing', async () => {
@@ -83,7 +85,7 @@ describe('GraphQL templates', () => {
     expect(byName.run).toMatchObject({ command: 'echo v2 1', executable: { version: 2 } });
     const dry = (await t.gql(EXECUTE, { name, version: '1', dryRun: true, payload: { n: 3 }, input: { owner: 'gql' } })).data.executeTemplate;
     expect(dry.run.command).toBe('echo 3');
-    expect((await t.gql(`query($id: ID!) { run(id: $id) { runId } }`, { id: dry.run.runId })).data.run).toBeNull();
+    expect((await t.gql(`query($id: ID!) { run(runId: $id) { runId } }`, { id: dry.run.runId })).data.run).toBeNull();
 
     // Template runs are in `runs`, with their executable; a definition run's is its TaskDefinition.
     const def = await createDefinition(t.services, { command: 'echo d' });

@@ -49,7 +49,7 @@ describe('adaptive resources at execute', () => {
     expect(next.resource_reason).toBe(
       'memory 896 MB: 2 OOM-killed runs in 3 days, p99 512 MB × 1.75 (baseline 512 MB from the definition); cpu 500: 2 OOM-killed runs in 3 days, p99 256 × 1.25 (baseline 256 from the definition)',
     );
-    const gql = await t.gql(`query($id: ID!) { run(id: $id) { memory resourceReason } }`, { id: next.run_id });
+    const gql = await t.gql(`query($id: ID!) { run(runId: $id) { memory resourceReason } }`, { id: next.run_id });
     expect(gql.data.run).toEqual({ memory: 896, resourceReason: next.resource_reason });
   });
 

@@ -45,9 +45,9 @@ describe('engine substitutes', () => {
     // Both read back, over REST and GraphQL.
     const again = await t.fetch(`/api/v6/history/${body.run_id}`);
     expect(await again.json()).toMatchObject({ engine: 'local', engine_requested: 'kubernetes' });
-    const gql = await t.gql(`query($id: ID!) { run(id: $id) { engine engineRequested } }`, { id: body.run_id });
+    const gql = await t.gql(`query($id: ID!) { run(runId: $id) { engine engineRequested } }`, { id: body.run_id });
     expect(gql.errors).toBeUndefined();
-    expect(gql.data.run).toEqual({ engine: 'local', engineRequested: 'kubernetes' });
+    expect(gql.data.run).toEqual({ engine: 'LOCAL', engineRequested: 'KUBERNETES' });
     // The timeline says what happened.
     const events = await t.services.runs.events(body.run_id);
     expect(events[0]!.detail).toMatchObject({ engine: 'local', engine_requested: 'kubernetes' });
