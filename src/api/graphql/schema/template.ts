@@ -26,11 +26,13 @@ TemplateRef.implement({
     defaults: t.expose('defaults', { type: 'JSON', description: 'Fills keys missing from a payload, at any depth.' }),
     avatarUri: t.exposeString('avatarUri', { nullable: true }),
     image: t.exposeString('image'),
-    memory: t.exposeInt('memory'),
-    cpu: t.exposeInt('cpu'),
+    // Nullable like TaskDefinition's fields of the same names (always set here): the two are
+    // members of the Executable union, where one field name must have one type.
+    memory: t.exposeInt('memory', { nullable: true, description: 'MB (always set; default 512).' }),
+    cpu: t.exposeInt('cpu', { nullable: true, description: 'CPU units (always set; default 256).' }),
     gpu: t.exposeInt('gpu', { nullable: true }),
     env: t.field({ type: [EnvVarRef], resolve: (x) => x.env }),
-    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation'),
+    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation', { nullable: true, description: 'Always set; default true.' }),
     ports: t.exposeIntList('ports'),
     tags: t.exposeStringList('tags'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
