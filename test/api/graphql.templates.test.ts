@@ -17,7 +17,7 @@ const name = `gql-${Math.random().toString(16).slice(2, 8)}`;
 const CREATE = `mutation($input: CreateTemplateInput!) {
   createTemplate(input: $input) {
     __typename
-    ... on CreateTemplateSuccess { result { created template { id templateId templateName version schema defaults memory cpu adaptiveResourceAllocation commandTemplate } } }
+    ... on CreateTemplateSuccess { created template { id templateId templateName version schema defaults memory cpu adaptiveResourceAllocation commandTemplate } }
     ... on ValidationError { message fields { path message } }
   }
 }`;
@@ -46,15 +46,15 @@ describe('GraphQL templates', () => {
     expect(first.errors).toBeUndefined();
     const r = first.data.createTemplate;
     expect(r.__typename).toBe('CreateTemplateSuccess');
-    expect(r.result).toMatchObject({ created: true, template: { templateName: name, version: 1, memory: 512, cpu: 256, adaptiveResourceAllocation: true, defaults: { n: 1 } } });
-    templateId = r.result.template.templateId;
-    expect(r.result.template.id).toBe(Buffer.from(`Template:${templateId}`).toString('base64'));
-    const node = await t.gql(`query($id: ID!) { node(id: $id) { ... on Template { templateId } } }`, { id: r.result.template.id });
+    expect(r).toMatchObject({ created: true, template: { templateName: name, version: 1, memory: 512, cpu: 256, adaptiveResourceAllocation: true, defaults: { n: 1 } } });
+    templateId = r.template.templateId;
+    expect(r.template.id).toBe(Buffer.from(`Template:${templateId}`).toString('base64'));
+    const node = await t.gql(`query($id: ID!) { node(id: $id) { ... on Template { templateId } } }`, { id: r.template.id });
     expect(node.data.node).toEqual({ templateId });
     const again = (await t.gql(CREATE, { input })).data.createTemplate;
-    expect(again.result).toMatchObject({ created: false, template: { templateId } });
+    expect(again).toMatchObject({ created: false, template: { templateId } });
     const v2 = (await t.gql(CREATE, { input: { ...input, commandTemplate: 'echo v2 {{.n}}' } })).data.createTemplate;
-    expect(v2.result).toMatchObject({ created: true, template: { version: 2 } });
+    expect(v2).toMatchObject({ created: true, template: { version: 2 } });
   });
 
   it('createTemplate refuses bad input as a ValidationError naming the field', async () => {

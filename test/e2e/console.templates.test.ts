@@ -21,9 +21,9 @@ describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
     browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.setDefaultTimeout(30_000);
-    const created = await gql<{ createTemplate: { result: { template: { templateId: string } } } }>(
+    const created = await gql<{ createTemplate: { template: { templateId: string } } }>(
       server.url,
-      `mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { ... on CreateTemplateSuccess { result { template { templateId } } } } }`,
+      `mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { ... on CreateTemplateSuccess { template { templateId } } } }`,
       {
         input: {
           templateName: 'greet',
@@ -34,7 +34,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
         },
       },
     );
-    templateId = created.createTemplate.result.template.templateId;
+    templateId = created.createTemplate.template.templateId;
   }, 120_000);
 
   afterAll(async () => {

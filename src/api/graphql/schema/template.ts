@@ -118,27 +118,34 @@ const CreateTemplateInput = builder.inputType('CreateTemplateInput', {
   }),
 });
 
-const CreatedTemplateRef = builder.objectRef<{ template: TemplateRow; created: boolean }>('CreatedTemplate').implement({
-  fields: (t) => ({
-    template: t.field({ type: TemplateRef, resolve: (x) => x.template }),
-    created: t.exposeBoolean('created', { description: 'False: the newest version already had these fields.' }),
-  }),
-});
+/** A created-or-found template with whether this call created it. */
+type CreatedTemplate = TemplateRow & { created: boolean };
 
-builder.mutationField('createTemplate', (t) =>
-  t.field({
-    type: CreatedTemplateRef,
+builder.mutationField('createTemplate', (t) => {
+  const names = mutationResult('CreateTemplate', 'The template: the new version, or the newest one when nothing differed');
+  return t.field({
+    type: TemplateRef,
     description: 'Creates version 1 of a new name, or the next version when a field differs from the newest.',
     args: { input: t.arg({ type: CreateTemplateInput, required: true }) },
-    errors: { ...mutationResult('CreateTemplate', 'The template: created, or the newest version when nothing differed'), dataField: { name: 'result' } },
-    resolve: async (_root, { input }, ctx) => {
+    errors: {
+      ...names,
+      result: {
+        ...names.result,
+        fields: (r) => ({
+          created: r.boolean({ description: 'False: the newest version already had these fields, and is returned.', resolve: (x) => (x as CreatedTemplate).created }),
+        }),
+      },
+      dataField: { name: 'template' },
+    },
+    resolve: async (_root, { input }, ctx): Promise<CreatedTemplate> => {
       const issues = nulIssues(input, []);
       if (issues.length) throw new ValidationError(issues);
       const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));
-      return ctx.services.templates.create(given);
+      const { template, created } = await ctx.services.templates.create(given);
+      return { ...template, created };
     },
-  }),
-);
+  });
+});
 
 builder.mutationField('executeTemplate', (t) =>
   t.field({
