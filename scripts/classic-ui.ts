@@ -201,9 +201,13 @@ async function main() {
       await page.goto(`${UI}/tasks/${definitionId}/execute`);
       await page.getByText('ECS', { exact: true }).click();
       const group = page.locator('.bp3-form-group', { hasText: 'Cluster' }).first();
-      await group.locator('input').first().click();
-      const options = await page.locator('[class*="option"]').allTextContents();
-      if (!options.length) throw new Error('no cluster options');
+      // The picker loads GET /api/v6/clusters when it appears: open its menu until the names are in.
+      const options = await until('cluster options', async () => {
+        await group.locator('input').first().click();
+        const texts = (await page.locator('[class*="option"]').allTextContents()).filter((x) => x && x !== 'No options');
+        if (!texts.length) await page.keyboard.press('Escape');
+        return texts.length > 0 && texts;
+      }, 15_000);
       await page.locator('[class*="option"]').first().click();
       await page.locator('button[type=submit]').click();
       await page.waitForURL((u) => /^\/runs\/[^/]+$/.test(u.pathname));
@@ -243,7 +247,8 @@ async function main() {
         method: 'POST',
         json: {
           template_name: `${alias}-tpl`,
-          schema: { type: 'object', properties: { greeting: { type: 'string', title: 'Greeting' } }, required: ['greeting'] },
+          // The classic payload editor starts from the schema's own defaults (docs/classic-ui.md).
+          schema: { type: 'object', properties: { greeting: { type: 'string', title: 'Greeting', default: 'hello' } }, required: ['greeting'] },
           command_template: 'echo "{{.greeting}} from a template"',
           defaults: { greeting: 'hello' },
           image: 'alpine:3',
@@ -265,6 +270,7 @@ async function main() {
         return r.status === 'STOPPED' && r;
       });
       if (run.exit_code !== 0) throw new Error(`exit ${run.exit_code} ${run.exit_reason}`);
+      if (run.command !== 'echo "hello from a template"') throw new Error(`rendered ${run.command}`);
       return `command: ${run.command}`;
     });
 
