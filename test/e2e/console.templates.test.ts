@@ -68,6 +68,8 @@ describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
       .poll(async () => (await gql<{ run: { status: string; exitCode: number | null } }>(server.url, `query($id: ID!) { run(runId: $id) { status exitCode } }`, { id: runId })).run, { timeout: 30_000 })
       .toEqual({ status: 'STOPPED', exitCode: 0 });
     await page.getByText('hello FLOTILLA').first().waitFor();
+    // The run page says why the run got its resources.
+    await page.getByText('memory 512 MB: the template; cpu 256: the template').waitFor();
     console.log(`screenshot: ${await screenshot(page, 'console-template-run')}`);
   }, 120_000);
 });
