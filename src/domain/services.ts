@@ -27,7 +27,8 @@ export function createServices(deps: ServiceDeps) {
   const clusters = createClusterService(deps);
   const runs = createRunService({ ...deps, clusters });
   return {
-    definitions: createDefinitionService(deps),
+    // A forced delete stops the definition's runs through the one stop path.
+    definitions: createDefinitionService({ ...deps, stopRun: (runId, by) => runs.stop(runId, { by }) }),
     clusters,
     runs,
     templates: createTemplateService({ db: deps.db, runs }),

@@ -9,6 +9,7 @@
 // that did not happen.
 import type { TaskDefinition } from '../../../domain/definitionService.js';
 import { builder } from '../builder.js';
+import { stopperEmail } from '../../rest/runs.js';
 import {
   assertNoNul,
   badInput,
@@ -54,6 +55,11 @@ TaskDefinitionRef.implement({
     version: t.exposeInt('version', { description: 'Starts at 1, +1 on every update; runs record the version they launched.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    archivedAt: t.expose('archivedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it was deleted: an archived definition is out of lists and its alias is free, but it and its runs stay readable by id.',
+    }),
     runs: t.connection(
       {
         type: RunRef,
@@ -249,15 +255,19 @@ builder.mutationField('updateTaskDefinition', (t) =>
 builder.mutationField('deleteTaskDefinition', (t) =>
   t.field({
     type: 'ID',
-    description: 'Deletes the definition and, with it, its runs and their logs and events.',
+    description:
+      'Deletes (archives) the definition: it leaves lists and frees its alias; its runs, events and logs stay readable by id. ' +
+      'Unfinished runs make it a conflict naming them, unless `force` stops them first. `purge` removes the definition with its finished runs, events and logs for real.',
     args: {
       definitionId: t.arg.id({ description: 'The definition id (TaskDefinition.definitionId).' }),
       id: t.arg.id({ deprecationReason: 'Use definitionId. Takes a definition id or a TaskDefinition global id.' }),
+      force: t.arg.boolean({ description: 'Stop unfinished runs (the normal stop path) instead of refusing.' }),
+      purge: t.arg.boolean({ description: 'Remove for real; refused while a run is unfinished (unless `force`).' }),
     },
-    errors: { ...mutationResult('DeleteTaskDefinition', 'The definition, its runs and their output were deleted'), dataField: { name: 'deletedId' } },
+    errors: { ...mutationResult('DeleteTaskDefinition', 'The definition was archived (or, with purge, removed with its runs and their output)'), dataField: { name: 'deletedId' } },
     resolve: async (_root, args, ctx) => {
       const id = requiredDefinitionId(args);
-      await ctx.services.definitions.delete(id);
+      await ctx.services.definitions.delete(id, { force: args.force ?? false, purge: args.purge ?? false, by: stopperEmail(ctx.headers) ?? null });
       ctx.loaders.forgetDefinition({ definitionId: id, alias: '' });
       return id;
     },
