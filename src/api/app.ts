@@ -14,6 +14,7 @@ import { schema } from './graphql/schema/index.js';
 import { createLoaders } from './graphql/loaders.js';
 import { useDeepDocumentIsSyntaxError, useRefuseUnanswerable } from './graphql/requestGuards.js';
 import { useErrorCodes } from './graphql/errorShape.js';
+import { loadPersistedOperations } from './graphql/persisted.js';
 import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter, createV7Router } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
@@ -70,6 +71,9 @@ export const REST_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
 export function createApp(deps: AppDeps) {
   const { services, bus, logger, config } = deps;
 
+  const persisted = loadPersistedOperations(config.graphqlPersisted);
+  if (persisted.mode !== 'off') logger.info({ mode: persisted.mode, operations: persisted.size }, 'graphql persisted operations');
+
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -80,7 +84,9 @@ export function createApp(deps: AppDeps) {
     // is rendered once per set of options.
     renderGraphiQL: cachedGraphiQL,
     graphiql: { title: 'Flotilla GraphiQL', defaultQuery: DEFAULT_QUERY },
-    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError(), useErrorCodes()],
+    plugins: [useRefuseUnanswerable(), ...persisted.plugins, useDeepDocumentIsSyntaxError(), useErrorCodes()],
+    // GraphQL over HTTP's name for a persisted operation's id (persisted.ts).
+    extraParamNames: ['documentId'],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),
       info: (...a) => logger.info(a.map(String).join(' ')),
@@ -117,7 +123,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => errorResponse(err, logger, c));
 
-  return { app, yoga, logger };
+  return { app, yoga, logger, persisted };
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -234,7 +234,7 @@ describe('enums and id conventions in the schema', () => {
     expect(args(query, 'run')).toEqual({ runId: false, id: true });
     expect(args(query, 'taskDefinition')).toEqual({ definitionId: false, alias: false, id: true });
     expect(args(mutation, 'updateTaskDefinition')).toEqual({ definitionId: false, id: true, input: false });
-    expect(args(mutation, 'deleteTaskDefinition')).toEqual({ definitionId: false, id: true });
+    expect(args(mutation, 'deleteTaskDefinition')).toMatchObject({ definitionId: false, id: true });
     expect(args(mutation, 'executeTask')).toMatchObject({ definitionId: false });
   });
 

@@ -21,7 +21,7 @@ function isGraphQLError(err: unknown): err is GraphQLError {
 }
 
 export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEPALIVE_MS): () => Promise<void> {
-  const { yoga, logger } = app;
+  const { yoga, logger, persisted } = app;
   const wss = new WebSocketServer({ server, path: '/graphql' });
   // Keep-alive: a peer that vanished without closing (laptop lid, dead NAT) is found and
   // terminated, which ends its subscriptions and frees their followers.
@@ -53,10 +53,12 @@ export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEP
             socket: ctx.extra.socket,
             params,
           });
-          if (typeof params.query !== 'string' || params.query === '') {
+          // The persisted-operations mode applies here as on HTTP (persisted.ts).
+          const query = persisted.resolveText(params as typeof params & { documentId?: unknown });
+          if (query === '') {
             return [createGraphQLError('The payload has no query: send the operation text in "query"', { extensions: { code: 'BAD_REQUEST' } })];
           }
-          const document = parse(params.query);
+          const document = parse(query);
           const errors = validate(schema, document);
           if (errors.length) return errors.map((e: GraphQLError) => withCode(e, 'GRAPHQL_VALIDATION_FAILED'));
           return {

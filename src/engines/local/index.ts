@@ -75,7 +75,7 @@ const WRAPPER =
   `${MEASURE}perl -e "$5" "$2" "${SHELL}" "$1" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
 
 /** Long enough for the submitter to record PENDING first; a push that still loses is covered by reconcile. */
-const RUNNING_PUSH_DELAY_MS = 50;
+const RUNNING_PUSH_DELAY_MS = 200;
 
 export function exitReasonFor(code: number): string {
   if (code === 0) return 'Exited successfully';
@@ -215,15 +215,28 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         throw new RetryableEngineError(`could not start process: ${error.message}`, { cause: error });
       }
       // Listen before any await: a short command can exit while the pid file is written.
+      // Pushes wait until just after this submit is recorded (PENDING), so the timeline reads
+      // QUEUED → PENDING → RUNNING → STOPPED as on the other engines, also for a command
+      // that exits at once; reconcile covers a push that still loses the race.
+      let recorded!: () => void;
+      const submitRecorded = new Promise<void>((r) => (recorded = r));
+      let runningPushed = false;
+      const push = (update: StatusUpdate) => {
+        // Names the process, so a late push about an earlier attempt's process is told apart
+        // from the current attempt (the run may have been retried by the time it arrives).
+        update.engineRef = `${host}:${pid}`;
+        for (const l of listeners) l(update);
+      };
+      const pushRunning = () => {
+        if (runningPushed) return;
+        runningPushed = true;
+        push({ runId: run.runId, status: 'RUNNING', startedAt });
+      };
       child.once('exit', () => {
-        void readExit(f).then(async (code) => {
-          const update = code === undefined
-            ? ({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' } as StatusUpdate)
-            : await stopped(f, run.runId, code);
-          // Names the process, so a late exit of an earlier attempt's process is told apart
-          // from the current attempt (the run may have been retried by the time it arrives).
-          update.engineRef = `${host}:${pid}`;
-          for (const l of listeners) l(update);
+        void Promise.all([readExit(f), submitRecorded]).then(async ([code]) => {
+          if (code === undefined) return push({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' });
+          pushRunning();
+          push(await stopped(f, run.runId, code));
         });
       });
       // Status and log readers look for the pid file, so it is there before submit returns.
@@ -231,19 +244,14 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         await new Promise((r) => setTimeout(r, 2));
       }
       child.unref();
-      // Launched: PENDING until the wrapper has started the command (its pid file). Reported
-      // as a push just after this submit is recorded, so the timeline reads
-      // QUEUED → PENDING → RUNNING as on the other engines; reconcile covers a lost push.
-      if (existsSync(f.pid)) {
-        const timer = setTimeout(() => {
-          timers.delete(timer);
-          if (existsSync(f.exit)) return;
-          const update: StatusUpdate = { runId: run.runId, status: 'RUNNING', startedAt, engineRef: `${host}:${pid}` };
-          for (const l of listeners) l(update);
-        }, RUNNING_PUSH_DELAY_MS);
-        timer.unref();
-        timers.add(timer);
-      }
+      // Launched: PENDING until the wrapper has started the command (its pid file), then RUNNING.
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        recorded();
+        if (existsSync(f.pid) && !existsSync(f.exit)) pushRunning();
+      }, RUNNING_PUSH_DELAY_MS);
+      timer.unref();
+      timers.add(timer);
       return { engineRef: `${host}:${pid}`, status: 'PENDING', startedAt };
     },
 

@@ -29,13 +29,13 @@ export const ClusterRef = builder.objectRef<ClusterView>('Cluster').implement({
     id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use name in URLs and arguments.', resolve: (c) => toGlobalId('Cluster', c.name) }),
     name: t.exposeString('name', { description: 'What runs name in `cluster` and definitions in `targetCluster`: the cluster\'s domain id.' }),
     engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (c) => engineOf(c.engine) }),
-    status: t.field({ type: ClusterStatusEnum, resolve: (c) => c.status }),
+    status: t.field({ type: ClusterStatusEnum, description: 'Whether it takes new runs.', resolve: (c) => c.status }),
     allowedTiers: t.exposeStringList('allowedTiers', { description: 'Empty: any tier; otherwise a run must name one of these tiers.' }),
-    capabilities: t.exposeStringList('capabilities'),
-    region: t.exposeString('region', { nullable: true }),
+    capabilities: t.exposeStringList('capabilities', { description: 'What it offers (e.g. gpu, bash), for matching runs to clusters.' }),
+    region: t.exposeString('region', { nullable: true, description: 'Cloud region, where it applies.' }),
     namespace: t.exposeString('namespace', { nullable: true, description: 'Kubernetes namespace of its Jobs; null: FLOTILLA_K8S_NAMESPACE.' }),
     config: t.expose('config', { type: 'JSON', description: 'Engine settings, e.g. {"context": "<kubeconfig context>"} for kubernetes.' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true, description: 'Last change in the registry; null for one an engine provides.' }),
     registered: t.exposeBoolean('registered', { description: 'False: not in the registry; an engine configuration provides it (update registers it).' }),
   }),
 });
@@ -53,7 +53,7 @@ builder.queryField('cluster', (t) =>
     type: ClusterRef,
     nullable: true,
     description: 'One cluster by name; null when there is none.',
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The cluster name.' }) },
     resolve: async (_root, { name }, ctx) => (await ctx.services.clusters.find(name)) ?? null,
   }),
 );
@@ -95,7 +95,7 @@ function assertStorableName(name: string): void {
 builder.mutationField('createCluster', (t) =>
   t.field({
     type: ClusterRef,
-    args: { input: t.arg({ type: CreateClusterInput, required: true }) },
+    args: { input: t.arg({ type: CreateClusterInput, required: true, description: 'The new cluster.' }) },
     errors: { ...mutationResult('CreateCluster', 'The cluster was registered'), dataField: { name: 'cluster' } },
     resolve: (_root, { input }, ctx) => {
       // null means "not given" in a create: the defaults apply.
@@ -109,8 +109,8 @@ builder.mutationField('updateCluster', (t) =>
     type: ClusterRef,
     description: 'Changes a cluster; one an engine provides (registered: false) is registered with the change.',
     args: {
-      name: t.arg.string({ required: true }),
-      input: t.arg({ type: UpdateClusterInput, required: true }),
+      name: t.arg.string({ required: true, description: 'The cluster name.' }),
+      input: t.arg({ type: UpdateClusterInput, required: true, description: 'The fields to change.' }),
     },
     errors: { ...mutationResult('UpdateCluster', 'The cluster was changed'), dataField: { name: 'cluster' } },
     resolve: (_root, { name, input }, ctx) => {
@@ -126,7 +126,7 @@ builder.mutationField('deleteCluster', (t) =>
   t.field({
     type: 'String',
     description: 'Removes a registry entry. Refused (ConflictError) while runs on it are unfinished, and for clusters an engine provides.',
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The cluster name.' }) },
     errors: { ...mutationResult('DeleteCluster', 'The cluster was removed from the registry'), dataField: { name: 'deletedName' } },
     resolve: async (_root, { name }, ctx) => {
       assertStorableName(name);

@@ -62,7 +62,7 @@ builder.mutationField('executeTask', (t) =>
     args: {
       definitionId: t.arg.id(),
       alias: t.arg.string(),
-      input: t.arg({ type: ExecuteInput, required: true }),
+      input: t.arg({ type: ExecuteInput, required: true, description: 'How to run it: who (owner) and any overrides.' }),
     },
     errors: { ...mutationResult('ExecuteTask', 'The run was created, QUEUED (or the earlier run with the same idempotence key)'), dataField: { name: 'run' } },
     resolve: async (_root, { definitionId, alias, input }, ctx) => {
@@ -91,7 +91,7 @@ builder.mutationField('stopRun', (t) =>
     description:
       'Stops a run and its children (PARENT_FLOTILLA_RUN_ID): a QUEUED run never starts, a running one is terminated; STOPPED with exit code 1. ' +
       'Stopping a stopped run changes nothing. A request header whose name contains "-email" names who stopped it.',
-    args: { runId: t.arg.id({ required: true }) },
+    args: { runId: t.arg.id({ required: true, description: 'The run id (Run.runId).' }) },
     errors: { ...mutationResult('StopRun', 'The run is stopped'), dataField: { name: 'run' } },
     resolve: async (_root, { runId }, ctx) => {
       const id = String(runId);

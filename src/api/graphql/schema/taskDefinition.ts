@@ -39,22 +39,22 @@ TaskDefinitionRef.implement({
     }),
     definitionId: t.exposeID('definitionId', { description: 'The definition id, `<groupName>-<uuid>`, fixed at creation: what URLs, REST and arguments use.' }),
     alias: t.exposeString('alias', { description: 'Unique, human-chosen name.' }),
-    groupName: t.exposeString('groupName'),
-    image: t.exposeString('image'),
+    groupName: t.exposeString('groupName', { description: 'Group it belongs to; part of its definitionId.' }),
+    image: t.exposeString('image', { description: 'The container image to run.' }),
     command: t.exposeString('command', { nullable: true, description: 'Run with `bash -c`; null runs the image entrypoint.' }),
     memory: t.exposeInt('memory', { nullable: true, description: 'MB; null uses the minimum.' }),
     cpu: t.exposeInt('cpu', { nullable: true, description: 'CPU units, 1024 = 1 vCPU; null uses the minimum.' }),
-    gpu: t.exposeInt('gpu', { nullable: true }),
+    gpu: t.exposeInt('gpu', { nullable: true, description: 'GPUs to request.' }),
     ephemeralStorage: t.exposeInt('ephemeralStorage', { nullable: true, description: 'MB' }),
-    env: t.field({ type: [EnvVarRef], resolve: (d) => d.env }),
-    tags: t.exposeStringList('tags'),
-    ports: t.exposeIntList('ports'),
-    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation', { nullable: true }),
-    requiresDocker: t.exposeBoolean('requiresDocker'),
-    targetCluster: t.exposeString('targetCluster', { nullable: true }),
+    env: t.field({ type: [EnvVarRef], description: 'Environment passed to every run (execute may add to it).', resolve: (d) => d.env }),
+    tags: t.exposeStringList('tags', { description: 'Free labels for finding it.' }),
+    ports: t.exposeIntList('ports', { description: 'Container ports it listens on.' }),
+    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation', { nullable: true, description: 'Classic flag kept for REST clients; stored, not acted on.' }),
+    requiresDocker: t.exposeBoolean('requiresDocker', { description: 'Classic flag: its runs need a Docker daemon. Stored and returned.' }),
+    targetCluster: t.exposeString('targetCluster', { nullable: true, description: 'Cluster its runs go to unless execute names another.' }),
     version: t.exposeInt('version', { description: 'Starts at 1, +1 on every update; runs record the version they launched.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When it last changed.' }),
     archivedAt: t.expose('archivedAt', {
       type: 'DateTime',
       nullable: true,
@@ -65,8 +65,8 @@ TaskDefinitionRef.implement({
         type: RunRef,
         description: 'Runs of this definition, newest first unless ordered otherwise. Batched: listing many definitions with their runs costs two statements.',
         args: {
-          filter: t.arg({ type: RunFilter }),
-          orderBy: t.arg({ type: RunOrder }),
+          filter: t.arg({ type: RunFilter, description: 'Which runs; all when omitted.' }),
+          orderBy: t.arg({ type: RunOrder, description: 'Sort order; newest queued first when omitted.' }),
         },
         resolve: async (d, args, ctx) => {
           const spec = runListSpec(args.filter, args.orderBy);
@@ -129,8 +129,8 @@ builder.queryField('taskDefinitions', (t) =>
       type: TaskDefinitionRef,
       description: 'Definitions matching the filter, by alias unless ordered otherwise; 50 a page by default, at most 500.',
       args: {
-        filter: t.arg({ type: TaskDefinitionFilter }),
-        orderBy: t.arg({ type: TaskDefinitionOrder }),
+        filter: t.arg({ type: TaskDefinitionFilter, description: 'Which definitions; all when omitted.' }),
+        orderBy: t.arg({ type: TaskDefinitionOrder, description: 'Sort order; by alias when omitted.' }),
       },
       resolve: async (_root, args, ctx) => {
         assertNoNul(args.filter, 'filter');
@@ -223,7 +223,7 @@ function withoutNulls(input: Record<string, unknown>): Record<string, unknown> {
 builder.mutationField('createTaskDefinition', (t) =>
   t.field({
     type: TaskDefinitionRef,
-    args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true }) },
+    args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true, description: 'The new definition.' }) },
     errors: { ...mutationResult('CreateTaskDefinition', 'The definition was created'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input }, ctx) => {
       const row = await ctx.services.definitions.create(withoutNulls(input));
@@ -264,10 +264,10 @@ builder.mutationField('deleteTaskDefinition', (t) =>
       force: t.arg.boolean({ description: 'Stop unfinished runs (the normal stop path) instead of refusing.' }),
       purge: t.arg.boolean({ description: 'Remove for real; refused while a run is unfinished (unless `force`).' }),
     },
-    errors: { ...mutationResult('DeleteTaskDefinition', 'The definition was archived (or, with purge, removed with its runs and their output)'), dataField: { name: 'deletedId' } },
-    resolve: async (_root, args, ctx) => {
+    errors: { ...mutationResult('DeleteTaskDefinition', 'The definition was deleted (archived, or purged)'), dataField: { name: 'deletedId' } },
+    resolve: async (_root, { force, purge, ...args }, ctx) => {
       const id = requiredDefinitionId(args);
-      await ctx.services.definitions.delete(id, { force: args.force ?? false, purge: args.purge ?? false, by: stopperEmail(ctx.headers) ?? null });
+      await ctx.services.definitions.delete(id, { force: force ?? false, purge: purge ?? false, by: stopperEmail(ctx.headers) ?? null });
       ctx.loaders.forgetDefinition({ definitionId: id, alias: '' });
       return id;
     },
