@@ -128,6 +128,7 @@ const envSchema = z.object({
     .refine((v) => v === undefined || (/^\d+$/.test(v) && Number(v) <= 65535), { message: 'must be a port number (0-65535); unset = no listener' })
     .transform((v) => (v === undefined ? undefined : Number(v))),
   LOG_RETENTION_DAYS: int(90, 0, 36_500),
+  LOG_COMPLETE_WAIT: durationMs('10s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // local engine
   FLOTILLA_LOCAL_WORKDIR: optional,
@@ -205,6 +206,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsPort: e.WORKER_METRICS_PORT,
     },
     logRetentionDays: e.LOG_RETENTION_DAYS,
+    /** How long a log read of a STOPPED run waits for the collector to store the rest. */
+    logCompleteWaitMs: e.LOG_COMPLETE_WAIT,
     logLevel: e.LOG_LEVEL,
     local: { workdir: e.FLOTILLA_LOCAL_WORKDIR, graceMs: e.FLOTILLA_LOCAL_GRACE },
     docker: { host: e.DOCKER_HOST },

@@ -28,7 +28,7 @@ export function createServices(deps: ServiceDeps) {
     definitions: createDefinitionService(deps),
     clusters,
     runs: createRunService({ ...deps, clusters }),
-    logs: createLogService(deps),
+    logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),
   };
 }
