@@ -3,6 +3,7 @@ import { count, eq, inArray, like, sql, asc } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
+import { preparedFor } from './prepared.js';
 
 export const definitionColumns: ColumnMap = {
   definition_id: taskDefinitions.definitionId,
@@ -24,12 +25,18 @@ export async function insertDefinition(db: DbOrTx, row: NewTaskDefinitionRow): P
 }
 
 export async function getDefinitionById(db: DbOrTx, id: string): Promise<TaskDefinitionRow | undefined> {
-  const [row] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id));
+  const query = preparedFor(db, 'definition_by_id', (d) =>
+    d.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, sql.placeholder('id'))).prepare('flotilla_definition_by_id'),
+  );
+  const [row] = await query.execute({ id });
   return row;
 }
 
 export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<TaskDefinitionRow | undefined> {
-  const [row] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.alias, alias));
+  const query = preparedFor(db, 'definition_by_alias', (d) =>
+    d.select().from(taskDefinitions).where(eq(taskDefinitions.alias, sql.placeholder('alias'))).prepare('flotilla_definition_by_alias'),
+  );
+  const [row] = await query.execute({ alias });
   return row;
 }
 
