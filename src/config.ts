@@ -113,6 +113,8 @@ const envSchema = z.object({
     .default('FLOTILLA_RUN_OWNER_ID')
     .refine((v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), { message: 'must be a valid environment variable name' }),
   CORS_ORIGINS: csv('*'),
+  FLOTILLA_GRAPHQL_PERSISTED: z.enum(['off', 'allow', 'only']).default('off'),
+  FLOTILLA_GRAPHQL_PERSISTED_FILE: optional,
   ENABLED_WORKERS: csv(WORKER_NAMES.join(',')).refine(
     (names) => names.every((n) => (WORKER_NAMES as readonly string[]).includes(n)),
     { message: `must be a comma-separated list of ${WORKER_NAMES.join(', ')}` },
@@ -129,6 +131,8 @@ const envSchema = z.object({
     .transform((v) => (v === undefined ? undefined : Number(v))),
   LOG_RETENTION_DAYS: int(90, 0, 36_500),
   LOG_COMPLETE_WAIT: durationMs('10s'),
+  /** The longest a SIGTERM/SIGINT shutdown may take before the process exits anyway. */
+  FLOTILLA_SHUTDOWN_TIMEOUT: durationMs('10s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   // local engine
   FLOTILLA_LOCAL_WORKDIR: optional,
@@ -193,6 +197,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowRemoteLocalEngine: e.FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE,
     ownerIdVar: e.OWNER_ID_VAR,
     corsOrigins: e.CORS_ORIGINS,
+    /** GraphQL persisted operations (src/api/graphql/persisted.ts): off, allow (also), only (allow-list). */
+    graphqlPersisted: { mode: e.FLOTILLA_GRAPHQL_PERSISTED, extraFile: e.FLOTILLA_GRAPHQL_PERSISTED_FILE },
     workers: {
       enabled: e.ENABLED_WORKERS as WorkerName[],
       submitIntervalMs: e.WORKER_SUBMIT_INTERVAL,
@@ -208,6 +214,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logRetentionDays: e.LOG_RETENTION_DAYS,
     /** How long a log read of a STOPPED run waits for the collector to store the rest. */
     logCompleteWaitMs: e.LOG_COMPLETE_WAIT,
+    shutdownTimeoutMs: e.FLOTILLA_SHUTDOWN_TIMEOUT,
     logLevel: e.LOG_LEVEL,
     local: { workdir: e.FLOTILLA_LOCAL_WORKDIR, graceMs: e.FLOTILLA_LOCAL_GRACE },
     docker: { host: e.DOCKER_HOST },

@@ -3,7 +3,7 @@
 import { loadConfig, ConfigError } from './config.js';
 import { createLogger } from './logger.js';
 import { openRuntime, timed, type StartupTimings } from './runtime.js';
-import { onShutdown } from './signals.js';
+import { installShutdown } from './signals.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
@@ -18,6 +18,7 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
         'Bind to 127.0.0.1 (unset HOST), disable the local engine (FLOTILLA_ENGINES=docker), or set FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE=true if you mean it.',
     );
   }
+  const shutdown = installShutdown(logger, config.shutdownTimeoutMs);
   // Start-up breakdown (the benchmark reads it): modules is process start → here, mostly
   // loading the compiled modules; the rest are the steps below.
   const timings: StartupTimings = { modulesMs: Math.round(started) };
@@ -31,6 +32,7 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const [opened, loaded] = await Promise.allSettled([runtimeOpening, apiModules]);
   if (opened.status === 'rejected') throw opened.reason;
   const runtime = opened.value;
+  shutdown.add(() => runtime.close());
   if (loaded.status === 'rejected') {
     await runtime.close();
     throw loaded.reason;
@@ -38,7 +40,9 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const [{ createApp }, { listen }, { runWorkers }] = loaded.value;
   const app = await timed(timings, 'appMs', () => createApp(runtime));
   const workers = await timed(timings, 'workersMs', () => runWorkers(runtime, config.workers.enabled));
+  shutdown.add(() => workers.stop());
   const http = await timed(timings, 'listenMs', () => listen(app, config.host, config.port));
+  shutdown.add(() => http.close());
   logger.info(
     {
       startup: timings,
@@ -51,5 +55,4 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     },
     `flotilla dev ready on ${http.url} (GraphiQL at ${http.url}/graphql); runs go to the ${runtime.engines.defaultName()} engine`,
   );
-  onShutdown(logger, [() => runtime.close(), () => workers.stop(), () => http.close()]);
 }

@@ -2,7 +2,7 @@
 import { ConfigError, WORKER_NAMES, loadConfig, type WorkerName } from './config.js';
 import { createLogger } from './logger.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { onShutdown } from './signals.js';
+import { installShutdown } from './signals.js';
 import { newWorkerId } from './workers/context.js';
 import { startWorkers, type Workers } from './workers/index.js';
 import { listenHealth } from './api/health.js';
@@ -44,7 +44,9 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
   }
   const logger = createLogger(config.logLevel, { role: 'worker' });
   const enabled = parseWorkerList(opts.workers, config.workers.enabled);
+  const shutdown = installShutdown(logger, config.shutdownTimeoutMs);
   const runtime = await openRuntime(config, logger);
+  shutdown.add(() => runtime.close());
   // Listen before claiming anything, so a port already in use fails with no run held.
   const port = config.workers.metricsPort;
   const health =
@@ -57,6 +59,7 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
           },
         );
   if (health) logger.info({ url: health.url }, 'worker metrics and health listening');
+  if (health) shutdown.add(() => health.close());
   const workers = runWorkers(runtime, enabled);
-  onShutdown(logger, [() => runtime.close(), () => workers.stop(), ...(health ? [() => health.close()] : [])]);
+  shutdown.add(() => workers.stop());
 }

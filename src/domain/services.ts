@@ -24,10 +24,12 @@ export interface ServiceDeps {
 
 export function createServices(deps: ServiceDeps) {
   const clusters = createClusterService(deps);
+  const runs = createRunService({ ...deps, clusters });
   return {
-    definitions: createDefinitionService(deps),
+    // A forced delete stops the definition's runs through the one stop path.
+    definitions: createDefinitionService({ ...deps, stopRun: (runId, by) => runs.stop(runId, { by }) }),
     clusters,
-    runs: createRunService({ ...deps, clusters }),
+    runs,
     logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),
   };

@@ -123,7 +123,7 @@ describe('a log read right after STOPPED, with a slow collector', () => {
   });
 
   it('GraphQL Run.logs waits too, unless waitForComplete: false', async () => {
-    const query = `query($id: ID!, $wait: Boolean) { run(id: $id) { status logs(waitForComplete: $wait) { text complete } } }`;
+    const query = `query($id: ID!, $wait: Boolean) { run(runId: $id) { status logs(waitForComplete: $wait) { text complete } } }`;
     const noWait = await execute(c!, { command: 'echo one; echo two' });
     await waitStopped(c!, noWait);
     const quick = await c!.t.gql(query, { id: noWait, wait: false });

@@ -215,9 +215,17 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
 
     const gql = await t.gql(`query($id: ID!) { run(id: $id) { status exitCode events { kind reason detail } } }`, { id });
     expect(gql.errors).toBeUndefined();
-    const engineEvents = gql.data.run.events.filter((e: Json) => e.kind === 'engine');
+    const engineEvents = gql.data.run.events.filter((e: Json) => e.kind === 'ENGINE');
     expect(engineEvents.map((e: Json) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     expect(engineEvents[0].detail).toMatchObject({ event_type: 'Normal', source_object: `pod/${pod}` });
+  });
+
+  it('a NUL and a lone CR in the output: every line around them arrives, the NUL stored as U+FFFD', async () => {
+    // The fake plays text (a pod log of real bytes that are not UTF-8 decodes to U+FFFD in
+    // the engine's reader, as on the local and docker engines).
+    const id = await execute({ command: `echo before; printf 'a\\000b\\n'; printf 'progress 10%%\\rprogress 100%%\\n'; echo after` });
+    await finished(id);
+    expect(await logText(id)).toBe('before\na\uFFFDb\nprogress 10%\rprogress 100%\nafter\n');
   });
 
   it('a failing command → STOPPED with its exit code and the container reason', async () => {
@@ -306,7 +314,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     await new Promise((r) => setTimeout(r, 500));
     expect(await podEvents(id)).toEqual(before);
     const gql = await t.gql(`query($id: ID!) { run(id: $id) { events { kind reason } } }`, { id });
-    expect(gql.data.run.events.filter((e: Json) => e.kind === 'engine').map((e: Json) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    expect(gql.data.run.events.filter((e: Json) => e.kind === 'ENGINE').map((e: Json) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
   });
 
   it('the same engine event reported twice is stored once', async () => {
