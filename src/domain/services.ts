@@ -30,7 +30,7 @@ export function createServices(deps: ServiceDeps) {
     definitions: createDefinitionService({ ...deps, stopRun: (runId, by) => runs.stop(runId, { by }) }),
     clusters,
     runs,
-    logs: createLogService(deps),
+    logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),
   };
 }
