@@ -4,7 +4,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
-import type { Db } from '../db/client.js';
+import type { Db, DbOrTx } from '../db/client.js';
 import type { EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
 import type { EngineEvent, EngineRun, StatusUpdate } from '../engines/types.js';
 import type { EngineRegistry } from '../engines/registry.js';
@@ -419,19 +419,20 @@ export function createRunService(deps: RunServiceDeps) {
         maxAttempts: config.workers.maxAttempts,
       };
       if (opts.dryRun) return { run: dryRunRow(row), created: false };
-      const { run, created } = await db.transaction(async (tx) => {
-        if (v.idempotenceKey) {
-          // Serialise executes that share a key, so two concurrent requests make one run.
-          await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${v.idempotenceKey}))`);
-          const earlier = await store.findByIdempotenceKey(tx, v.idempotenceKey, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
-          if (earlier) return { run: earlier, created: false };
-        }
-        const inserted = await store.insertRun(tx, row, {
-          reason: `executed by ${v.owner}`,
-          detail: { engine, cluster: row.clusterName, ...(choice.requested ? { engine_requested: choice.requested } : {}), ...(notes.length ? { notes } : {}) },
-        });
-        return { run: inserted, created: true };
-      });
+      const detail = { engine, cluster: row.clusterName, ...(choice.requested ? { engine_requested: choice.requested } : {}), ...(notes.length ? { notes } : {}) };
+      const insert = (into: DbOrTx) => store.insertRun(into, row, { reason: `executed by ${v.owner}`, detail });
+      const key = v.idempotenceKey;
+      // Without an idempotence key the insert is one statement, atomic by itself: no
+      // transaction around it, so an execute is one round trip.
+      const { run, created } = !key
+        ? { run: await insert(db), created: true }
+        : await db.transaction(async (tx) => {
+            // Serialise executes that share a key, so two concurrent requests make one run.
+            await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
+            const earlier = await store.findByIdempotenceKey(tx, key, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
+            if (earlier) return { run: earlier, created: false };
+            return { run: await insert(tx), created: true };
+          });
       if (created) {
         await Promise.all([publish(run), bus.publish('runs.queued', { runId: run.runId })]);
       }

@@ -32,7 +32,7 @@ export function createServices(deps: ServiceDeps) {
     clusters,
     runs,
     templates: createTemplateService({ db: deps.db, runs }),
-    logs: createLogService(deps),
+    logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),
   };
 }

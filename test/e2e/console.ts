@@ -2,6 +2,7 @@
 // folder, Debian's Chromium driven by playwright-core, the console built once, and a
 // screenshot folder the test prints.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,11 +17,29 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin/flotilla.js');
 export const SCREENSHOT_DIR = join(ROOT, 'test-results/screenshots');
 
-/** Builds the console unless dist/web is there (CI builds it in `npm ci` through prepare). */
+/**
+ * Builds the console unless dist/web is there (CI builds it in `npm ci` through prepare).
+ * Test files run in parallel: one builds (holding a lock directory), the others wait for it.
+ */
 export function ensureConsoleBuilt(): void {
-  if (existsSync(join(ROOT, 'dist/web/index.html'))) return;
-  const r = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm run build:web failed:\n${r.stdout}\n${r.stderr}`);
+  const index = join(ROOT, 'dist/web/index.html');
+  if (existsSync(index)) return;
+  const lock = join(tmpdir(), `flotilla-build-web-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}.lock`);
+  try {
+    mkdirSync(lock);
+  } catch {
+    const deadline = Date.now() + 300_000;
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    while (!existsSync(index) && existsSync(lock) && Date.now() < deadline) Atomics.wait(sleeper, 0, 0, 500);
+    if (existsSync(index)) return;
+    throw new Error(`another test is building the console and did not finish (lock ${lock}); remove the lock or run npm run build:web`);
+  }
+  try {
+    const r = spawnSync('npm', ['run', 'build:web'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, NODE_ENV: 'production' } });
+    if (r.status !== 0) throw new Error(`npm run build:web failed:\n${r.stdout}\n${r.stderr}`);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }
 
 export interface DevServer {
@@ -33,7 +52,7 @@ export interface DevServer {
 }
 
 /** `flotilla dev` on `port` (0: a free one) with its data in `dataDir`; resolves when ready. */
-export async function startDev(dataDir: string, port = 0, timeoutMs = 90_000): Promise<DevServer> {
+export async function startDev(dataDir: string, port = 0, timeoutMs = 90_000, env: Record<string, string> = {}): Promise<DevServer> {
   const child = spawn(process.execPath, [BIN, 'dev'], {
     cwd: ROOT,
     env: {
@@ -45,6 +64,7 @@ export async function startDev(dataDir: string, port = 0, timeoutMs = 90_000): P
       HOST: '127.0.0.1',
       FLOTILLA_DATA_DIR: dataDir,
       FLOTILLA_ENGINES: 'local',
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -11,6 +11,7 @@ import type { LogStore } from '../lib/logStore.js';
 
 const ROW = 20;
 const SEARCH_SLICE = 50_000;
+const BLOCK = 32;
 
 const Line = memo(function Line({ text }: { text: string }) {
   return (
@@ -47,14 +48,27 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
   const jumpedToHash = useRef(false);
   const count = store.length;
 
+  // The virtualizer's items are blocks of BLOCK lines, not lines: its per-item bookkeeping
+  // then stays small at a million lines (one pass over every item per update took most of
+  // the main thread when each line was an item). Each rendered block is measured, so the
+  // growing last block and wrapped lines get their real heights.
+  const blocks = Math.ceil(count / BLOCK);
   const virtualizer = useVirtualizer({
-    count,
+    count: blocks,
     getScrollElement: () => scrollRef.current,
-    estimateSize: () => ROW,
-    overscan: 10,
-    // Wrapped lines have their own heights; unwrapped ones are all one row tall.
-    measureElement: wrap ? undefined : () => ROW,
+    estimateSize: () => BLOCK * ROW,
+    overscan: 1,
   });
+  const scrollToLine = useCallback(
+    (index: number) => {
+      const el = scrollRef.current;
+      if (!el) return;
+      const block = Math.floor(index / BLOCK);
+      const blockStart = virtualizer.getOffsetForIndex(block, 'start')?.[0] ?? block * BLOCK * ROW;
+      el.scrollTop = Math.max(0, blockStart + (index % BLOCK) * ROW - el.clientHeight / 2 + ROW / 2);
+    },
+    [virtualizer],
+  );
 
   // Follow the tail: after each batch of lines, stay at the bottom. Set scrollTop directly
   // (the browser clamps it): the virtualizer's scrollToIndex reads scrollHeight, forcing a
@@ -69,8 +83,8 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
     if (!selected || jumpedToHash.current || count < selected.start) return;
     jumpedToHash.current = true;
     setFollow(false);
-    virtualizer.scrollToIndex(selected.start - 1, { align: 'center' });
-  }, [selected, count, virtualizer]);
+    scrollToLine(selected.start - 1);
+  }, [selected, count, scrollToLine]);
 
   useEffect(() => {
     const onHash = () => {
@@ -106,13 +120,15 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
     userScroll.current = performance.now();
   };
 
-  const onLineClick = (line: number, extend: boolean) => {
-    const next = clickLine(selected, line, extend);
+  const selectedRef = useRef(selected);
+  selectedRef.current = selected;
+  const onLineClick = useCallback((line: number, extend: boolean) => {
+    const next = clickLine(selectedRef.current, line, extend);
     setSelected(next);
     setFollow(false);
     jumpedToHash.current = true;
     history.replaceState(null, '', formatLineHash(next));
-  };
+  }, []);
 
   // Searched in slices of SEARCH_SLICE lines with a yield between them: a million lines
   // take a moment but never freeze the tab. A newer search cancels an older one.
@@ -120,7 +136,8 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
   const find = async (direction: 1 | -1) => {
     if (!query) return;
     const run = ++searchRun.current;
-    const from = match >= 0 ? match : direction === 1 ? (virtualizer.getVirtualItems()[0]?.index ?? 0) - 1 : count;
+    const top = Math.floor((scrollRef.current?.scrollTop ?? 0) / ROW);
+    const from = match >= 0 ? match : direction === 1 ? Math.min(top, count) - 1 : count;
     const scan = store.startSearch(query, from, direction);
     let found: number | undefined;
     setSearchNote('Searching…');
@@ -135,7 +152,7 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
     }
     setSearchNote(`Line ${found + 1}`);
     setFollow(false);
-    virtualizer.scrollToIndex(found, { align: 'center' });
+    scrollToLine(found);
   };
   const onSearchKey = (e: KeyboardEvent<HTMLInputElement>) => {
     if (e.key === 'Enter') {
@@ -203,9 +220,19 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
           <div className="log-empty">{state === 'error' ? `Cannot read the log: ${error}` : state === 'complete' ? 'This run wrote no output.' : running ? 'Waiting for output…' : 'No output yet. Lines appear here when the run starts.'}</div>
         ) : (
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
-            {items.map((item) => (
-              <Row key={item.key} index={item.index} start={item.start} store={store} selected={inRange(selected, item.index + 1)} match={item.index === match} times={times} measure={wrap ? virtualizer.measureElement : undefined} onLineClick={onLineClick} />
-            ))}
+            {items.map((item) => {
+              const first = item.index * BLOCK;
+              const last = Math.min(count, first + BLOCK);
+              const rows = [];
+              for (let i = first; i < last; i++) {
+                rows.push(<Row key={i} index={i} store={store} selected={inRange(selected, i + 1)} match={i === match} times={times} onLineClick={onLineClick} />);
+              }
+              return (
+                <div key={item.key} ref={virtualizer.measureElement} data-index={item.index} className="log-block" style={{ transform: `translateY(${item.start}px)` }}>
+                  {rows}
+                </div>
+              );
+            })}
           </div>
         )}
       </div>
@@ -216,18 +243,13 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
   );
 }
 
-function Row(props: { index: number; start: number; store: LogStore; selected: boolean; match: boolean; times: boolean; measure?: (el: Element | null) => void; onLineClick: (line: number, extend: boolean) => void }) {
+// Memoized: lines never change once stored, so a row re-renders only when its marks do.
+const Row = memo(function Row(props: { index: number; store: LogStore; selected: boolean; match: boolean; times: boolean; onLineClick: (line: number, extend: boolean) => void }) {
   const { index, store } = props;
   const line = index + 1;
   const meta = store.meta(index);
   return (
-    <div
-      ref={props.measure}
-      data-index={index}
-      className={`log-line${props.selected ? ' selected' : ''}${props.match ? ' match' : ''}${meta?.stream.toUpperCase() === 'STDERR' ? ' stderr' : ''}`}
-      style={{ transform: `translateY(${props.start}px)` }}
-      id={`L${line}`}
-    >
+    <div className={`log-line${props.selected ? ' selected' : ''}${props.match ? ' match' : ''}${meta?.stream.toUpperCase() === 'STDERR' ? ' stderr' : ''}`} id={`L${line}`}>
       <a
         className="ln"
         href={formatLineHash(line)}
@@ -244,4 +266,4 @@ function Row(props: { index: number; start: number; store: LogStore; selected: b
       </span>
     </div>
   );
-}
+});

@@ -152,7 +152,7 @@ export function ClustersPage() {
             {list.map((c) => (
               <tr key={c.name}>
                 <td>
-                  {c.name}
+                  {c.name}{' '}
                   {!c.registered && <span className="tag" title="Provided by the engine configuration">engine</span>}
                 </td>
                 <td>{c.engine.toLowerCase()}</td>

@@ -141,12 +141,12 @@ export function TaskPage() {
         open={confirming}
         onOpenChange={setConfirming}
         title={`Delete ${t.alias}?`}
-        confirmLabel="Delete task and runs"
+        confirmLabel="Delete task"
         busy={deletion.fetching || runCount === undefined}
         onConfirm={() => void onDelete()}
       >
         <p>
-          {runCount === undefined ? 'Counting its runs…' : runCount === 0 ? 'It has no runs.' : `Its ${runCount} run${runCount === 1 ? '' : 's'}, with their logs and events, go with it.`} This cannot be undone.
+          {runCount === undefined ? 'Counting its runs…' : runCount === 0 ? 'It has no runs.' : `Its ${runCount} run${runCount === 1 ? ' stays' : 's stay'} readable by run id.`} The task is archived: it leaves the task list and its alias becomes free. A task with unfinished runs cannot be deleted until they stop.
         </p>
         {deleteError && <p className="field-error">{deleteError}</p>}
       </ConfirmDialog>
