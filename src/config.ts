@@ -96,6 +96,29 @@ const engineList = (fallback: string) =>
     return out;
   });
 
+/**
+ * `eks:local,ecs:local`: a request for an engine that is not enabled runs on the named
+ * substitute instead (the run records both). Unset means the role's default.
+ */
+const substitutes = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const out: Partial<Record<EngineName, EngineName>> = {};
+    for (const pair of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const [from, to, extra] = pair.split(':').map((s) => s.trim());
+      const a = canonicalEngine(from ?? '');
+      const b = canonicalEngine(to ?? '');
+      if (!a || !b || extra !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" must be requested:substitute, both engines (${ENGINE_NAMES.join(', ')} or eks), e.g. eks:local,ecs:local` });
+        return z.NEVER;
+      }
+      if (a !== b) out[a] = b;
+    }
+    return out;
+  });
+
 const envSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   REDIS_URL: url(['redis:', 'rediss:']),
@@ -107,6 +130,7 @@ const envSchema = z.object({
     message: `must be one of ${ENGINE_NAMES.join(', ')} (or eks)`,
   }),
   FLOTILLA_ENGINES: engineList(''),
+  FLOTILLA_ENGINE_SUBSTITUTES: substitutes,
   FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE: bool(false),
   OWNER_ID_VAR: z
     .string()
@@ -161,6 +185,7 @@ const envSchema = z.object({
     .refine((v) => v === undefined || (/^\d+$/.test(v) && Number(v) <= 65535), { message: 'must be a port number (0-65535); unset = no listener' })
     .transform((v) => (v === undefined ? undefined : Number(v))),
   LOG_RETENTION_DAYS: int(90, 0, 36_500),
+  LOG_COMPLETE_WAIT: durationMs('10s'),
   /** The longest a SIGTERM/SIGINT shutdown may take before the process exits anyway. */
   FLOTILLA_SHUTDOWN_TIMEOUT: durationMs('10s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -189,6 +214,8 @@ const envSchema = z.object({
   FLOTILLA_ECS_TASK_ROLE_ARN: optional,
   FLOTILLA_ECS_EXECUTION_ROLE_ARN: optional,
 });
+
+const DEV_SUBSTITUTES: Partial<Record<EngineName, EngineName>> = { kubernetes: 'local', ecs: 'local' };
 
 export type Role = 'dev' | 'serve' | 'worker' | 'migrate' | 'test';
 
@@ -225,6 +252,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /** undefined = decided at start-up (dev picks docker when a daemon answers, else local). */
     enabledEngines,
     allowRemoteLocalEngine: e.FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE,
+    /**
+     * Requested engine → the engine that runs it when the requested one is not enabled. On by
+     * default only for `dev` (the classic UI asks for eks/ecs); `serve` substitutes only what
+     * the operator lists.
+     */
+    engineSubstitutes: e.FLOTILLA_ENGINE_SUBSTITUTES ?? (role === 'dev' ? DEV_SUBSTITUTES : {}),
     ownerIdVar: e.OWNER_ID_VAR,
     security: securityConfig(e, host, role),
     /** GraphQL persisted operations (src/api/graphql/persisted.ts): off, allow (also), only (allow-list). */
@@ -242,6 +275,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsPort: e.WORKER_METRICS_PORT,
     },
     logRetentionDays: e.LOG_RETENTION_DAYS,
+    /** How long a log read of a STOPPED run waits for the collector to store the rest. */
+    logCompleteWaitMs: e.LOG_COMPLETE_WAIT,
     shutdownTimeoutMs: e.FLOTILLA_SHUTDOWN_TIMEOUT,
     logLevel: e.LOG_LEVEL,
     local: { workdir: e.FLOTILLA_LOCAL_WORKDIR, graceMs: e.FLOTILLA_LOCAL_GRACE },

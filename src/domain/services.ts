@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js';
 import { createClusterService } from './clusterService.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
+import { createTemplateService } from './templateService.js';
 import { createLogService } from './logService.js';
 import { createLiveService } from './liveService.js';
 
@@ -30,7 +31,8 @@ export function createServices(deps: ServiceDeps) {
     definitions: createDefinitionService({ ...deps, stopRun: (runId, by) => runs.stop(runId, { by }) }),
     clusters,
     runs,
-    logs: createLogService(deps),
+    templates: createTemplateService({ db: deps.db, runs }),
+    logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),
   };
 }

@@ -3,6 +3,7 @@ import { and, asc, count, eq, inArray, isNull, like, ne, sql } from 'drizzle-orm
 import type { DbOrTx } from '../db/client.js';
 import { definitionHistory, runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
+import { preparedFor } from './prepared.js';
 
 export const definitionColumns: ColumnMap = {
   definition_id: taskDefinitions.definitionId,
@@ -27,14 +28,23 @@ const live = isNull(taskDefinitions.archivedAt);
 
 /** A live definition by id; archived ones only with `includeArchived` (their runs still point at them). */
 export async function getDefinitionById(db: DbOrTx, id: string, opts: { includeArchived?: boolean } = {}): Promise<TaskDefinitionRow | undefined> {
-  const byId = eq(taskDefinitions.definitionId, id);
-  const [row] = await db.select().from(taskDefinitions).where(opts.includeArchived ? byId : and(byId, live));
+  if (opts.includeArchived) {
+    const [archived] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id));
+    return archived;
+  }
+  const query = preparedFor(db, 'definition_by_id', (d) =>
+    d.select().from(taskDefinitions).where(and(eq(taskDefinitions.definitionId, sql.placeholder('id')), live)).prepare('flotilla_definition_by_id'),
+  );
+  const [row] = await query.execute({ id });
   return row;
 }
 
 /** The live definition with this alias (archived ones may share it). */
 export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<TaskDefinitionRow | undefined> {
-  const [row] = await db.select().from(taskDefinitions).where(and(eq(taskDefinitions.alias, alias), live));
+  const query = preparedFor(db, 'definition_by_alias', (d) =>
+    d.select().from(taskDefinitions).where(and(eq(taskDefinitions.alias, sql.placeholder('alias')), live)).prepare('flotilla_definition_by_alias'),
+  );
+  const [row] = await query.execute({ alias });
   return row;
 }
 
@@ -78,13 +88,21 @@ export async function unfinishedRunIds(db: DbOrTx, definitionId: string, limit =
   return rows.map((r) => r.runId);
 }
 
-/** Deletes the definition; its runs, their events and logs go with it (ON DELETE CASCADE). */
+/**
+ * Deletes the definition and its runs (their events and logs go with them, ON DELETE
+ * CASCADE). runs.definition_id has no foreign key (template runs put a template id there),
+ * so the runs are deleted here, in the same transaction.
+ */
 export async function deleteDefinition(db: DbOrTx, id: string): Promise<boolean> {
-  const rows = await db
-    .delete(taskDefinitions)
-    .where(eq(taskDefinitions.definitionId, id))
-    .returning({ id: taskDefinitions.definitionId });
-  return rows.length > 0;
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .delete(taskDefinitions)
+      .where(eq(taskDefinitions.definitionId, id))
+      .returning({ id: taskDefinitions.definitionId });
+    if (rows.length === 0) return false;
+    await tx.delete(runs).where(and(eq(runs.definitionId, id), eq(runs.executableType, 'task_definition')));
+    return true;
+  });
 }
 
 export async function listDefinitionHistory(db: DbOrTx, id: string) {

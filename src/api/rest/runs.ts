@@ -35,7 +35,7 @@ const RUN_LIST = {
   },
 } as const satisfies Parameters<typeof createListParser>[0];
 
-const parseRunList = createListParser(RUN_LIST);
+export const parseRunList = createListParser(RUN_LIST);
 
 /** Execute body key (lower-cased) → run service input key. Unknown keys are ignored. */
 const EXECUTE_FIELDS: Record<string, string> = {
@@ -132,6 +132,18 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
   router.put('/task/alias/:alias/execute', (c) => execute(c, { alias: c.req.param('alias') }));
   router.put('/task/:definition_id/execute', (c) => execute(c, { definitionId: c.req.param('definition_id') }));
 
+  // Ours (`flotilla explain-resources`): what a run would get and why, without running it.
+  const explain = async (c: Context, target: { definitionId?: string; alias?: string }) => {
+    const q = query(c);
+    const input: Record<string, unknown> = {};
+    for (const key of ['engine', 'cluster', 'command']) if (q.get(key)) input[key] = q.get(key);
+    for (const key of ['cpu', 'memory', 'gpu']) if (q.get(key)) input[key] = integerValue(q.get(key)!, key);
+    const e = await runs.explainResources(target, input);
+    return json({ definition_id: e.definitionId, alias: e.alias, engine: e.engine, cpu: e.cpu, memory: e.memory, reason: e.reason });
+  };
+  router.get('/task/alias/:alias/explain-resources', (c) => explain(c, { alias: c.req.param('alias') }));
+  router.get('/task/:definition_id/explain-resources', (c) => explain(c, { definitionId: c.req.param('definition_id') }));
+
   const list = async (c: Context, definitionId?: string) => {
     const { spec, echo } = parseRunList(query(c));
     if (definitionId !== undefined) {
@@ -189,8 +201,10 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
     if (raw !== 'true' && raw !== 'false') {
       throw new ValidationError([{ path: ['raw_text'], message: `raw_text must be true or false, got [${params.get('raw_text')}]` }]);
     }
-    const run = await runs.get(runId);
     const after = decodeLogToken(runId, params.get('last_seen'));
+    // Right after STOPPED the collector may still be storing the last lines: wait for it
+    // (bounded), so a script that reads once after STOPPED gets the whole output.
+    const run = await logs.waitForComplete(await runs.get(runId), { signal: c.req.raw.signal });
     // A retried run waiting to run again has no started_at, but its earlier attempts' output
     // stays readable and a client's last_seen stays good (answering "" would make the client
     // start over and read those lines twice).

@@ -82,6 +82,19 @@ RunRef.implement({
 
     // where it runs
     engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (r) => engineOf(r.engine) }),
+    engineRequested: t.field({
+      type: EngineEnum,
+      nullable: true,
+      description: 'The engine the request named (eks is KUBERNETES); differs from engine when a substitute ran it (FLOTILLA_ENGINE_SUBSTITUTES). Null when none was named.',
+      resolve: (r) => (r.engineRequested ? engineOf(r.engineRequested) : null),
+    }),
+    resourceReason: t.exposeString('resourceReason', {
+      nullable: true,
+      description: 'Why the run got its cpu and memory, e.g. "memory 896 MB: 2 OOM-killed runs in 3 days, p99 512 MB × 1.75 …".',
+    }),
+    maxMemoryUsed: t.exposeInt('maxMemoryUsed', { nullable: true, description: 'Peak memory in MB, where the engine reports it.' }),
+    maxCpuUsed: t.exposeInt('maxCpuUsed', { nullable: true, description: 'Peak cpu in units (1024 = one core), where the engine reports it.' }),
+    executableType: t.exposeString('executableType', { description: '`task_definition` or `template`.' }),
     clusterName: t.exposeString('clusterName', { description: 'The cluster it runs on.' }),
     engineRef: t.exposeString('engineRef', { nullable: true, description: 'The engine object: Job name, task ARN, container id, host:pid.' }),
     podName: t.exposeString('podName', { nullable: true, description: 'Kubernetes: the pod of its Job.' }),
@@ -113,10 +126,16 @@ RunRef.implement({
       args: {
         after: t.arg.string(),
         first: t.arg.int(),
+        waitForComplete: t.arg.boolean({
+          defaultValue: true,
+          description:
+            'When the run is STOPPED but the collector has not stored its last lines yet, wait for them (bounded, 10 s by default) before answering, so the page ends at the real end. false answers at once with what is stored (`complete` says which).',
+        }),
       },
-      resolve: async (r, { after, first }, ctx) => {
+      resolve: async (parent, { after, first, waitForComplete }, ctx) => {
         if (first != null && (first < 1 || first > LOG_PAGE_SIZE.max)) throw badInput(`first must be between 1 and ${LOG_PAGE_SIZE.max}`);
-        const afterSeq = logCursorToSeq(r.runId, after);
+        const afterSeq = logCursorToSeq(parent.runId, after);
+        const r = waitForComplete === false ? parent : await ctx.services.logs.waitForComplete(parent);
         const { chunks, hasMore } = await ctx.loaders.logPage(r.runId, afterSeq, first ?? LOG_PAGE_SIZE.default);
         return {
           runId: r.runId,
