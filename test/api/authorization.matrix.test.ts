@@ -68,6 +68,8 @@ const REST: Record<string, { level: Level; req: (f: Fixture, caller: string) => 
   'DELETE /task/:definition_id': { level: 'owner', req: (f) => ({ method: 'DELETE', path: `${V}/task/${f.definitionId}` }) },
   'GET /groups': { level: 'read', req: () => ({ method: 'GET', path: `${V}/groups` }) },
   'GET /tags': { level: 'read', req: () => ({ method: 'GET', path: `${V}/tags` }) },
+  'GET /task/alias/:alias/explain-resources': { level: 'read', req: (f) => ({ method: 'GET', path: `${V}/task/alias/${f.alias}/explain-resources` }) },
+  'GET /task/:definition_id/explain-resources': { level: 'read', req: (f) => ({ method: 'GET', path: `${V}/task/${f.definitionId}/explain-resources` }) },
 };
 
 type Op = { query: string; variables?: Record<string, unknown> };
@@ -80,6 +82,19 @@ const GRAPHQL: Record<string, { level: Level; op: (f: Fixture, caller: string) =
   'Query.runs': { level: 'read', op: () => ({ query: '{ runs(first: 1) { totalCount } }' }) },
   'Query.taskDefinition': { level: 'read', op: (f) => ({ query: 'query($a: String) { taskDefinition(alias: $a) { alias } }', variables: { a: f.alias } }) },
   'Query.taskDefinitions': { level: 'read', op: () => ({ query: '{ taskDefinitions(first: 1) { totalCount } }' }) },
+  'Query.templates': { level: 'read', op: () => ({ query: '{ templates(first: 1) { __typename } }' }) },
+  'Query.template': { level: 'read', op: () => ({ query: '{ template(templateId: "none") { __typename } }' }) },
+  'Mutation.createTemplate': {
+    level: 'user',
+    op: (f) => ({
+      query: 'mutation($i: CreateTemplateInput!) { createTemplate(input: $i) { __typename } }',
+      variables: { i: { templateName: `tpl-${f.unique}`, image: 'alpine', commandTemplate: 'echo hi', schema: { type: 'object' } } },
+    }),
+  },
+  'Mutation.executeTemplate': {
+    level: 'user',
+    op: (_f, c) => ({ query: 'mutation($o: String!) { executeTemplate(templateId: "none", input: {owner: $o}) { __typename } }', variables: { o: c } }),
+  },
   'Query.node': { level: 'read', op: () => ({ query: '{ node(id: "UnVuOm5vbmU=") { id } }' }) },
   'Query.nodes': { level: 'read', op: () => ({ query: '{ nodes(ids: ["UnVuOm5vbmU="]) { id } }' }) },
   'Mutation.createCluster': {

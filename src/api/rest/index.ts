@@ -49,6 +49,19 @@ export const REST_RULES: Record<string, Action> = {
   'DELETE /task/:definition_id': 'definition.delete',
   'GET /groups': 'read',
   'GET /tags': 'read',
+  'GET /task/alias/:alias/explain-resources': 'read',
+  'GET /task/:definition_id/explain-resources': 'read',
+  // /api/v7 (templates): templates are definitions in another shape.
+  'GET /template': 'read',
+  'POST /template': 'definition.create',
+  'PUT /template/name/:name/version/:version/execute': 'run.execute',
+  'PUT /template/:template_id/execute': 'run.execute',
+  'GET /template/name/:name/history': 'read',
+  'GET /template/history/:run_id': 'read',
+  'GET /template/:template_id/history': 'read',
+  'GET /template/:template_id/history/:run_id': 'read',
+  'DELETE /template/:template_id/history/:run_id': 'run.stop',
+  'GET /template/:template_id': 'read',
 };
 
 /** Before any route runs: the caller's role must allow the route's action at all. */
@@ -88,6 +101,7 @@ export function createRestRouter(deps: RestDeps): Hono {
 /** /api/v7: the templates (spec/templates.md). */
 export function createV7Router(deps: RestDeps): Hono {
   const router = new Hono();
+  router.use('*', authorizeRoute(deps.logger));
   router.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
   registerTemplateRoutes(router, deps);
   router.onError((err, c) => errorResponse(err, deps.logger, c));

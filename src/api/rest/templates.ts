@@ -5,10 +5,11 @@ import type { TemplateRow } from '../../db/schema.js';
 import type { Template } from '../../domain/templateService.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import type { RestDeps } from './index.js';
-import { json, lowerKeys, readJsonObject } from './http.js';
+import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
 import { listEnvelope, parseNonNegativeInt } from './listParams.js';
 import { omitEmpty, runJson } from './serialize.js';
-import { parseRunList, stopperEmail, toExecuteInput } from './runs.js';
+import { parseRunList, stopOptions, toExecuteInput } from './runs.js';
+import { assertAllowed } from '../../domain/authorization.js';
 
 export function templateJson(t: TemplateRow): Record<string, unknown> {
   return omitEmpty(
@@ -123,6 +124,8 @@ export function registerTemplateRoutes(router: Hono, deps: RestDeps): void {
 
   const execute = async (c: Context, template: Template) => {
     const { input, payload, dryRun } = executeBody(await readJsonObject(c));
+    // Same owner rule as a definition's execute: a user runs as itself (authorization.ts).
+    assertAllowed(actorOf(c), 'run.execute', { ownerId: (input as { owner?: string }).owner ?? null });
     const { run } = await templates.execute(template, input, { payload, dryRun });
     return json(runJson(run));
   };
@@ -154,7 +157,7 @@ export function registerTemplateRoutes(router: Hono, deps: RestDeps): void {
   });
   router.get('/template/:template_id/history/:run_id', (c) => getRun(c.req.param('run_id')));
   router.delete('/template/:template_id/history/:run_id', async (c) => {
-    await runs.stop(c.req.param('run_id'), { by: stopperEmail(c.req.raw.headers) });
+    await runs.stop(c.req.param('run_id'), stopOptions(actorOf(c), c.req.raw.headers));
     return json({ terminated: true });
   });
   router.get('/template/:template_id', async (c) => json(templateJson(await templates.get(c.req.param('template_id')))));

@@ -10,6 +10,7 @@ import { RunRef } from './run.js';
 import { ExecuteInput, nulIssues } from './runMutations.js';
 import { TaskDefinitionRef } from './taskDefinition.js';
 import { NodeInterface, toGlobalId } from './node.js';
+import { assertAllowed } from '../../../domain/authorization.js';
 
 export const TemplateRef = builder.objectRef<TemplateRow>('Template');
 
@@ -178,6 +179,8 @@ builder.mutationField('executeTemplate', (t) =>
           ? await ctx.services.templates.get(String(args.templateId))
           : await ctx.services.templates.getByName(args.templateName!, args.version ?? 'latest');
       const given = Object.fromEntries(Object.entries(args.input).filter(([, v]) => v != null));
+      // Same owner rule as executeTask: a user runs as itself (authorization.ts).
+      assertAllowed(ctx.actor, 'run.execute', { ownerId: (given as { owner?: string }).owner ?? null });
       const { run, created } = await ctx.services.templates.execute(template, given, { payload: args.payload ?? undefined, dryRun: args.dryRun ?? false });
       if (created) ctx.loaders.primeRun(run);
       return run;
