@@ -5,7 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from './db/client.js';
 import type { RunRow } from './db/schema.js';
-import { RUN_STATUSES } from './domain/statuses.js';
+import { RUN_STATUSES } from './domain/lifecycle.js';
 import { FlotillaError } from './errors.js';
 import type { Logger } from './logger.js';
 import { countRunsByStatus } from './store/runs.js';

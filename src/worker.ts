@@ -26,7 +26,7 @@ export function runWorkers(runtime: Runtime, enabled: WorkerName[]): Workers {
       bus: runtime.bus,
       config: runtime.config,
       logger: runtime.logger.child({ component: 'workers' }),
-      runs: runtime.services.runs,
+      updates: runtime.services.runUpdates,
       engines: runtime.engines,
       metrics: runtime.metrics,
     },

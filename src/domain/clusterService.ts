@@ -21,7 +21,7 @@ export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
 
 export interface ClusterView {
   name: string;
-  engine: string;
+  engine: EngineName;
   status: ClusterStatus;
   allowedTiers: string[];
   capabilities: string[];

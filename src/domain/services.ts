@@ -8,6 +8,7 @@ import type { Metrics } from '../metrics.js';
 import { createClusterService } from './clusterService.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
+import { createRunUpdates } from './runUpdates.js';
 import { createLogService } from './logService.js';
 import { createLiveService } from './liveService.js';
 
@@ -24,10 +25,12 @@ export interface ServiceDeps {
 
 export function createServices(deps: ServiceDeps) {
   const clusters = createClusterService(deps);
+  const runUpdates = createRunUpdates(deps);
   return {
     definitions: createDefinitionService(deps),
     clusters,
-    runs: createRunService({ ...deps, clusters }),
+    runs: createRunService({ ...deps, clusters, updates: runUpdates }),
+    runUpdates,
     logs: createLogService(deps),
     live: createLiveService(deps),
   };

@@ -1,11 +1,14 @@
 // Every read and write of runs. Status changes go through `transitionRun`: one conditional
-// UPDATE plus a run_events row in one transaction; a lost race returns undefined.
-import { and, count, eq, inArray, lt, min, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
+// UPDATE plus a run_events row in one transaction; a lost race returns undefined. Which
+// moves are allowed is not decided here: the caller (domain/runUpdates.ts) passes the
+// predecessors from domain/lifecycle.ts.
+import { and, count, eq, inArray, isNotNull, isNull, lt, min, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
-import type { RunStatus } from '../domain/statuses.js';
-import { predecessorsOf } from '../domain/statuses.js';
 import { orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
+
+type RunStatus = RunRow['status'];
+type EngineName = RunRow['engine'];
 
 export const runColumns: ColumnMap = {
   run_id: runs.runId,
@@ -47,6 +50,8 @@ export type RunFacts = Partial<
     | 'cpu'
     | 'memory'
     | 'logCursor'
+    | 'stopRequestedAt'
+    | 'stopConfirmedAt'
   >
 >;
 
@@ -96,9 +101,9 @@ export async function findByIdempotenceKey(db: DbOrTx, key: string, since: Date)
 }
 
 /**
- * Moves a run to `to` if its current status allows it (and, when given, only while
- * `claimedBy` holds it, and only while it is still on `attempt`). Returns the updated row,
- * or undefined when the race was lost.
+ * Moves a run to `to` if its current status is one of `opts.from` (and, when given, only
+ * while `claimedBy` holds it, and only while it is still on `attempt`). Returns the updated
+ * row, or undefined when the race was lost.
  */
 export async function transitionRun(
   db: Db,
@@ -106,18 +111,18 @@ export async function transitionRun(
   to: RunStatus,
   facts: RunFacts,
   event: TransitionEvent,
-  opts: { from?: RunStatus[]; claimedBy?: string; attempt?: number } = {},
+  opts: { from: readonly RunStatus[]; claimedBy?: string; attempt?: number },
 ): Promise<{ run: RunRow; from: RunStatus } | undefined> {
-  const from = opts.from ?? predecessorsOf(to);
+  const { from } = opts;
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select({ status: runs.status, attempt: runs.attempt })
       .from(runs)
       .where(eq(runs.runId, runId))
       .for('update');
-    if (!current || !from.includes(current.status as RunStatus)) return undefined;
+    if (!current || !from.includes(current.status)) return undefined;
     if (opts.attempt !== undefined && current.attempt !== opts.attempt) return undefined;
-    const conditions = [eq(runs.runId, runId), inArray(runs.status, from)];
+    const conditions = [eq(runs.runId, runId), inArray(runs.status, [...from])];
     if (opts.claimedBy) conditions.push(eq(runs.claimedBy, opts.claimedBy));
     if (opts.attempt !== undefined) conditions.push(eq(runs.attempt, opts.attempt));
     const [row] = await tx
@@ -134,7 +139,43 @@ export async function transitionRun(
       reason: event.reason ?? null,
       detail: event.detail ?? {},
     });
-    return { run: row, from: current.status as RunStatus };
+    return { run: row, from: current.status };
+  });
+}
+
+/**
+ * Leases up to `limit` runs whose stop intent is not yet confirmed (the API instance that
+ * stopped them may have died before terminating). A failed attempt keeps the lease until it
+ * expires, which is the backoff before the next try.
+ */
+export async function claimStopIntents(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
+  if (engines.length === 0) return [];
+  const rows = await db.execute<{ run_id: string }>(sql`
+    update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    where run_id in (
+      select run_id from ${runs}
+      where stop_requested_at is not null and stop_confirmed_at is null
+        and (claim_expires_at is null or claim_expires_at < now())
+        and ${inArray(runs.engine, [...engines])}
+      order by stop_requested_at
+      limit ${limit}
+      for update skip locked
+    )
+    returning run_id`);
+  return getRunsByIds(db, rowsOf<{ run_id: string }>(rows).map((r) => r.run_id));
+}
+
+/** Records that a stop intent is done; with `event`, the run's timeline says so. */
+export async function confirmStop(db: Db, runId: string, event: { reason: string; detail: Record<string, unknown> } | null): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const [row] = await tx
+      .update(runs)
+      .set({ stopConfirmedAt: new Date(), claimedBy: null, claimExpiresAt: null })
+      .where(and(eq(runs.runId, runId), isNotNull(runs.stopRequestedAt), isNull(runs.stopConfirmedAt)))
+      .returning({ id: runs.runId });
+    if (!row) return false;
+    if (event) await tx.insert(runEvents).values({ runId, kind: 'stop', reason: event.reason, detail: event.detail });
+    return true;
   });
 }
 
@@ -182,7 +223,7 @@ export async function fillMissingEngineFacts(
  * Claims up to `limit` due QUEUED runs for `workerId` (FOR UPDATE SKIP LOCKED, so workers
  * never claim the same run), leasing them until `leaseMs` from now.
  */
-export async function claimDueRuns(db: DbOrTx, workerId: string, engines: string[], limit: number, leaseMs: number): Promise<RunRow[]> {
+export async function claimDueRuns(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
   if (engines.length === 0) return [];
   const rows = await db.execute<{ run_id: string }>(sql`
     update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
@@ -191,7 +232,7 @@ export async function claimDueRuns(db: DbOrTx, workerId: string, engines: string
       where status = 'QUEUED'
         and (next_attempt_at is null or next_attempt_at <= now())
         and (claim_expires_at is null or claim_expires_at < now())
-        and ${inArray(runs.engine, engines)}
+        and ${inArray(runs.engine, [...engines])}
       order by queued_at
       limit ${limit}
       for update skip locked
@@ -213,7 +254,7 @@ export async function releaseQueuedClaim(db: DbOrTx, runId: string, workerId: st
 export async function claimActiveRuns(
   db: DbOrTx,
   workerId: string,
-  engines: string[],
+  engines: readonly EngineName[],
   limit: number,
   leaseMs: number,
   exclude: string[],
@@ -225,7 +266,7 @@ export async function claimActiveRuns(
       select run_id from ${runs}
       where status in ('PENDING', 'RUNNING')
         and (claim_expires_at is null or claim_expires_at < now() or claimed_by = ${workerId})
-        and ${inArray(runs.engine, engines)}
+        and ${inArray(runs.engine, [...engines])}
         ${exclude.length ? sql`and ${notInArray(runs.runId, exclude)}` : sql``}
       order by updated_at
       limit ${limit}
@@ -259,7 +300,7 @@ export async function releaseExpiredClaims(db: DbOrTx): Promise<number> {
 }
 
 /** Runs whose output still needs collecting, leased to `workerId` for log collection. */
-export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: string[], limit: number, leaseMs: number): Promise<RunRow[]> {
+export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
   if (engines.length === 0 || limit <= 0) return [];
   const rows = await db.execute<{ run_id: string }>(sql`
     update ${runs} set log_claimed_by = ${workerId}, log_claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
@@ -267,7 +308,7 @@ export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: st
       select run_id from ${runs}
       where logs_complete = false and status in ('RUNNING', 'STOPPED')
         and (log_claim_expires_at is null or log_claim_expires_at < now())
-        and ${inArray(runs.engine, engines)}
+        and ${inArray(runs.engine, [...engines])}
       order by queued_at
       limit ${limit}
       for update skip locked

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import type { RunService } from '../domain/runService.js';
+import type { RunUpdates } from '../domain/runUpdates.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
@@ -15,7 +15,8 @@ export interface WorkerContext {
   bus: EventBus;
   config: Config;
   logger: Logger;
-  runs: RunService;
+  /** Every status move a worker makes goes through these verbs. */
+  updates: RunUpdates;
   engines: EngineRegistry;
   /** Absent in tests that do not look at metrics. */
   metrics?: Metrics;

@@ -3,9 +3,8 @@
 // transaction, then publishes them. A collector that dies resumes from the stored cursor,
 // so nothing is lost or repeated. When the run is STOPPED and its output ended, the run's
 // logs are marked complete and the engine may release the backend object.
-import type { EngineName } from '../config.js';
 import type { RunRow } from '../db/schema.js';
-import { toEngineRun } from '../domain/runService.js';
+import { toEngineRun } from '../domain/runUpdates.js';
 import type { LogChunk } from '../engines/types.js';
 import { logEvent } from '../events/topics.js';
 import { appendLogChunks, lastLogSeq, type NewLogChunk } from '../store/runLogs.js';
@@ -41,7 +40,7 @@ export function createLogCollector(ctx: WorkerContext) {
   const leaseMs = config.workers.leaseMs;
 
   async function collect(run: RunRow, signal: AbortSignal): Promise<void> {
-    const engine = engines.get(run.engine as EngineName);
+    const engine = engines.get(run.engine);
     if (!engine) return;
     const log = logger.child({ runId: run.runId });
     let seq = await lastLogSeq(db, run.runId);

@@ -2,7 +2,7 @@
 // runs launched by in-process workers on the local engine.
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RANK, type RunStatus } from '../../src/domain/statuses.js';
+import { RANK, type RunStatus } from '../../src/domain/lifecycle.js';
 import { followUntilReturn } from '../../src/api/graphql/schema/subscriptions.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { encodeLogToken } from '../../src/domain/logService.js';

@@ -105,7 +105,7 @@ describe('/metrics after runs executed through REST', () => {
       bus: t.bus,
       config: t.config,
       logger: silentLogger,
-      runs: services.runs,
+      updates: services.runUpdates,
       engines: t.engines!,
       metrics,
     });

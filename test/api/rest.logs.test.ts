@@ -125,7 +125,7 @@ describe('with the workers running', () => {
 
     // Only the retry loop runs, so the run stays QUEUED for its second attempt.
     await t.stopWorkers();
-    await t.services.runs.transition(runId, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
+    await t.services.runUpdates.transition(runId, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
     t.startWorkers(['retry']);
     await expect.poll(() => t.services.runs.get(runId).then((r) => `${r.status}/${r.attempt}`), { timeout: 10_000, interval: 50 }).toBe('QUEUED/2');
     await expect.poll(() => processGroupMembers(first), { timeout: 5000, interval: 50 }).toEqual([]);

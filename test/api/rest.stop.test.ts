@@ -228,7 +228,7 @@ describe('a stop that races a submit in flight', () => {
     const engines = registryOf([gated.engine]);
     const services = createServices({ db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, engines });
     const { app } = createApp({ config: t.config, services, bus: t.bus, logger: silentLogger });
-    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, runs: services.runs, engines }, ['submit']);
+    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, updates: services.runUpdates, engines }, ['submit']);
     try {
       const executed = (await (
         await app.fetch(new Request(`http://flotilla.test/api/v6/task/${sleeper.definitionId}/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'alice' } }) }))

@@ -114,7 +114,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     startWorkers(enabled = config.workers.enabled) {
       if (!engines) throw new Error('createTestApp: pass `engines` to run workers');
       testApp.workers ??= startWorkers(
-        { workerId: newWorkerId(), db: database.db, bus, config, logger: silentLogger, runs: services.runs, engines },
+        { workerId: newWorkerId(), db: database.db, bus, config, logger: silentLogger, updates: services.runUpdates, engines },
         enabled,
       );
       return testApp.workers;

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import type { GraphQLField } from 'graphql';
 import { REST_VERSIONS } from '../../src/api/app.js';
-import { RUN_STATUSES } from '../../src/domain/statuses.js';
+import { RUN_STATUSES } from '../../src/domain/lifecycle.js';
 import type { Effect, EffectIds } from './badInputTargets.js';
 import {
   applyObjectMutation, applyQueryMutation, encodePath, invalidJsonText, junkValue, mayChangeRoute, objectMutation, oddContentType,

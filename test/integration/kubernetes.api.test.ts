@@ -85,7 +85,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
         if (running) return;
         const config = loadConfig({ ...sharedEnv, LOG_LEVEL: 'silent' }, 'worker');
         const engines = await createEngineRegistry(config, silentLogger, { enabled: ['kubernetes'], defaultName: 'kubernetes' }, lookup);
-        const loops = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, runs: t.services.runs, engines });
+        const loops = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, updates: t.services.runUpdates, engines });
         running = {
           async stop() {
             await loops.stop();
@@ -313,8 +313,8 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     const id = await execute({ command: 'echo once' });
     await finished(id);
     const event = { at: new Date('2026-01-02T03:04:05Z'), eventType: 'Warning', reason: 'Replayed', message: 'seen by two workers', sourceObject: 'pod/x' };
-    await t.services.runs.recordEngineEvents(id, [event]);
-    await t.services.runs.recordEngineEvents(id, [event, { ...event, message: 'a different event' }]);
+    await t.services.runUpdates.recordEngineEvents(id, [event]);
+    await t.services.runUpdates.recordEngineEvents(id, [event, { ...event, message: 'a different event' }]);
     const replayed = (await podEvents(id)).filter((e) => e.reason === 'Replayed');
     expect(replayed.map((e) => e.message)).toEqual(['seen by two workers', 'a different event']);
   });

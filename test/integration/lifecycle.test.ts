@@ -150,7 +150,7 @@ describe('retries', () => {
     const { run_id } = await execute({ command: 'echo "run $FLOTILLA_RUN_ID"; sleep 600' });
     const first = await runningAttempt(run_id, 1);
     await expect.poll(() => t.fetch(`/api/v6/${run_id}/logs?raw_text=true`).then((r) => r.text()), { timeout: 10_000, interval: 50 }).toBe(`run ${run_id}\n`);
-    const moved = await t.services.runs.transition(run_id, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
+    const moved = await t.services.runUpdates.transition(run_id, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
     expect(moved?.status).toBe('NEEDS_RETRY');
     await expect.poll(() => processGroupMembers(first), { timeout: 5000, interval: 50 }).toEqual([]);
     const second = await runningAttempt(run_id, 2);

@@ -3,7 +3,7 @@
 import type { Context, Hono } from 'hono';
 import { stream as honoStream } from 'hono/streaming';
 import type { RunRow, RunEventRow } from '../../db/schema.js';
-import { RUN_STATUSES } from '../../domain/statuses.js';
+import { RUN_STATUSES } from '../../domain/lifecycle.js';
 import { decodeLogToken, encodeLogToken } from '../../domain/logService.js';
 import { ValidationError } from '../../errors.js';
 import type { RestDeps } from './index.js';

@@ -4,7 +4,6 @@
 //
 // `id` is the runId itself, as for definitions: the string REST, the CLI and logs use.
 import type { RunRow } from '../../../db/schema.js';
-import type { RunStatus } from '../../../domain/statuses.js';
 import type { ListSpec } from '../../../store/listQuery.js';
 import { builder } from '../builder.js';
 import {
@@ -39,7 +38,7 @@ RunRef.implement({
   fields: (t) => ({
     id: t.exposeID('runId', { description: 'Same as runId.' }),
     runId: t.exposeString('runId', { description: '`<engine>-<hex>`, 36 characters.' }),
-    status: t.field({ type: RunStatusEnum, resolve: (r) => r.status as RunStatus }),
+    status: t.field({ type: RunStatusEnum, resolve: (r) => r.status }),
     exitCode: t.exposeInt('exitCode', { nullable: true, description: '0 is success; null until STOPPED (or when the engine could not tell).' }),
     exitReason: t.exposeString('exitReason', { nullable: true, description: 'Why it stopped, in words.' }),
     queuedAt: t.expose('queuedAt', { type: 'DateTime' }),

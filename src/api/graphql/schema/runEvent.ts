@@ -1,7 +1,6 @@
 // One entry of a run's timeline: a status change, an engine event (image pulled, OOMKilled…)
 // or a user action. Answers "why is it pending?".
 import type { RunEventRow } from '../../../db/schema.js';
-import type { RunStatus } from '../../../domain/statuses.js';
 import { builder } from '../builder.js';
 import { RunStatusEnum } from './runStatus.js';
 
@@ -12,8 +11,8 @@ export const RunEventRef = builder.objectRef<RunEventRow>('RunEvent').implement(
     id: t.id({ description: 'Increases with every event of every run: orders the timeline.', resolve: (e) => String(e.seq) }),
     at: t.expose('at', { type: 'DateTime' }),
     kind: t.exposeString('kind', { description: '`status` (a transition), `engine` (reported by the engine), `warning`, …' }),
-    fromStatus: t.field({ type: RunStatusEnum, nullable: true, resolve: (e) => e.fromStatus as RunStatus | null }),
-    toStatus: t.field({ type: RunStatusEnum, nullable: true, resolve: (e) => e.toStatus as RunStatus | null }),
+    fromStatus: t.field({ type: RunStatusEnum, nullable: true, resolve: (e) => e.fromStatus }),
+    toStatus: t.field({ type: RunStatusEnum, nullable: true, resolve: (e) => e.toStatus }),
     reason: t.exposeString('reason', { nullable: true }),
     detail: t.expose('detail', { type: 'JSON', description: 'Engine event type, message and source object; who stopped the run; …' }),
   }),
