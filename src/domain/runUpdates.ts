@@ -134,9 +134,9 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
   }
 
   /**
-   * Asks the run's engine to terminate it. True when the engine confirmed (terminate
-   * returned); a failure is logged and put on the timeline, and the stop intent, if any,
-   * stays for the stop loop to try again.
+   * Asks the run's engine to terminate it. True when the engine took the request; a failure
+   * is logged and put on the timeline. A stop intent is confirmed only by carryOutStops,
+   * once the engine says the job is gone.
    */
   async function terminateOnEngine(run: RunRow, reason: string): Promise<boolean> {
     const engine = deps.engines?.get(run.engine);
@@ -149,16 +149,36 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
     }
     try {
       await engine.terminate(toEngineRun(run), reason);
+      return true;
     } catch (err) {
       logger.error({ err, runId: run.runId }, 'terminate failed');
       deps.metrics?.engineError(run.engine, 'terminate', err);
       await appendRunEvents(db, [{ runId: run.runId, kind: 'warning', reason: `terminate failed: ${errorMessage(err)}` }]);
       return false;
     }
-    if (run.stopRequestedAt && !run.stopConfirmedAt) {
+  }
+
+  /** Whether the engine says the run's job no longer runs (gone, or ended). */
+  async function goneOnEngine(run: RunRow): Promise<boolean> {
+    const engine = deps.engines?.get(run.engine);
+    if (!engine) return false;
+    const [update] = await engine.reconcile([toEngineRun(run)]);
+    return !update || 'missing' in update || (update.status !== 'PENDING' && update.status !== 'RUNNING');
+  }
+
+  /**
+   * One try at a stop intent: terminate (again: engines take a repeated terminate), then ask
+   * the engine whether the job is gone. Confirmed, the intent is done and the timeline says
+   * so; otherwise the lease is given back and the next sweep pass tries again.
+   */
+  async function carryOutStop(run: RunRow, workerId: string): Promise<boolean> {
+    const confirmed = (await terminateOnEngine(run, run.exitReason ?? 'stopped')) && (await goneOnEngine(run).catch(() => false));
+    if (confirmed) {
       await store.confirmStop(db, run.runId, { reason: `stop confirmed by ${run.engine}`, detail: { engine: run.engine, engine_ref: run.engineRef } });
+    } else {
+      await store.releaseClaims(db, workerId, [run.runId]);
     }
-    return true;
+    return confirmed;
   }
 
   /** Moves a run to STOPPED with a stop intent, then tries to carry the intent out at once. */
@@ -249,7 +269,7 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
         // too, one sweep later). Stopped because the engine said the command ended: its
         // backend object still holds the logs, so it is left for the collector to release.
         logger.child({ runId: run.runId, engine: run.engine }).info('run was stopped while being submitted; terminating what was launched');
-        await terminateOnEngine({ ...now, engineRef: now.engineRef ?? result.engineRef, stopConfirmedAt: null }, now.exitReason ?? 'stopped');
+        await terminateOnEngine({ ...now, engineRef: now.engineRef ?? result.engineRef }, now.exitReason ?? 'stopped');
       }
       return undefined;
     },
@@ -291,13 +311,13 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
     },
 
     /**
-     * Carries out stop intents left unconfirmed (the instance that stopped the run died, or
-     * the engine failed): each is terminated again until the engine confirms. Returns how many
-     * were leased.
+     * Carries out stop intents not yet confirmed (the instance that stopped the run died, the
+     * engine failed, or the job is still shutting down): each is terminated again until the
+     * engine says it is gone. Returns how many were leased.
      */
     async carryOutStops(workerId: string, engineNames: readonly EngineName[], limit: number, leaseMs: number): Promise<number> {
       const batch = await store.claimStopIntents(db, workerId, engineNames, limit, leaseMs);
-      await Promise.all(batch.map((run) => terminateOnEngine(run, run.exitReason ?? 'stopped')));
+      await Promise.all(batch.map((run) => carryOutStop(run, workerId)));
       return batch.length;
     },
   };
