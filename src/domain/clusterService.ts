@@ -41,7 +41,6 @@ const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const NAME_RULE = 'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit';
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-// Entry messages get the entry's path in front ("allowed_tiers[1]: must be a string").
 /**
  * Engine settings are a few levels deep. A deeper document is refused: Postgres parses jsonb
  * recursively and fails (a 500) some thousands of levels down.

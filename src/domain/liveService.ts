@@ -1,4 +1,4 @@
-// Live views of runs for subscriptions (DESIGN §5). Postgres is the truth; the bus only
+// Live views of runs for subscriptions (docs/architecture.md "Events and live updates"). Postgres is the truth; the bus only
 // says "something changed" quickly. Every follower subscribes to the bus *before* reading
 // Postgres, detects gaps by seq, backfills from Postgres, and holds at most a bounded
 // buffer per subscriber: a slow reader costs a re-read, never unbounded memory.

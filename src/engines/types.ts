@@ -1,4 +1,4 @@
-// The engine contract (spec/engines.md). Engines receive their config in the constructor,
+// The engine contract (docs/engines.md). Engines receive their config in the constructor,
 // never read process.env, and import nothing from the rest of Flotilla but this file and
 // errors.ts. Every call is safe to repeat.
 

@@ -1,4 +1,4 @@
-// The docker engine (spec/engines.md "docker"): one container per run on one daemon.
+// The docker engine (docs/engines.md "docker"): one container per run on one daemon.
 import type Docker from 'dockerode';
 import { PermanentEngineError, RetryableEngineError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../logger.js';

@@ -1,6 +1,6 @@
 // The `kubernetes` engine (the classic `eks`): one batch/v1 Job per run, status pushed by one
 // set of watches per cluster and pulled by one set of list calls per cluster, pod logs
-// followed with a timestamp cursor, terminate = delete the Job (spec/engines.md "kubernetes").
+// followed with a timestamp cursor, terminate = delete the Job (docs/engines.md "kubernetes").
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import { PermanentEngineError, RetryableEngineError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -170,7 +170,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
         return known;
       }
     }
-    let hasContext = false;
+    let hasContext: boolean;
     try {
       hasContext = loadKubeConfig(config.kubeconfig, undefined).getContexts().some((c) => c.name === name);
     } catch {
