@@ -60,7 +60,7 @@ const WORKER_TEST_ENV = {
 
 /** Kills the process group of every run the local engine started under `workdir`. */
 function killLocalRuns(workdir: string): void {
-  let dirs: string[] = [];
+  let dirs: string[];
   try {
     dirs = readdirSync(workdir);
   } catch {

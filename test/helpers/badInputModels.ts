@@ -260,7 +260,10 @@ export function buildRestRequest(route: Route, plan: RestPlan, resolve: (ref: Re
   const q = queryText(query, raw);
   if (plan.queryMutations.length) {
     changed = true;
-    for (const [k, v] of new URLSearchParams(q.slice(1))) blame.push(k), values.push(v);
+    for (const [k, v] of new URLSearchParams(q.slice(1))) {
+      blame.push(k);
+      values.push(v);
+    }
   }
 
   let body: string | undefined;

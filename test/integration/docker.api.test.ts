@@ -200,11 +200,13 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
 
   /** Containers the daemon created for a run since `sinceSeconds`, from its event log. */
   async function createEventsFor(id: string, sinceSeconds: number): Promise<number> {
-    const stream = (await docker.docker.getEvents({
+    // dockerode's types only describe the callback form for options with `until`.
+    const getEvents = docker.docker.getEvents as unknown as (opts: object) => Promise<NodeJS.ReadableStream>;
+    const stream = await getEvents.call(docker.docker, {
       since: sinceSeconds,
       until: Math.floor(Date.now() / 1000),
       filters: { type: ['container'], event: ['create'], label: [`flotilla-run-id=${id}`] },
-    } as never)) as unknown as NodeJS.ReadableStream;
+    });
     let text = '';
     for await (const data of stream) text += (data as Buffer).toString('utf8');
     return text.split('\n').filter((l) => l.trim() !== '').length;
