@@ -2,7 +2,7 @@
 // the order that loses nothing: stop claiming, then flush logs and give leases back.
 import type { WorkerName } from '../config.js';
 import type { WorkerContext } from './context.js';
-import { startLoop, type Loop } from './loop.js';
+import { startLoop, type Loop, type LoopStatus } from './loop.js';
 import { createSubmitter } from './submitter.js';
 import { createStatusSync } from './statusSync.js';
 import { createRetrier } from './retrier.js';
@@ -11,6 +11,8 @@ import { createSweeper } from './sweeper.js';
 
 export interface Workers {
   loops: Loop[];
+  /** What each loop is doing (for /health/ready and /metrics). */
+  status(): LoopStatus[];
   stop(): Promise<void>;
   wakeAll(): void;
 }
@@ -61,6 +63,7 @@ export function startWorkers(ctx: WorkerContext, enabled: readonly WorkerName[] 
 
   return {
     loops,
+    status: () => loops.map((l) => l.status()),
     wakeAll: () => loops.forEach((l) => l.wake()),
     async stop() {
       for (const u of unsubscribers) u();
