@@ -15,6 +15,7 @@ import { ConflictError, NotFoundError, ValidationError, errorMessage, type Field
 import type { Logger } from '../logger.js';
 import * as store from '../store/clusters.js';
 import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { isUniqueViolation } from '../store/errors.js';
 
 export const CLUSTER_STATUSES = ['active', 'maintenance', 'offline'] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
@@ -149,13 +150,6 @@ function rejectUnstorable(input: Record<string, unknown>): void {
     if (reason) issues.push({ path: [key], message: `${snakeCase(key)} must not contain ${reason}` });
   }
   if (issues.length) throw new ValidationError(issues);
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: string }).code === '23505') return true;
-  }
-  return false;
 }
 
 const notFound = (name: string) => new NotFoundError(`Cluster ${name} not found`);

@@ -9,6 +9,7 @@ import * as store from '../store/definitions.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { LIMITS } from './resources.js';
 import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { isUniqueViolation } from '../store/errors.js';
 
 export type TaskDefinition = TaskDefinitionRow;
 
@@ -101,13 +102,6 @@ export type UpdateDefinitionInput = z.input<typeof updateSchema>;
 export const DEFINITION_SORT_FIELDS = ['alias', 'image', 'group_name', 'memory'] as const;
 /** Columns a definition list may be filtered by; the first five match substrings. */
 export const DEFINITION_FILTER_FIELDS = ['alias', 'image', 'group_name', 'command', 'definition_id', 'memory', 'cpu', 'gpu', 'target_cluster'] as const;
-
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: string }).code === '23505') return true;
-  }
-  return false;
-}
 
 const aliasConflict = (alias: string, cause?: unknown) =>
   // The classic message, typo included: clients match on it.

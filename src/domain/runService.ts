@@ -17,11 +17,11 @@ import { listRunEvents } from '../store/runEvents.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { createClusterService, DEFAULT_CLUSTER, type ClusterService } from './clusterService.js';
 import { envField, intField } from './definitionService.js';
-import { isRunStatus, reportFacts, stopReason } from './lifecycle.js';
+import { RUN_STATUSES, reportFacts, stopReason } from './lifecycle.js';
 import { LIMITS } from './resources.js';
 import { buildRunRow, newRunId, reservedEnvNames } from './runRow.js';
 import { createRunUpdates, type RunUpdates } from './runUpdates.js';
-import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { parseOrThrow, snakeCase, toValidationError, unstorableText } from './validation.js';
 
 export type Run = RunRow;
 
@@ -69,6 +69,27 @@ const executeSchema = z.object({
 });
 
 export type ExecuteInput = z.input<typeof executeSchema>;
+
+/** Not String() for a structure: an array nested thousands deep would overflow the stack joining itself. */
+const shownStatus = (v: unknown) => (v !== null && typeof v === 'object' ? (Array.isArray(v) ? 'an array' : 'an object') : String(v));
+const EXIT_CODE_RANGE = 'exit_code must be between -2147483648 and 2147483647';
+
+/** A job's own status report (`PUT /{run_id}/status`). */
+const reportSchema = z.object({
+  status: z.enum(RUN_STATUSES, { error: (iss) => `status ${shownStatus(iss.input)} is invalid` }),
+  // A 32-bit column: a larger integer would fail in the driver (a 500). The range is checked
+  // first so a huge integer is told the range, not that it is no integer.
+  exitCode: z
+    .number({ error: 'exit_code must be an integer' })
+    .min(-2_147_483_648, { error: EXIT_CODE_RANGE })
+    .max(2_147_483_647, { error: EXIT_CODE_RANGE })
+    .int({ error: 'exit_code must be an integer' })
+    .nullish(),
+  exitReason: z
+    .string({ error: 'exit_reason must be a string' })
+    .refine((s) => !unstorableText(s), { error: (iss) => `exit_reason must not contain ${unstorableText(iss.input as string)}` })
+    .nullish(),
+});
 
 export interface RunServiceDeps {
   db: Db;
@@ -220,26 +241,12 @@ export function createRunService(deps: RunServiceDeps) {
 
     /** A job's self-report (`PUT /{run_id}/status`): precedence rules apply, a lost race is fine. */
     async report(runId: string, input: { status?: unknown; exitCode?: unknown; exitReason?: unknown }): Promise<RunRow> {
-      if (!isRunStatus(input.status)) {
-        // Not String(): an array nested thousands deep would overflow the stack joining itself.
-        const shown = input.status !== null && typeof input.status === 'object' ? (Array.isArray(input.status) ? 'an array' : 'an object') : String(input.status);
-        throw new ValidationError([{ path: ['status'], message: `status ${shown} is invalid` }]);
-      }
-      if (input.exitCode !== undefined && input.exitCode !== null && !Number.isInteger(input.exitCode)) {
-        throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be an integer' }]);
-      }
-      // A 32-bit column: a larger integer would fail in the driver (a 500).
-      if (typeof input.exitCode === 'number' && (input.exitCode < -2_147_483_648 || input.exitCode > 2_147_483_647)) {
-        throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be between -2147483648 and 2147483647' }]);
-      }
-      if (input.exitReason !== undefined && input.exitReason !== null && typeof input.exitReason !== 'string') {
-        throw new ValidationError([{ path: ['exit_reason'], message: 'exit_reason must be a string' }]);
-      }
-      const nul = nulIssues({ exitReason: input.exitReason });
-      if (nul.length) throw new ValidationError(nul);
+      const parsed = reportSchema.safeParse({ status: input.status, exitCode: input.exitCode, exitReason: input.exitReason });
+      // The first problem only, in field order, as the classic service answered.
+      if (!parsed.success) throw toValidationError(new z.ZodError(parsed.error.issues.slice(0, 1)), snakeCase);
+      const { status, exitCode, exitReason } = parsed.data;
       const run = await service.get(runId);
-      const status = input.status;
-      const facts = reportFacts(run, status, { exitCode: input.exitCode as number | null | undefined, exitReason: input.exitReason as string | null | undefined });
+      const facts = reportFacts(run, status, { exitCode, exitReason });
       if (status === run.status) {
         if (status !== 'STOPPED' && Object.keys(facts).length) await store.updateRunFacts(db, runId, facts);
       } else {

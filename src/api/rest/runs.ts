@@ -10,6 +10,7 @@ import type { RestDeps } from './index.js';
 import { json, lowerKeys, readJsonObject } from './http.js';
 import { createListParser, integerValue, listEnvelope, oneOfValue, type FilterConfig } from './listParams.js';
 import { runJson, podEventJson } from './serialize.js';
+import { stopperEmail } from '../headers.js';
 
 const substring: FilterConfig = { kind: 'substring' };
 const exact: FilterConfig = { kind: 'exact' };
@@ -80,14 +81,6 @@ export function toExecuteInput(body: Record<string, unknown>): Record<string, un
   input.owner = owner;
   input.runTags = runTags;
   return input;
-}
-
-/** The e-mail of whoever stops a run: any request header whose name contains `-email`. */
-export function stopperEmail(headers: Headers): string | undefined {
-  for (const [name, value] of headers) {
-    if (name.toLowerCase().includes('-email') && value.trim()) return value.trim();
-  }
-  return undefined;
 }
 
 function query(c: Context): URLSearchParams {

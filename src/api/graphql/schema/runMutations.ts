@@ -1,7 +1,7 @@
 // executeTask and stopRun: the same run service the REST shim calls, with expected failures
 // as typed results (ValidationError with field paths, NotFoundError, ConflictError).
 import { NotFoundError, ValidationError, type FieldIssue } from '../../../errors.js';
-import { stopperEmail } from '../../rest/runs.js';
+import { stopperEmail } from '../../headers.js';
 import { builder } from '../builder.js';
 import { EnvVarInput } from './envVar.js';
 import { MUTATION_ERRORS } from './errors.js';
