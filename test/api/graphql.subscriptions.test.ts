@@ -8,6 +8,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { encodeLogToken } from '../../src/domain/logService.js';
 import { createDefinition } from '../helpers/factories.js';
 import { record, serveTestApp, sse, wsClient, type ServedApp } from '../helpers/live.js';
+import { waitFinished } from '../helpers/wait.js';
 
 let t: TestApp;
 let served: ServedApp;
@@ -38,12 +39,7 @@ async function execute(command: string, owner = 'live-tester'): Promise<string> 
 
 /** Waits until the run is STOPPED with its output fully stored. */
 async function finished(runId: string): Promise<void> {
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-    const run = await t.services.runs.get(runId);
-    if (run.status === 'STOPPED' && run.logsComplete) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`run ${runId} did not finish`);
+  await waitFinished(t.services, runId);
 }
 
 function expectRising(statuses: RunStatus[]): void {

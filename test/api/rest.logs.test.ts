@@ -7,6 +7,7 @@ import { encodeLogToken } from '../../src/domain/logService.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition, createRun } from '../helpers/factories.js';
 import { pidOfLocalRef, processGroupMembers } from '../helpers/processes.js';
+import { waitFinished } from '../helpers/wait.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const MiB = 1024 * 1024;
@@ -37,12 +38,7 @@ async function logs(runId: string, lastSeen?: string): Promise<{ status: number;
 
 /** Waits until the run is STOPPED and its output is fully collected. */
 async function finished(runId: string, timeout = 20_000): Promise<void> {
-  await expect
-    .poll(async () => {
-      const row = await t.services.runs.get(runId);
-      return row.status === 'STOPPED' && row.logsComplete;
-    }, { timeout, interval: 50 })
-    .toBe(true);
+  await waitFinished(t.services, runId, timeout);
 }
 
 describe('before any worker runs', () => {
