@@ -232,7 +232,6 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
 
     /** Registered or described; undefined when neither. */
     async find(name: string): Promise<ClusterView | undefined> {
-      if (name.includes('\0')) return undefined;
       const row = await store.getCluster(db, name);
       if (row) return viewOf(row);
       return (await described()).find((c) => c.name === name);
@@ -313,7 +312,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
      */
     async route(req: RouteRequest): Promise<{ engine: EngineName }> {
       const where = req.source === 'definition' ? ` (the definition's target_cluster)` : '';
-      const row = req.name.includes('\0') ? undefined : await store.getCluster(db, req.name);
+      const row = await store.getCluster(db, req.name);
       if (row) {
         if (row.status !== 'active') {
           throw new ConflictError(`cluster ${req.name}${where} is in ${row.status}: it takes no new runs until it is active again; choose another cluster`);

@@ -163,13 +163,13 @@ export function createDefinitionService(deps: { db: Db }) {
     },
 
     async get(id: string): Promise<TaskDefinition> {
-      const row = unstorable(id) ? undefined : await store.getDefinitionById(db, id);
+      const row = await store.getDefinitionById(db, id);
       if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
       return row;
     },
 
     async getByAlias(alias: string): Promise<TaskDefinition> {
-      const row = unstorable(alias) ? undefined : await store.getDefinitionByAlias(db, alias);
+      const row = await store.getDefinitionByAlias(db, alias);
       if (!row) throw new NotFoundError(`Definition with alias ${alias} not found`);
       return row;
     },

@@ -126,9 +126,6 @@ function nulIssues(value: unknown, path: (string | number)[] = [], issues: Field
   return issues;
 }
 
-/** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
-const unstorable = (key: string) => key.includes('\0');
-
 export function createRunService(deps: RunServiceDeps) {
   const { db, config } = deps;
   const clusters = deps.clusters ?? createClusterService(deps);
@@ -159,11 +156,8 @@ export function createRunService(deps: RunServiceDeps) {
       // The owner is the request's run_tags.owner_id.
       const nul = nulIssues({ ...v, owner: undefined, runTags: { ...v.runTags, owner_id: v.owner } });
       if (nul.length) throw new ValidationError(nul);
-      const definition = unstorable(target.alias ?? target.definitionId ?? '')
-        ? undefined
-        : target.alias !== undefined
-          ? await defs.getDefinitionByAlias(db, target.alias)
-          : await defs.getDefinitionById(db, target.definitionId ?? '');
+      const definition =
+        target.alias !== undefined ? await defs.getDefinitionByAlias(db, target.alias) : await defs.getDefinitionById(db, target.definitionId ?? '');
       if (!definition) {
         throw new NotFoundError(
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
@@ -208,7 +202,7 @@ export function createRunService(deps: RunServiceDeps) {
     },
 
     async get(runId: string): Promise<RunRow> {
-      const run = unstorable(runId) ? undefined : await store.getRun(db, runId);
+      const run = await store.getRun(db, runId);
       if (!run) throw new NotFoundError(`Run with id ${runId} not found`);
       return run;
     },

@@ -2,6 +2,7 @@
 import { and, asc, count, eq, inArray } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { clusters, runs, type ClusterRow } from '../db/schema.js';
+import { isStorableKey } from './keys.js';
 
 export type NewClusterRow = typeof clusters.$inferInsert;
 
@@ -10,6 +11,7 @@ export async function listClusters(db: DbOrTx): Promise<ClusterRow[]> {
 }
 
 export async function getCluster(db: DbOrTx, name: string): Promise<ClusterRow | undefined> {
+  if (!isStorableKey(name)) return undefined;
   const [row] = await db.select().from(clusters).where(eq(clusters.name, name));
   return row;
 }

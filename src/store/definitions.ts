@@ -3,6 +3,7 @@ import { count, eq, inArray, like, sql, asc } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
+import { isStorableKey } from './keys.js';
 
 export const definitionColumns: ColumnMap = {
   definition_id: taskDefinitions.definitionId,
@@ -24,18 +25,21 @@ export async function insertDefinition(db: DbOrTx, row: NewTaskDefinitionRow): P
 }
 
 export async function getDefinitionById(db: DbOrTx, id: string): Promise<TaskDefinitionRow | undefined> {
+  if (!isStorableKey(id)) return undefined;
   const [row] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id));
   return row;
 }
 
 export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<TaskDefinitionRow | undefined> {
+  if (!isStorableKey(alias)) return undefined;
   const [row] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.alias, alias));
   return row;
 }
 
 export async function getDefinitionsByIds(db: DbOrTx, ids: readonly string[]): Promise<TaskDefinitionRow[]> {
-  if (ids.length === 0) return [];
-  return db.select().from(taskDefinitions).where(inArray(taskDefinitions.definitionId, [...ids]));
+  const storable = ids.filter(isStorableKey);
+  if (storable.length === 0) return [];
+  return db.select().from(taskDefinitions).where(inArray(taskDefinitions.definitionId, storable));
 }
 
 /** Applies `changes`, bumps version; undefined when the definition does not exist. */

@@ -6,6 +6,7 @@ import { and, count, eq, inArray, isNotNull, isNull, lt, min, or, sql, desc, gte
 import type { Db, DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
 import { orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
+import { isStorableKey } from './keys.js';
 
 type RunStatus = RunRow['status'];
 type EngineName = RunRow['engine'];
@@ -74,13 +75,15 @@ export async function insertRun(tx: DbOrTx, row: NewRunRow, event: TransitionEve
 }
 
 export async function getRun(db: DbOrTx, runId: string): Promise<RunRow | undefined> {
+  if (!isStorableKey(runId)) return undefined;
   const [row] = await db.select().from(runs).where(eq(runs.runId, runId));
   return row;
 }
 
 export async function getRunsByIds(db: DbOrTx, ids: readonly string[]): Promise<RunRow[]> {
-  if (ids.length === 0) return [];
-  return db.select().from(runs).where(inArray(runs.runId, [...ids]));
+  const storable = ids.filter(isStorableKey);
+  if (storable.length === 0) return [];
+  return db.select().from(runs).where(inArray(runs.runId, storable));
 }
 
 /** The most recent run with this idempotence key queued since `since` that did not fail. */
