@@ -1,6 +1,7 @@
 // Prometheus metrics for one process. Each process (and each test app) gets its own Registry
 // rather than prom-client's global one, so several apps in one process never collide.
-// Observations are fire-and-forget calls from the workers and the run service; the run
+// Observations hang off the typed events of domain/activity.ts (observe) and the loops' own
+// reports (trackLoops); the run
 // counts are read from Postgres on scrape, cached briefly so scrapes cannot load the database.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from './db/client.js';
@@ -9,11 +10,11 @@ import { RUN_STATUSES } from './domain/lifecycle.js';
 import { FlotillaError } from './errors.js';
 import type { Logger } from './logger.js';
 import { countRunsByStatus } from './store/runs.js';
+import type { Activity, EngineOperation } from './domain/activity.js';
 
 export const RUN_COUNT_CACHE_MS = 5_000;
 
-/** Where an engine call failed. */
-export type EngineOperation = 'submit' | 'reconcile' | 'logs' | 'terminate';
+export type { EngineOperation };
 export type EngineErrorKind = 'retryable' | 'permanent' | 'unexpected';
 
 /** What a worker loop reports about itself (workers/loop.ts `status()`). */
@@ -50,6 +51,8 @@ export interface Metrics {
   render(): Promise<string>;
   /** Reads the live service's follower counters on every scrape. */
   trackLive(stats: LiveStats): void;
+  /** Counts what `activity` reports (dispatches, STOPPED runs, engine errors, log lines). */
+  observe(activity: Activity): void;
   /** Reads the worker loops' own reports on every scrape. */
   trackLoops(loops: () => readonly LoopView[]): void;
   /** A run left QUEUED for its engine (the submit worker). */
@@ -252,7 +255,7 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
 
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  return {
+  const metrics: Metrics = {
     registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
@@ -261,6 +264,12 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
     trackLoops(views) {
       loopViews = views;
+    },
+    observe(activity) {
+      activity.on('dispatched', (run) => metrics.observeDispatch(run));
+      activity.on('stopped', (run) => metrics.observeStopped(run));
+      activity.on('engineError', (engine, operation, err) => metrics.engineError(engine, operation, err));
+      activity.on('logsCollected', (engine, chunks) => metrics.logsCollected(engine, chunks));
     },
     observeDispatch(run, at = new Date()) {
       dispatch.observe({ engine: run.engine }, Math.max(0, (at.getTime() - dispatchStart(run).getTime()) / 1000));
@@ -286,4 +295,5 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       logBytes.inc({ engine }, bytes);
     },
   };
+  return metrics;
 }

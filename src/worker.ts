@@ -28,7 +28,7 @@ export function runWorkers(runtime: Runtime, enabled: WorkerName[]): Workers {
       logger: runtime.logger.child({ component: 'workers' }),
       updates: runtime.services.runUpdates,
       engines: runtime.engines,
-      metrics: runtime.metrics,
+      activity: runtime.services.activity,
     },
     enabled,
   );

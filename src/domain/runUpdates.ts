@@ -12,7 +12,6 @@ import { errorMessage } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { runSnapshot } from '../events/topics.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
 import * as store from '../store/runs.js';
 import { appendRunEvents } from '../store/runEvents.js';
 import {
@@ -31,13 +30,15 @@ import {
   type MoveName,
   type RunStatus,
 } from './lifecycle.js';
+import type { Activity } from './activity.js';
 
 export interface RunUpdatesDeps {
   db: Db;
   bus: EventBus;
   logger: Logger;
   engines?: EngineRegistry;
-  metrics?: Metrics;
+  /** Told of STOPPED runs and failed terminates; absent: nobody listens. */
+  activity?: Activity;
 }
 
 export function toEngineRun(row: RunRow): EngineRun {
@@ -104,7 +105,7 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
     if (!rule.to.includes(to)) throw new Error(`move ${name} cannot lead to ${to}`);
     const result = await store.transitionRun(db, runId, to, facts, { reason, detail: opts.detail }, { ...opts, from: rule.from });
     if (!result) return undefined;
-    if (result.run.status === 'STOPPED') deps.metrics?.observeStopped(result.run);
+    if (result.run.status === 'STOPPED') deps.activity?.emit('stopped', result.run);
     await announce(name, result.run);
     return result.run;
   }
@@ -152,7 +153,7 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
       return true;
     } catch (err) {
       logger.error({ err, runId: run.runId }, 'terminate failed');
-      deps.metrics?.engineError(run.engine, 'terminate', err);
+      deps.activity?.emit('engineError', run.engine, 'terminate', err);
       await appendRunEvents(db, [{ runId: run.runId, kind: 'warning', reason: `terminate failed: ${errorMessage(err)}` }]);
       return false;
     }

@@ -11,6 +11,7 @@ import { createRunService } from './runService.js';
 import { createRunUpdates } from './runUpdates.js';
 import { createLogService } from './logService.js';
 import { createLiveService } from './liveService.js';
+import { createActivity } from './activity.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -25,12 +26,16 @@ export interface ServiceDeps {
 
 export function createServices(deps: ServiceDeps) {
   const clusters = createClusterService(deps);
-  const runUpdates = createRunUpdates(deps);
+  const activity = createActivity();
+  deps.metrics?.observe(activity);
+  const runUpdates = createRunUpdates({ ...deps, activity });
   return {
     definitions: createDefinitionService(deps),
     clusters,
     runs: createRunService({ ...deps, clusters, updates: runUpdates }),
     runUpdates,
+    /** What happens to runs and engine calls; the metrics listen. Worker loops report here too. */
+    activity,
     logs: createLogService(deps),
     live: createLiveService(deps),
   };

@@ -6,7 +6,7 @@ import type { RunUpdates } from '../domain/runUpdates.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { Activity } from '../domain/activity.js';
 
 /** What every worker loop is given. */
 export interface WorkerContext {
@@ -18,8 +18,11 @@ export interface WorkerContext {
   /** Every status move a worker makes goes through these verbs. */
   updates: RunUpdates;
   engines: EngineRegistry;
-  /** Absent in tests that do not look at metrics. */
-  metrics?: Metrics;
+  /**
+   * Where the loops report dispatches, engine errors and collected log lines (the metrics
+   * listen there: services.activity). Absent: a fresh one nobody listens to.
+   */
+  activity?: Activity;
 }
 
 export function newWorkerId(): string {

@@ -8,6 +8,7 @@ import { createStatusSync } from './statusSync.js';
 import { createRetrier } from './retrier.js';
 import { createLogCollector } from './logCollector.js';
 import { createSweeper } from './sweeper.js';
+import { createActivity } from '../domain/activity.js';
 
 export interface Workers {
   loops: Loop[];
@@ -19,7 +20,8 @@ export interface Workers {
 
 const LOG_INTERVAL_MS = 250;
 
-export function startWorkers(ctx: WorkerContext, enabled: readonly WorkerName[] = ctx.config.workers.enabled): Workers {
+export function startWorkers(given: WorkerContext, enabled: readonly WorkerName[] = given.config.workers.enabled): Workers {
+  const ctx: WorkerContext = { ...given, activity: given.activity ?? createActivity() };
   const { config, logger, bus } = ctx;
   const loops: Loop[] = [];
   const unsubscribers: (() => void)[] = [];

@@ -71,7 +71,7 @@ export function createLogCollector(ctx: WorkerContext) {
           const inserted = await appendLogChunks(db, run.runId, workerId, seq, rows, batch[batch.length - 1]!.cursor, leaseMs);
           if (!inserted) throw new LeaseLost(`log lease on ${run.runId} lost`);
           seq += inserted.length;
-          ctx.metrics?.logsCollected(run.engine, rows);
+          ctx.activity?.emit('logsCollected', run.engine, rows);
           await Promise.all(inserted.map((row) => bus.publish('run.log', logEvent(row), run.runId)));
         } catch (err) {
           failure = err;
@@ -114,7 +114,7 @@ export function createLogCollector(ctx: WorkerContext) {
     } catch (err) {
       await flush().catch(() => {});
       if (!(err instanceof LeaseLost)) {
-        if (err !== failure) ctx.metrics?.engineError(run.engine, 'logs', err);
+        if (err !== failure) ctx.activity?.emit('engineError', run.engine, 'logs', err);
         log.warn({ err }, 'log collection interrupted; will resume from the last stored position');
         await store.finishLogCollection(db, run.runId, workerId, false).catch(() => {});
       }

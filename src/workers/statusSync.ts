@@ -52,7 +52,7 @@ export function createStatusSync(ctx: WorkerContext) {
       if (!engine) continue;
       const byId = new Map(list.map((r) => [r.runId, r]));
       const reported = await engine.reconcile(list.map(toEngineRun)).catch((err: unknown) => {
-        ctx.metrics?.engineError(name, 'reconcile', err);
+        ctx.activity?.emit('engineError', name, 'reconcile', err);
         throw err;
       });
       for (const u of reported) {

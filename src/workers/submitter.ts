@@ -12,7 +12,7 @@ export function submitBackoffMs(run: Pick<RunRow, 'queuedAt'>, now = Date.now())
 }
 
 export function createSubmitter(ctx: WorkerContext) {
-  const { config, logger, updates, engines, workerId } = ctx;
+  const { config, logger, updates, engines, workerId, activity } = ctx;
 
   async function submitOne(run: RunRow): Promise<void> {
     const engine = engines.get(run.engine);
@@ -24,11 +24,11 @@ export function createSubmitter(ctx: WorkerContext) {
     const log = logger.child({ runId: run.runId, engine: run.engine });
     try {
       const result = await engine.submit(toEngineRun(run));
-      if (result.status !== 'NEEDS_RETRY') ctx.metrics?.observeDispatch(run);
+      if (result.status !== 'NEEDS_RETRY') activity?.emit('dispatched', run);
       await updates.submitted(run, result, workerId);
     } catch (err) {
       const reason = errorMessage(err);
-      ctx.metrics?.engineError(run.engine, 'submit', err);
+      activity?.emit('engineError', run.engine, 'submit', err);
       if (err instanceof FlotillaError && err.code === 'PERMANENT_ENGINE') {
         log.warn({ reason }, 'permanent submit error');
         await updates.rejected(run, reason, workerId);

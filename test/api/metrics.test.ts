@@ -107,7 +107,7 @@ describe('/metrics after runs executed through REST', () => {
       logger: silentLogger,
       updates: services.runUpdates,
       engines: t.engines!,
-      metrics,
+      activity: services.activity,
     });
     await expect.poll(() => value('flotilla_runs{status="STOPPED",engine="local"}'), { timeout: 15_000, interval: 100 }).toBe(2);
     // Logs are complete a little after STOPPED: each run printed three lines.
