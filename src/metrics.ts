@@ -1,8 +1,8 @@
 // Prometheus metrics for one process. Each process (and each test app) gets its own Registry
 // rather than prom-client's global one, so several apps in one process never collide.
 // Observations hang off the typed events of domain/activity.ts (observe) and the loops' own
-// reports (trackLoops); the run
-// counts are read from Postgres on scrape, cached briefly so scrapes cannot load the database.
+// reports (trackLoops); the run counts are read from Postgres on scrape, cached briefly so
+// scrapes cannot load the database.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from './db/client.js';
 import type { RunRow } from './db/schema.js';
