@@ -9,6 +9,7 @@ import { encodeLogToken } from '../../src/domain/logService.js';
 import { createDefinition } from '../helpers/factories.js';
 import { record, serveTestApp, sse, wsClient, type ServedApp } from '../helpers/live.js';
 import { waitFinished } from '../helpers/wait.js';
+import { executeGql } from '../helpers/execute.js';
 
 let t: TestApp;
 let served: ServedApp;
@@ -30,11 +31,7 @@ const LOGS = `subscription($id: ID!, $after: String) { runLogs(runId: $id, after
 
 async function execute(command: string, owner = 'live-tester'): Promise<string> {
   const definition = await createDefinition(t.services, { command });
-  const res = await t.gql(
-    `mutation($id: ID!, $owner: String!) { executeTask(definitionId: $id, input: { owner: $owner }) { ... on ExecuteTaskSuccess { run { runId } } } }`,
-    { id: definition.definitionId, owner },
-  );
-  return res.data.executeTask.run.runId;
+  return executeGql(t, definition.definitionId, {}, owner);
 }
 
 /** Waits until the run is STOPPED with its output fully stored. */

@@ -8,6 +8,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition, createRun } from '../helpers/factories.js';
 import { pidOfLocalRef, processGroupMembers } from '../helpers/processes.js';
 import { waitFinished } from '../helpers/wait.js';
+import { executeRest } from '../helpers/execute.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const MiB = 1024 * 1024;
@@ -24,9 +25,7 @@ afterAll(async () => {
 });
 
 async function execute(body: Record<string, unknown> = {}, def = hello): Promise<string> {
-  const res = await t.fetch(`/api/v6/task/${def.definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'alice' }, ...body } });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { run_id: string }).run_id;
+  return (await executeRest(t, def.definitionId, body)).run_id as string;
 }
 
 async function logs(runId: string, lastSeen?: string): Promise<{ status: number; body: any }> {

@@ -14,6 +14,7 @@ import { startWorkers } from '../../src/workers/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition } from '../helpers/factories.js';
 import { pidOfLocalRef, processGroupMembers } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -29,9 +30,7 @@ afterAll(async () => {
 });
 
 async function execute(body: Record<string, unknown> = {}, def = sleeper): Promise<any> {
-  const res = await t.fetch(`/api/v6/task/${def.definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'alice' }, ...body } });
-  expect(res.status).toBe(200);
-  return res.json();
+  return executeRest(t, def.definitionId, body);
 }
 
 async function run(runId: string): Promise<any> {

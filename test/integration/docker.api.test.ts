@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 
 const HOST = process.env.TEST_DOCKER_HOST || undefined;
 const IMAGE = process.env.TEST_DOCKER_IMAGE || 'flotilla-test:latest';
@@ -138,9 +139,7 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
   }
 
   async function execute(definitionId: string, body: Record<string, unknown> = {}): Promise<string> {
-    const res = await t.fetch(`/api/v6/task/${definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: OWNER }, ...body } });
-    expect(res.status, await res.clone().text()).toBe(200);
-    return ((await res.json()) as { run_id: string }).run_id;
+    return (await executeRest(t, definitionId, body, OWNER)).run_id as string;
   }
 
   async function run(id: string): Promise<Record<string, any>> {

@@ -25,6 +25,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { uniqueAlias } from '../helpers/factories.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 
 type Json = Record<string, any>;
 
@@ -154,9 +155,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
   // ---- helpers ----
 
   async function execute(body: Record<string, unknown> = {}): Promise<string> {
-    const res = await t.fetch(`/api/v6/task/${definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'k8s-api' }, ...body } });
-    const json = (await res.json()) as Json;
-    expect(res.status, JSON.stringify(json)).toBe(200);
+    const json = await executeRest(t, definitionId, body, 'k8s-api');
     expect(json).toMatchObject({ status: 'QUEUED', engine: 'kubernetes' });
     return json.run_id as string;
   }

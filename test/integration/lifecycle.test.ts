@@ -6,6 +6,7 @@ import type { TaskDefinitionRow } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition } from '../helpers/factories.js';
 import { pidOfLocalRef, processGroupMembers } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 
 let t: TestApp;
 let def: TaskDefinitionRow;
@@ -19,9 +20,7 @@ afterAll(async () => {
 });
 
 async function execute(body: Record<string, unknown>): Promise<any> {
-  const res = await t.fetch(`/api/v6/task/${def.definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'alice' }, ...body } });
-  expect(res.status).toBe(200);
-  return res.json();
+  return executeRest(t, def.definitionId, body);
 }
 
 async function run(runId: string): Promise<any> {
