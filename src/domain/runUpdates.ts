@@ -14,6 +14,7 @@ import { runSnapshot } from '../events/topics.js';
 import type { Logger } from '../logger.js';
 import * as store from '../store/runs.js';
 import { appendRunEvents } from '../store/runEvents.js';
+import * as stopIntents from '../store/stopIntents.js';
 import {
   MOVES,
   STOP_INTENT_MOVES,
@@ -175,7 +176,7 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
   async function carryOutStop(run: RunRow, workerId: string): Promise<boolean> {
     const confirmed = (await terminateOnEngine(run, run.exitReason ?? 'stopped')) && (await goneOnEngine(run).catch(() => false));
     if (confirmed) {
-      await store.confirmStop(db, run.runId, { reason: `stop confirmed by ${run.engine}`, detail: { engine: run.engine, engine_ref: run.engineRef } });
+      await stopIntents.confirmStop(db, run.runId, { reason: `stop confirmed by ${run.engine}`, detail: { engine: run.engine, engine_ref: run.engineRef } });
     } else {
       await store.releaseClaims(db, workerId, [run.runId]);
     }
@@ -191,7 +192,7 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
     if (stopped) {
       if (mayHaveEngineObject(before)) await terminateOnEngine(stopped, reason);
       // Nothing to terminate: the intent is done, and the timeline shows only the stop itself.
-      else await store.confirmStop(db, stopped.runId, null);
+      else await stopIntents.confirmStop(db, stopped.runId, null);
     }
     return stopped;
   }
@@ -317,7 +318,7 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
      * engine says it is gone. Returns how many were leased.
      */
     async carryOutStops(workerId: string, engineNames: readonly EngineName[], limit: number, leaseMs: number): Promise<number> {
-      const batch = await store.claimStopIntents(db, workerId, engineNames, limit, leaseMs);
+      const batch = await stopIntents.claimStopIntents(db, workerId, engineNames, limit, leaseMs);
       await Promise.all(batch.map((run) => carryOutStop(run, workerId)));
       return batch.length;
     },
