@@ -22,7 +22,13 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` needs the dev toolchain, and the optional native helpers of ssh2
 # (cpu-features, its crypto binding) cannot compile without a compiler; ssh2 runs without them.
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+# With scripts off, postinstall does not run: apply patches/ (a reviewed fix to the postgres
+# driver, see README "Failure modes") explicitly. patch-package is a production dependency
+# for this, and --error-on-fail stops the build if the patch no longer applies.
+COPY patches ./patches
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+    && ./node_modules/.bin/patch-package --error-on-fail \
+    && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
 COPY bin ./bin

@@ -5,7 +5,7 @@ import { createLogger } from './logger.js';
 import { openRuntime } from './runtime.js';
 import { createApp } from './api/app.js';
 import { listen } from './httpServer.js';
-import { onShutdown } from './signals.js';
+import { installShutdown } from './signals.js';
 import { runWorkers } from './worker.js';
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
@@ -21,10 +21,14 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
         'Bind to 127.0.0.1 (unset HOST), disable the local engine (FLOTILLA_ENGINES=docker), or set FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE=true if you mean it.',
     );
   }
+  const shutdown = installShutdown(logger, config.shutdownTimeoutMs);
   const runtime = await openRuntime(config, logger, { migrate: true });
+  shutdown.add(() => runtime.close());
   const app = createApp(runtime);
   const workers = runWorkers(runtime, config.workers.enabled);
+  shutdown.add(() => workers.stop());
   const http = await listen(app, config.host, config.port);
+  shutdown.add(() => http.close());
   logger.info(
     {
       url: http.url,
@@ -35,5 +39,4 @@ export async function dev(env: NodeJS.ProcessEnv = process.env): Promise<void> {
     },
     `flotilla dev ready on ${http.url} (GraphiQL at ${http.url}/graphql); runs go to the ${runtime.engines.defaultName()} engine`,
   );
-  onShutdown(logger, [() => runtime.close(), () => workers.stop(), () => http.close()]);
 }

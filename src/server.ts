@@ -4,7 +4,7 @@ import { createLogger } from './logger.js';
 import { openRuntime } from './runtime.js';
 import { createApp } from './api/app.js';
 import { listen } from './httpServer.js';
-import { onShutdown } from './signals.js';
+import { installShutdown } from './signals.js';
 
 export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const config = loadConfig(env, 'serve');
@@ -12,9 +12,11 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   if (config.embedded) {
     logger.warn('DATABASE_URL is not set: serving from the embedded PGlite database in ' + config.dataDir + ' (use `flotilla dev` for a laptop, set DATABASE_URL for production)');
   }
+  const shutdown = installShutdown(logger, config.shutdownTimeoutMs);
   const runtime = await openRuntime(config, logger, { migrate: config.embedded });
+  shutdown.add(() => runtime.close());
   const app = createApp(runtime);
   const http = await listen(app, config.host, config.port);
+  shutdown.add(() => http.close());
   logger.info({ url: http.url }, 'flotilla API listening');
-  onShutdown(logger, [() => runtime.close(), () => http.close()]);
 }

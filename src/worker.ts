@@ -2,7 +2,7 @@
 import { ConfigError, WORKER_NAMES, loadConfig, type WorkerName } from './config.js';
 import { createLogger } from './logger.js';
 import { openRuntime, type Runtime } from './runtime.js';
-import { onShutdown } from './signals.js';
+import { installShutdown } from './signals.js';
 import { newWorkerId } from './workers/context.js';
 import { startWorkers, type Workers } from './workers/index.js';
 import { listenHealth } from './api/health.js';
@@ -47,7 +47,9 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
   }
   const logger = createLogger(config.logLevel, { role: 'worker' });
   const enabled = parseWorkerList(opts.workers, config.workers.enabled);
+  const shutdown = installShutdown(logger, config.shutdownTimeoutMs);
   const runtime = await openRuntime(config, logger);
+  shutdown.add(() => runtime.close());
   // Listen before claiming anything, so a port already in use fails with no run held.
   const port = config.workers.metricsPort;
   let workers: Workers | undefined;
@@ -62,6 +64,7 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
           },
         );
   if (health) logger.info({ url: health.url }, 'worker metrics and health listening');
+  if (health) shutdown.add(() => health.close());
   const started = (workers = runWorkers(runtime, enabled));
-  onShutdown(logger, [() => runtime.close(), () => started.stop(), ...(health ? [() => health.close()] : [])]);
+  shutdown.add(() => started.stop());
 }

@@ -38,18 +38,26 @@ export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
   return opts.url ? createPostgres(opts.url, opts.max ?? 10) : createPglite(opts.dataDir);
 }
 
+/**
+ * `fetch_types: false`: postgres.js 3.4.9 runs an array-types query on every new connection
+ * and drops its promise, so a connection cut during it ends the process with an unhandled
+ * rejection (porsager/postgres#1192, #1205, #1223). We neither read nor send arrays, so the
+ * query buys nothing. (The other crash on a cut connection is patched: patches/.)
+ */
+const DRIVER_OPTIONS = { onnotice: () => {}, fetch_types: false } as const;
+
 async function createPostgres(url: string, max: number): Promise<Database> {
   const { default: postgres } = await import('postgres');
   const { drizzle } = await import('drizzle-orm/postgres-js');
   const { migrate } = await import('drizzle-orm/postgres-js/migrator');
-  const client = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'flotilla' } });
+  const client = postgres(url, { max, ...DRIVER_OPTIONS, connection: { application_name: 'flotilla' } });
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,
     kind: 'postgres',
     async migrate() {
       // One connection, so the advisory lock and the migration share a session.
-      const conn = postgres(url, { max: 1, onnotice: () => {} });
+      const conn = postgres(url, { max: 1, ...DRIVER_OPTIONS });
       try {
         await conn`select pg_advisory_lock(${MIGRATION_LOCK})`;
         await migrate(drizzle(conn, { schema }), { migrationsFolder: MIGRATIONS_DIR });

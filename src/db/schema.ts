@@ -45,9 +45,15 @@ export const taskDefinitions = pgTable(
     version: integer('version').notNull().default(1),
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
+    /**
+     * Set by a delete: the definition is hidden from lists and its alias is free again,
+     * while its runs, their events and logs stay readable by id. A purge removes it.
+     */
+    archivedAt: ts('archived_at'),
   },
   (t) => [
-    uniqueIndex('task_definitions_alias_key').on(t.alias),
+    // Only live definitions own their alias; archived ones may share it with a new one.
+    uniqueIndex('task_definitions_alias_key').on(t.alias).where(sql`archived_at is null`),
     index('task_definitions_group_name_idx').on(t.groupName),
     index('task_definitions_env_gin').using('gin', t.env),
   ],

@@ -131,8 +131,32 @@ function rejectNul(value: unknown, path: (string | number)[] = [], issues: Field
 /** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
 const unstorable = (key: string) => key.includes('\0');
 
-export function createDefinitionService(deps: { db: Db }) {
+export interface DeleteOptions {
+  /** Stop the definition's unfinished runs (through the normal stop path) instead of refusing. */
+  force?: boolean;
+  /** Remove the definition and its finished runs, events and logs for real. */
+  purge?: boolean;
+  /** Who asked, recorded on the runs a forced delete stops. */
+  by?: string | null;
+}
+
+/** At most this many run ids are named in a refusal; the message says how many more. */
+const NAMED_RUNS = 20;
+
+function unfinishedConflict(id: string, runIds: string[], fix: string): ConflictError {
+  const shown = runIds.slice(0, NAMED_RUNS).join(', ');
+  const more = runIds.length > NAMED_RUNS ? ` and ${runIds.length - NAMED_RUNS} more` : '';
+  return new ConflictError(`Definition ${id} has ${runIds.length} unfinished run(s): ${shown}${more}. ${fix}`);
+}
+
+export function createDefinitionService(deps: { db: Db; stopRun?: (runId: string, by: string | null | undefined) => Promise<unknown> }) {
   const { db } = deps;
+
+  async function stopAll(runIds: string[], by: string | null | undefined): Promise<void> {
+    if (runIds.length === 0) return;
+    if (!deps.stopRun) throw new Error('definition service built without stopRun: cannot force a delete');
+    for (const runId of runIds) await deps.stopRun(runId, by);
+  }
 
   return {
     async create(input: unknown): Promise<TaskDefinition> {
@@ -162,8 +186,9 @@ export function createDefinitionService(deps: { db: Db }) {
       }
     },
 
-    async get(id: string): Promise<TaskDefinition> {
-      const row = await store.getDefinitionById(db, id);
+    /** A live definition; with `includeArchived`, also a deleted one whose runs are kept. */
+    async get(id: string, opts: { includeArchived?: boolean } = {}): Promise<TaskDefinition> {
+      const row = await store.getDefinitionById(db, id, opts);
       if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
       return row;
     },
@@ -190,12 +215,44 @@ export function createDefinitionService(deps: { db: Db }) {
       }
     },
 
-    async delete(id: string): Promise<void> {
-      if (unstorable(id) || !(await store.deleteDefinition(db, id))) throw new NotFoundError(`Definition with ID ${id} not found`);
+    /**
+     * Deleting archives: the definition leaves lists and frees its alias; its runs, their
+     * events and logs stay readable by id. Unfinished runs make it a conflict unless
+     * `force`, which stops them first, so no job is ever left running untracked. `purge`
+     * removes an archived (or live) definition with its finished runs for real.
+     */
+    async delete(id: string, opts: DeleteOptions = {}): Promise<void> {
+      const notFound = () => new NotFoundError(`Definition with ID ${id} not found`);
+      if (unstorable(id)) throw notFound();
+      if (opts.purge) {
+        if (!(await store.getDefinitionById(db, id, { includeArchived: true }))) throw notFound();
+        if (opts.force) await stopAll(await store.unfinishedRunIds(db, id), opts.by);
+        await db.transaction(async (tx) => {
+          // Archived first, so no new run can be executed from it while we look.
+          await store.archiveDefinition(tx, id);
+          const open = await store.unfinishedRunIds(tx, id);
+          if (open.length > 0) throw unfinishedConflict(id, open, 'A purge removes only finished runs: stop them first (or pass force=true).');
+          await store.deleteDefinition(tx, id);
+        });
+        return;
+      }
+      if (!(await store.getDefinitionById(db, id))) throw notFound();
+      const open = await store.unfinishedRunIds(db, id);
+      if (open.length > 0 && !opts.force) {
+        throw unfinishedConflict(id, open, 'Stop them first, or delete with force=true to stop them and delete.');
+      }
+      await stopAll(open, opts.by);
+      await db.transaction(async (tx) => {
+        if (!(await store.archiveDefinition(tx, id))) throw notFound();
+        const late = await store.unfinishedRunIds(tx, id);
+        if (late.length > 0 && !opts.force) throw unfinishedConflict(id, late, 'Stop them first, or delete with force=true to stop them and delete.');
+      });
+      // A run executed from it between the stop and the archive: stop it too.
+      if (opts.force) await stopAll(await store.unfinishedRunIds(db, id), opts.by);
     },
 
-    list(spec: ListSpec) {
-      return store.listDefinitions(db, spec);
+    list(spec: ListSpec, opts: { includeArchived?: boolean } = {}) {
+      return store.listDefinitions(db, spec, opts);
     },
 
     groups(opts: { name?: string; limit: number; offset: number }) {

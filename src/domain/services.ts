@@ -29,10 +29,12 @@ export function createServices(deps: ServiceDeps) {
   const activity = createActivity();
   deps.metrics?.observe(activity);
   const runUpdates = createRunUpdates({ ...deps, activity });
+  const runs = createRunService({ ...deps, clusters, updates: runUpdates });
   return {
-    definitions: createDefinitionService(deps),
+    // A forced delete stops the definition's runs through the one stop path.
+    definitions: createDefinitionService({ ...deps, stopRun: (runId, by) => runs.stop(runId, { by }) }),
     clusters,
-    runs: createRunService({ ...deps, clusters, updates: runUpdates }),
+    runs,
     runUpdates,
     /** What happens to runs and engine calls; the metrics listen. Worker loops report here too. */
     activity,

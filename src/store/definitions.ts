@@ -1,7 +1,7 @@
 // Every read and write of task_definitions.
-import { count, eq, inArray, like, sql, asc } from 'drizzle-orm';
+import { and, asc, count, eq, inArray, isNull, like, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
+import { runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
 import { isStorableKey } from './keys.js';
 
@@ -24,15 +24,20 @@ export async function insertDefinition(db: DbOrTx, row: NewTaskDefinitionRow): P
   return created!;
 }
 
-export async function getDefinitionById(db: DbOrTx, id: string): Promise<TaskDefinitionRow | undefined> {
+const live = isNull(taskDefinitions.archivedAt);
+
+/** A live definition by id; archived ones only with `includeArchived` (their runs still point at them). */
+export async function getDefinitionById(db: DbOrTx, id: string, opts: { includeArchived?: boolean } = {}): Promise<TaskDefinitionRow | undefined> {
   if (!isStorableKey(id)) return undefined;
-  const [row] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id));
+  const byId = eq(taskDefinitions.definitionId, id);
+  const [row] = await db.select().from(taskDefinitions).where(opts.includeArchived ? byId : and(byId, live));
   return row;
 }
 
+/** The live definition with this alias (archived ones may share it). */
 export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<TaskDefinitionRow | undefined> {
   if (!isStorableKey(alias)) return undefined;
-  const [row] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.alias, alias));
+  const [row] = await db.select().from(taskDefinitions).where(and(eq(taskDefinitions.alias, alias), live));
   return row;
 }
 
@@ -51,9 +56,30 @@ export async function updateDefinition(
   const [row] = await db
     .update(taskDefinitions)
     .set({ ...changes, version: sql`${taskDefinitions.version} + 1`, updatedAt: new Date() })
-    .where(eq(taskDefinitions.definitionId, id))
+    .where(and(eq(taskDefinitions.definitionId, id), live))
     .returning();
   return row;
+}
+
+/** Archives a live definition; undefined when there is no live one with that id. */
+export async function archiveDefinition(db: DbOrTx, id: string): Promise<TaskDefinitionRow | undefined> {
+  const [row] = await db
+    .update(taskDefinitions)
+    .set({ archivedAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(taskDefinitions.definitionId, id), live))
+    .returning();
+  return row;
+}
+
+/** Ids of the definition's runs that are not STOPPED, oldest first (at most `limit`). */
+export async function unfinishedRunIds(db: DbOrTx, definitionId: string, limit = 1000): Promise<string[]> {
+  const rows = await db
+    .select({ runId: runs.runId })
+    .from(runs)
+    .where(and(eq(runs.definitionId, definitionId), ne(runs.status, 'STOPPED')))
+    .orderBy(asc(runs.queuedAt), asc(runs.runId))
+    .limit(limit);
+  return rows.map((r) => r.runId);
 }
 
 /** Deletes the definition; its runs, their events and logs go with it (ON DELETE CASCADE). */
@@ -65,8 +91,13 @@ export async function deleteDefinition(db: DbOrTx, id: string): Promise<boolean>
   return rows.length > 0;
 }
 
-export async function listDefinitions(db: DbOrTx, spec: ListSpec): Promise<{ total: number; rows: TaskDefinitionRow[] }> {
-  const where = whereOf(definitionColumns, taskDefinitions.env, spec);
+export async function listDefinitions(
+  db: DbOrTx,
+  spec: ListSpec,
+  opts: { includeArchived?: boolean } = {},
+): Promise<{ total: number; rows: TaskDefinitionRow[] }> {
+  const filtered = whereOf(definitionColumns, taskDefinitions.env, spec);
+  const where = opts.includeArchived ? filtered : and(filtered, live);
   const [rows, totals] = await Promise.all([
     db
       .select()
@@ -84,7 +115,7 @@ export async function listGroups(
   db: DbOrTx,
   opts: { name?: string; limit: number; offset: number },
 ): Promise<{ total: number; groups: string[] }> {
-  const where = opts.name ? like(taskDefinitions.groupName, `%${escapeLike(opts.name)}%`) : undefined;
+  const where = opts.name ? and(like(taskDefinitions.groupName, `%${escapeLike(opts.name)}%`), live) : live;
   const [rows, totals] = await Promise.all([
     db
       .selectDistinct({ g: taskDefinitions.groupName })
@@ -100,7 +131,7 @@ export async function listGroups(
 
 export async function listTags(db: DbOrTx): Promise<string[]> {
   const rows = await db.execute<{ tag: string }>(
-    sql`select distinct jsonb_array_elements_text(${taskDefinitions.tags}) as tag from ${taskDefinitions} order by 1`,
+    sql`select distinct jsonb_array_elements_text(${taskDefinitions.tags}) as tag from ${taskDefinitions} where ${taskDefinitions.archivedAt} is null order by 1`,
   );
   // postgres.js returns an array; PGlite returns { rows }.
   const list = Array.isArray(rows) ? rows : (rows as unknown as { rows: { tag: string }[] }).rows;

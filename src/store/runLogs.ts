@@ -2,7 +2,8 @@
 // writer; it appends chunks and moves the engine cursor in the same transaction.
 import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.js';
-import { runLogs, runs, type RunLogRow } from '../db/schema.js';
+import { runEvents, runLogs, runs, type RunLogRow } from '../db/schema.js';
+import type { NewRunEvent } from './runEvents.js';
 
 export interface NewLogChunk {
   stream: string;
@@ -19,6 +20,15 @@ export async function lastLogSeq(db: DbOrTx, runId: string): Promise<number> {
 }
 
 /**
+ * Postgres text cannot hold a NUL character, and one would fail the whole insert. Output is
+ * bytes; engines decode it as UTF-8 (invalid sequences become U+FFFD), and a NUL becomes
+ * U+FFFD here, the one place that writes log text.
+ */
+export function storableText(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
+/**
  * Appends chunks after `afterSeq` and stores the engine cursor, only while `workerId` holds
  * the run's log lease. Returns the inserted rows, or undefined when the lease was lost
  * (nothing is written then).
@@ -29,8 +39,9 @@ export async function appendLogChunks(
   workerId: string,
   afterSeq: number,
   chunks: NewLogChunk[],
-  cursor: string,
+  cursor: string | null,
   leaseMs: number,
+  events: NewRunEvent[] = [],
 ): Promise<RunLogRow[] | undefined> {
   return db.transaction(async (tx) => {
     const held = await tx
@@ -39,10 +50,13 @@ export async function appendLogChunks(
       .where(and(eq(runs.runId, runId), eq(runs.logClaimedBy, workerId)))
       .returning({ id: runs.runId });
     if (held.length === 0) return undefined;
+    if (events.length > 0) {
+      await tx.insert(runEvents).values(events.map((e) => ({ runId: e.runId, kind: e.kind, at: e.at ?? new Date(), reason: e.reason ?? null, detail: e.detail ?? {} })));
+    }
     if (chunks.length === 0) return [];
     return tx
       .insert(runLogs)
-      .values(chunks.map((c, i) => ({ runId, seq: afterSeq + i + 1, stream: c.stream, text: c.text, at: c.at })))
+      .values(chunks.map((c, i) => ({ runId, seq: afterSeq + i + 1, stream: c.stream, text: storableText(c.text), at: c.at })))
       .returning();
   });
 }

@@ -7,9 +7,10 @@ import type { RunRow } from '../db/schema.js';
 import { toEngineRun } from '../domain/runUpdates.js';
 import type { LogChunk } from '../engines/types.js';
 import { logEvent } from '../events/topics.js';
-import { appendLogChunks, lastLogSeq, type NewLogChunk } from '../store/runLogs.js';
+import { lastLogSeq, type NewLogChunk } from '../store/runLogs.js';
 import * as store from '../store/runs.js';
 import type { WorkerContext } from './context.js';
+import { LeaseLost, storeLogBatch } from './storeLogBatch.js';
 
 export const FLUSH_MS = 50;
 export const FLUSH_BYTES = 64 * 1024;
@@ -32,8 +33,6 @@ export function coalesce(chunks: LogChunk[]): NewLogChunk[] {
   return out;
 }
 
-class LeaseLost extends Error {}
-
 export function createLogCollector(ctx: WorkerContext) {
   const { db, bus, logger, engines, workerId, config } = ctx;
   const active = new Map<string, { abort: AbortController; done: Promise<void> }>();
@@ -44,6 +43,8 @@ export function createLogCollector(ctx: WorkerContext) {
     if (!engine) return;
     const log = logger.child({ runId: run.runId });
     let seq = await lastLogSeq(db, run.runId);
+    let storedCursor = run.logCursor;
+    const target = { db, runId: run.runId, workerId, leaseMs, logger: log };
     let pending: LogChunk[] = [];
     let pendingBytes = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -68,9 +69,10 @@ export function createLogCollector(ctx: WorkerContext) {
         if (failure || batch.length === 0) return;
         try {
           const rows = coalesce(batch);
-          const inserted = await appendLogChunks(db, run.runId, workerId, seq, rows, batch[batch.length - 1]!.cursor, leaseMs);
-          if (!inserted) throw new LeaseLost(`log lease on ${run.runId} lost`);
+          const cursor = batch[batch.length - 1]!.cursor;
+          const inserted = await storeLogBatch(target, seq, rows, cursor, storedCursor);
           seq += inserted.length;
+          storedCursor = cursor;
           ctx.activity?.emit('logsCollected', run.engine, rows);
           await Promise.all(inserted.map((row) => bus.publish('run.log', logEvent(row), run.runId)));
         } catch (err) {

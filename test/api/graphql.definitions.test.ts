@@ -229,12 +229,14 @@ describe('updateTaskDefinition', () => {
 });
 
 describe('deleteTaskDefinition', () => {
-  it('deletes, then reports a second delete as a NotFoundError', async () => {
+  it('archives (readable by id with archivedAt, alias free), then reports a second delete as a NotFoundError', async () => {
     const def = await createOk({ alias: 'gql-del', image: 'alpine' });
     const first = (await t.gql(DELETE, { id: def.id })).data.deleteTaskDefinition;
     expect(first).toEqual({ __typename: 'DeleteTaskDefinitionSuccess', deletedId: def.id });
-    const gone = await t.gql(`query($id: ID) { taskDefinition(id: $id) { id } }`, { id: def.id });
-    expect(gone.data.taskDefinition).toBeNull();
+    const gone = await t.gql(`query($id: ID) { byId: taskDefinition(id: $id) { id archivedAt } byAlias: taskDefinition(alias: "gql-del") { id } }`, { id: def.id });
+    expect(gone.data.byId.id).toBe(def.id);
+    expect(gone.data.byId.archivedAt).not.toBeNull();
+    expect(gone.data.byAlias).toBeNull();
     const second = (await t.gql(DELETE, { id: def.id })).data.deleteTaskDefinition;
     expect(second).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
   });

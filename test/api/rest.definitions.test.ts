@@ -265,7 +265,7 @@ describe('PUT /api/v6/task/{id}', () => {
 });
 
 describe('DELETE /api/v6/task/{id}', () => {
-  it('deletes the definition and its runs; a second delete is 404', async () => {
+  it('archives the definition: gone as a task, its finished run kept; a second delete is 404', async () => {
     const made = await create({ alias: 'doomed', image: 'x' });
     await t.database.db.insert(runs).values({
       runId: 'local-doomed-run',
@@ -280,13 +280,14 @@ describe('DELETE /api/v6/task/{id}', () => {
       memoryLimit: 512,
       engine: 'local',
       clusterName: 'local',
-      status: 'QUEUED',
+      status: 'STOPPED',
+      exitCode: 0,
       owner: 'tester',
     });
 
     expect(await call(`/api/v6/task/${made.definition_id}`, { method: 'DELETE' })).toEqual({ status: 200, body: { deleted: true } });
     expect((await call(`/api/v6/task/${made.definition_id}`)).status).toBe(404);
-    expect(await t.database.db.select().from(runs).where(eq(runs.runId, 'local-doomed-run'))).toEqual([]);
+    expect((await t.database.db.select().from(runs).where(eq(runs.runId, 'local-doomed-run'))).map((r) => r.status)).toEqual(['STOPPED']);
     expect(await call(`/api/v6/task/${made.definition_id}`, { method: 'DELETE' })).toEqual({
       status: 404,
       body: { error: `Definition with ID ${made.definition_id} not found` },

@@ -2,7 +2,7 @@
 // definitions and runs, throwaway definitions for updates and deletes, row counts of the four
 // tables a request could write, the effect a success is allowed to have, and sending with a
 // timeout.
-import { count, eq, sql } from 'drizzle-orm';
+import { and, count, eq, ne, sql } from 'drizzle-orm';
 import { clusters, runEvents, runLogs, runs, taskDefinitions } from '../../src/db/schema.js';
 import { encodeLogToken } from '../../src/domain/logService.js';
 import type { TestApp } from './app.js';
@@ -69,7 +69,8 @@ export async function createTargets(t: TestApp, onWrite: () => void, withCluster
     async scratch() {
       onWrite();
       const def = await createDefinition(t.services, { alias: `scratch-${++unique}` });
-      const run = await createRun(t.services, { definition: def });
+      // A finished run: a definition with an unfinished one refuses a plain delete (409).
+      const run = await createRun(t.services, { definition: def, status: 'STOPPED' });
       const clusterName = await cluster(`scratch-${unique}`);
       return { fixture: { definitionId: def.definitionId, alias: def.alias, runIds: [run.runId] }, runId: run.runId, clusterName };
     },
@@ -182,12 +183,17 @@ export async function checkEffect(t: TestApp, effect: Effect, d: Counts, ids?: E
       if (!only({ definitions: 1 })) return changed;
       return !ids || (await definition(ids.definitionId)) ? undefined : `created definition ${ids.definitionId} is not stored`;
     case 'deleteDefinition': {
-      // Its runs, their events and logs go with it.
-      if (d.definitions !== -1 || d.runs > 0 || d.events > 0 || d.logs > 0 || d.clusters !== 0) return changed;
+      // Archived (the row stays, its runs stay; a forced delete stops them: events only) or
+      // purged (the definition goes with its runs, their events and logs).
+      if (d.runs > 0 || d.logs > 0 || d.clusters !== 0 || d.definitions > 0) return changed;
       if (!ids) return undefined;
-      if (await definition(ids.definitionId)) return `deleted definition ${ids.definitionId} is still stored`;
+      const row = await definition(ids.definitionId);
+      if (row && !row.archivedAt) return `deleted definition ${ids.definitionId} is still live`;
+      if (row && d.definitions !== 0) return changed;
       const [left] = await db.select({ n: count() }).from(runs).where(eq(runs.definitionId, ids.definitionId ?? ''));
-      return Number(left!.n) === 0 ? undefined : `runs of deleted definition ${ids.definitionId} are left`;
+      if (!row && Number(left!.n) !== 0) return `runs of purged definition ${ids.definitionId} are left`;
+      const [open] = await db.select({ n: count() }).from(runs).where(and(eq(runs.definitionId, ids.definitionId ?? ''), ne(runs.status, 'STOPPED')));
+      return Number(open!.n) === 0 ? undefined : `deleted definition ${ids.definitionId} left unfinished runs`;
     }
     case 'execute':
       // One run and its first event, or none when an idempotence key found an earlier run.

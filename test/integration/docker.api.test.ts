@@ -13,6 +13,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
 import { executeRest } from '../helpers/execute.js';
+import { record, serveTestApp, wsClient } from '../helpers/live.js';
 
 const HOST = process.env.TEST_DOCKER_HOST || undefined;
 const IMAGE = process.env.TEST_DOCKER_IMAGE || 'flotilla-test:latest';
@@ -320,4 +321,41 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
     expect(log).toBe(Array.from({ length: count }, (_, i) => `line ${i + 1}\n`).join(''));
     expect(await createEventsFor(id, since)).toBe(1);
   }, 90_000);
+
+  // Output is bytes (see README "A line the database refuses"): none of these may cost the
+  // lines around them, in the stored log or live through runLogs.
+  it('NUL, invalid UTF-8, a lone CR, a 50 MB line and 1 MB of /dev/urandom: every line around them arrives, live and stored', async () => {
+    const served = await serveTestApp(t);
+    const client = wsClient(served.wsUrl);
+    try {
+      const cases: [string, (text: string) => void][] = [
+        [`echo before; printf 'a\\000b\\n'; echo after`, (x) => expect(x).toBe('before\na\uFFFDb\nafter\n')],
+        [`echo before; printf 'x\\377\\376y\\n'; echo after`, (x) => expect(x).toBe('before\nx\uFFFD\uFFFDy\nafter\n')],
+        [`echo before; printf 'progress 10%%\\rprogress 100%%\\n'; echo after`, (x) => expect(x).toBe('before\nprogress 10%\rprogress 100%\nafter\n')],
+        [
+          `echo before; head -c 50000000 /dev/zero | tr '\\0' x; echo; echo after`,
+          (x) => {
+            expect(x.startsWith('before\n') && x.endsWith('\nafter\n')).toBe(true);
+            expect(x.slice(7, -6).replaceAll('\n', '')).toBe('x'.repeat(50_000_000));
+          },
+        ],
+        [`echo before; head -c 1000000 /dev/urandom; echo; echo after`, (x) => expect(x.startsWith('before\n') && x.endsWith('\nafter\n')).toBe(true)],
+      ];
+      for (const [command, check] of cases) {
+        const id = await execute(await define({ command }));
+        const sub = record<{ runLogs: { text: string } }>(client, `subscription($id: ID!) { runLogs(runId: $id) { text } }`, { id });
+        await waitFor(id, 'STOPPED', 120_000);
+        await logsComplete(id, 120_000);
+        await sub.completed;
+        const live = sub.payloads.map((p) => p.data!.runLogs.text).join('');
+        const stored = await (await t.fetch(`/api/v6/${id}/logs?raw_text=true`)).text();
+        check(stored);
+        check(live);
+        expect(live).toBe(stored);
+      }
+    } finally {
+      await client.dispose();
+      await served.close();
+    }
+  }, 600_000);
 });

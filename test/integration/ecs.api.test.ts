@@ -259,6 +259,19 @@ describe.skipIf(!MOTO_URL)('ECS runs through the REST API and a worker', () => {
       await queueDrained();
     }, 60_000);
 
+    it('log events holding a NUL, a lone CR and replacement characters: every line around them arrives, the NUL stored as U+FFFD', async () => {
+      // CloudWatch Logs holds UTF-8 text events only: the awslogs driver has already turned
+      // undecodable bytes into text, so raw bytes cannot reach us on this engine.
+      const id = await execute();
+      const arn = await runningTask(id);
+      await writeTaskLogs(setup.logGroup, arn, ['before', 'a\u0000b', 'progress 10%\rprogress 100%', 'x\uFFFDy', 'after']);
+      await sendToQueue(setup.queueUrl, stoppedEvent(id, arn, { stopCode: 'EssentialContainerExited', containers: [{ name: 'main', lastStatus: 'STOPPED', exitCode: 0 }] }));
+      await expect.poll(async () => (await run(id)).status, { timeout: 15_000, interval: 100 }).toBe('STOPPED');
+      await setTaskState(arn, exited(0));
+      await logsComplete(id, 'before\na\uFFFDb\nprogress 10%\rprogress 100%\nx\uFFFDy\nafter\n');
+      await queueDrained();
+    }, 60_000);
+
     it('CannotPullContainerError → NEEDS_RETRY → a new task; a late copy of the old event is ignored; STOPPED after MAX_ATTEMPTS', async () => {
       const id = await execute();
       const first = await runningTask(id, 1);

@@ -219,6 +219,14 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     expect(engineEvents[0].detail).toMatchObject({ event_type: 'Normal', source_object: `pod/${pod}` });
   });
 
+  it('a NUL and a lone CR in the output: every line around them arrives, the NUL stored as U+FFFD', async () => {
+    // The fake plays text (a pod log of real bytes that are not UTF-8 decodes to U+FFFD in
+    // the engine's reader, as on the local and docker engines).
+    const id = await execute({ command: `echo before; printf 'a\\000b\\n'; printf 'progress 10%%\\rprogress 100%%\\n'; echo after` });
+    await finished(id);
+    expect(await logText(id)).toBe('before\na\uFFFDb\nprogress 10%\rprogress 100%\nafter\n');
+  });
+
   it('a failing command → STOPPED with its exit code and the container reason', async () => {
     const id = await execute({ command: 'echo oops; exit 3' });
     expect(await finished(id)).toMatchObject({ status: 'STOPPED', exit_code: 3, exit_reason: 'Error' });

@@ -176,7 +176,7 @@ describe('delete', () => {
     owner: 'tester',
   });
 
-  it('removes the definition with its runs, their events and logs, and nothing else', async () => {
+  it('archives, then a purge removes the definition with its runs, their events and logs, and nothing else', async () => {
     const doomed = await service.create({ alias: 'st-del', image: 'x' });
     const kept = await service.create({ alias: 'st-del-kept', image: 'x' });
     const db = database.db;
@@ -191,8 +191,12 @@ describe('delete', () => {
     ]);
 
     await service.delete(doomed.definitionId);
-
     await expect(service.get(doomed.definitionId)).rejects.toBeInstanceOf(NotFoundError);
+    expect((await service.get(doomed.definitionId, { includeArchived: true })).archivedAt).toBeInstanceOf(Date);
+    expect(await db.select({ id: runs.runId }).from(runs).where(eq(runs.definitionId, doomed.definitionId))).toHaveLength(2);
+
+    await service.delete(doomed.definitionId, { purge: true });
+    await expect(service.get(doomed.definitionId, { includeArchived: true })).rejects.toBeInstanceOf(NotFoundError);
     const ids = ['local-del-1', 'local-del-2', 'local-kept-1'];
     expect((await db.select({ id: runs.runId }).from(runs).where(inArray(runs.runId, ids))).map((r) => r.id)).toEqual(['local-kept-1']);
     expect((await db.select().from(runEvents).where(inArray(runEvents.runId, ids))).map((r) => r.runId)).toEqual(['local-kept-1']);

@@ -26,6 +26,7 @@ const definition: TaskDefinitionRow = {
   version: 3,
   createdAt: new Date(0),
   updatedAt: new Date(0),
+  archivedAt: null,
 };
 const request: RunRequest = { owner: 'ann', runTags: { team: 'x' }, env: [{ name: 'BOTH', value: 'req' }], labels: {} };
 const at: RunPlacement = { runId: 'local-abc', engine: 'local', clusterName: 'default', mode: 'dev', ownerIdVar: 'FLOTILLA_RUN_OWNER_ID', maxAttempts: 3 };

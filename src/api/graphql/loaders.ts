@@ -66,18 +66,23 @@ export function createLoaders(services: Services, database: Db | undefined) {
     // No stored id or alias holds U+0000, and Postgres would fail comparing one.
     const storable = keys.filter((k) => !k.includes('\0'));
     if (storable.length === 0) return keys.map(() => null);
-    const { rows } = await services.definitions.list({
-      filters: [{ field: column, op: 'in', values: storable }],
-      env: [],
-      sortBy: 'definition_id',
-      order: 'asc',
-      limit: storable.length,
-      offset: 0,
-    });
+    // By id an archived definition still answers (its runs point at it); an alias names
+    // only the live definition that holds it.
+    const { rows } = await services.definitions.list(
+      {
+        filters: [{ field: column, op: 'in', values: storable }],
+        env: [],
+        sortBy: 'definition_id',
+        order: 'asc',
+        limit: storable.length,
+        offset: 0,
+      },
+      { includeArchived: column === 'definition_id' },
+    );
     for (const row of rows) {
       // Whichever key found the row, the other loader can answer it without a query.
       definitionById.prime(row.definitionId, row);
-      definitionByAlias.prime(row.alias, row);
+      if (!row.archivedAt) definitionByAlias.prime(row.alias, row);
     }
     const found = new Map(rows.map((r) => [column === 'alias' ? r.alias : r.definitionId, r]));
     return keys.map((k) => found.get(k) ?? null);

@@ -6,7 +6,8 @@ import { ValidationError } from '../../errors.js';
 import { DEFINITION_FILTER_FIELDS, DEFINITION_SORT_FIELDS } from '../../domain/definitionService.js';
 import type { RestDeps } from './index.js';
 import { json, lowerKeys, readJsonObject } from './http.js';
-import { createListParser, integerValue, listEnvelope, parseNonNegativeInt, type FilterConfig } from './listParams.js';
+import { createListParser, integerValue, listEnvelope, parseBooleanParam, parseNonNegativeInt, type FilterConfig } from './listParams.js';
+import { stopperEmail } from '../headers.js';
 import { definitionJson } from './serialize.js';
 
 /** Body key (lower-cased) → service input key. Keys not listed are ignored, as classic did. */
@@ -112,8 +113,13 @@ export function registerDefinitionRoutes(router: Hono, deps: RestDeps): void {
     return json(definitionJson(row));
   });
 
+  // Deleting archives (see README "Deleting a task"); unfinished runs are a 409 unless
+  // ?force=true stops them; ?purge=true removes the definition and its finished runs.
   router.delete('/task/:definition_id', async (c) => {
-    await definitions.delete(c.req.param('definition_id'));
+    const params = queryOf(c);
+    const force = parseBooleanParam(params, 'force');
+    const purge = parseBooleanParam(params, 'purge');
+    await definitions.delete(c.req.param('definition_id'), { force, purge, by: stopperEmail(c.req.raw.headers) ?? null });
     return json({ deleted: true });
   });
 

@@ -78,6 +78,15 @@ export function parseNonNegativeInt(params: URLSearchParams, key: string, fallba
   return n;
 }
 
+/** A `true`/`false` query parameter (any case); absent → false. */
+export function parseBooleanParam(params: URLSearchParams, key: string): boolean {
+  const raw = params.get(key);
+  if (raw === null) return false;
+  const value = raw.trim().toLowerCase();
+  if (value !== 'true' && value !== 'false') throw invalid(key, `${key} must be true or false, got [${raw}]`);
+  return value === 'true';
+}
+
 /** A `parse` for integer columns: rejects what Postgres would reject later as a 500. */
 export function integerValue(value: string, key: string): number {
   const v = value.trim();

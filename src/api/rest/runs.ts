@@ -112,7 +112,8 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
   const list = async (c: Context, definitionId?: string) => {
     const { spec, echo } = parseRunList(query(c));
     if (definitionId !== undefined) {
-      await definitions.get(definitionId);
+      // A deleted (archived) definition's history stays readable.
+      await definitions.get(definitionId, { includeArchived: true });
       spec.filters.push({ field: 'definition_id', op: 'eq', values: [definitionId] });
     }
     const { total, rows } = await runs.list(spec);

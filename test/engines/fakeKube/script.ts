@@ -2,6 +2,9 @@
 // (`bash -l -c <command>`). It understands just enough bash for the engine tests:
 //   echo WORDS          one output line (quotes, $VAR and ${VAR} from the container env;
 //                       `>&2` is dropped: a pod log merges stdout and stderr)
+//   printf 'FORMAT'     its lines, with \\NNN (octal), \\r, \\n, \\t, \\\\ and %% decoded (no
+//                       other conversions); a pod log holds text, so bytes that are not
+//                       UTF-8 cannot be played
 //   sleep N             wait N seconds (fractions allowed)
 //   exit N              end with code N
 //   true / false / :    status 0 / 1 / 0
@@ -137,6 +140,15 @@ export function interpret(command: string, env: Record<string, string>): { steps
         case 'echo': {
           const text = args.filter((a, n) => !(n === 0 && (a === '-n' || a === '-e'))).join(' ');
           steps.push({ kind: 'echo', text });
+          status = 0;
+          break;
+        }
+        case 'printf': {
+          const text = (args[0] ?? '')
+            .replace(/\\([0-7]{1,3})|\\([rnt\\])|%%/g, (_m, oct: string | undefined, esc: string | undefined) =>
+              oct !== undefined ? String.fromCharCode(parseInt(oct, 8)) : esc === undefined ? '%' : ({ r: '\r', n: '\n', t: '\t', '\\': '\\' } as Record<string, string>)[esc]!,
+            );
+          for (const line of text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined)) steps.push({ kind: 'echo', text: line });
           status = 0;
           break;
         }

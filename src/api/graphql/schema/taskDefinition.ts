@@ -10,6 +10,7 @@
 // that did not happen.
 import type { TaskDefinition } from '../../../domain/definitionService.js';
 import { builder } from '../builder.js';
+import { stopperEmail } from '../../headers.js';
 import { assertNoNul, badInput, columnFilters, connectionTypeOptions, OrderDirection, resolveListConnection, type FilterRules } from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
 import { MUTATION_ERRORS } from './errors.js';
@@ -41,6 +42,11 @@ TaskDefinitionRef.implement({
     version: t.exposeInt('version', { description: 'Starts at 1, +1 on every update; runs record the version they launched.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    archivedAt: t.expose('archivedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it was deleted: an archived definition is out of lists and its alias is free, but it and its runs stay readable by id.',
+    }),
     runs: t.connection(
       {
         type: RunRef,
@@ -233,11 +239,17 @@ builder.mutationField('updateTaskDefinition', (t) =>
 builder.mutationField('deleteTaskDefinition', (t) =>
   t.field({
     type: 'ID',
-    description: 'Deletes the definition and, with it, its runs and their logs and events.',
-    args: { id: t.arg.id({ required: true }) },
+    description:
+      'Deletes (archives) the definition: it leaves lists and frees its alias; its runs, events and logs stay readable by id. ' +
+      'Unfinished runs make it a conflict naming them, unless `force` stops them first. `purge` removes the definition with its finished runs, events and logs for real.',
+    args: {
+      id: t.arg.id({ required: true }),
+      force: t.arg.boolean({ description: 'Stop unfinished runs (the normal stop path) instead of refusing.' }),
+      purge: t.arg.boolean({ description: 'Remove for real; refused while a run is unfinished (unless `force`).' }),
+    },
     errors: { ...resultNames('DeleteTaskDefinition'), dataField: { name: 'deletedId' } },
-    resolve: async (_root, { id }, ctx) => {
-      await ctx.services.definitions.delete(String(id));
+    resolve: async (_root, { id, force, purge }, ctx) => {
+      await ctx.services.definitions.delete(String(id), { force: force ?? false, purge: purge ?? false, by: stopperEmail(ctx.headers) ?? null });
       ctx.loaders.forgetDefinition({ definitionId: String(id), alias: '' });
       return String(id);
     },
