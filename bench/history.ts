@@ -175,7 +175,7 @@ function createSpecCapture(services: Services): (path: string) => Promise<ListSp
       ...services.runs,
       list: async (spec: ListSpec) => {
         captured = spec;
-        return { total: 0, rows: [] };
+        return { total: 0, rows: [], keys: [] };
       },
     },
   } as Services;

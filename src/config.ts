@@ -113,6 +113,8 @@ const envSchema = z.object({
     .default('FLOTILLA_RUN_OWNER_ID')
     .refine((v) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(v), { message: 'must be a valid environment variable name' }),
   CORS_ORIGINS: csv('*'),
+  FLOTILLA_GRAPHQL_PERSISTED: z.enum(['off', 'allow', 'only']).default('off'),
+  FLOTILLA_GRAPHQL_PERSISTED_FILE: optional,
   ENABLED_WORKERS: csv(WORKER_NAMES.join(',')).refine(
     (names) => names.every((n) => (WORKER_NAMES as readonly string[]).includes(n)),
     { message: `must be a comma-separated list of ${WORKER_NAMES.join(', ')}` },
@@ -194,6 +196,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     allowRemoteLocalEngine: e.FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE,
     ownerIdVar: e.OWNER_ID_VAR,
     corsOrigins: e.CORS_ORIGINS,
+    /** GraphQL persisted operations (src/api/graphql/persisted.ts): off, allow (also), only (allow-list). */
+    graphqlPersisted: { mode: e.FLOTILLA_GRAPHQL_PERSISTED, extraFile: e.FLOTILLA_GRAPHQL_PERSISTED_FILE },
     workers: {
       enabled: e.ENABLED_WORKERS as WorkerName[],
       submitIntervalMs: e.WORKER_SUBMIT_INTERVAL,

@@ -3,6 +3,7 @@
 import { Hono } from 'hono';
 import { cors } from 'hono/cors';
 import { createYoga } from 'graphql-yoga';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -12,6 +13,8 @@ import type { Logger } from '../logger.js';
 import { schema } from './graphql/schema/index.js';
 import { createLoaders } from './graphql/loaders.js';
 import { useDeepDocumentIsSyntaxError, useRefuseUnanswerable } from './graphql/requestGuards.js';
+import { useErrorCodes } from './graphql/errorShape.js';
+import { loadPersistedOperations } from './graphql/persisted.js';
 import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
@@ -40,18 +43,47 @@ function requestHeaders(initial: { request?: Request; req?: { headers: IncomingH
   return headers;
 }
 
+const DEFAULT_QUERY = `# Flotilla GraphQL. Docs: the book icon on the left; run with Ctrl-Enter.
+query RecentRuns {
+  runs(first: 10) {
+    edges { node { runId alias status queuedAt } }
+  }
+}
+`;
+
+const graphiqlPages = new Map<string, string>();
+function cachedGraphiQL(opts?: Parameters<typeof renderGraphiQL>[0]): string {
+  const key = JSON.stringify(opts ?? {});
+  let page = graphiqlPages.get(key);
+  if (page === undefined) {
+    page = renderGraphiQL(opts);
+    graphiqlPages.set(key, page);
+  }
+  return page;
+}
+
 /** Versions the classic service answered on; they share one router (v6 is the superset). */
 export const REST_VERSIONS = ['v1', 'v2', 'v3', 'v4', 'v5', 'v6'];
 
 export function createApp(deps: AppDeps) {
   const { services, bus, logger, config } = deps;
 
+  const persisted = loadPersistedOperations(config.graphqlPersisted);
+  if (persisted.mode !== 'off') logger.info({ mode: persisted.mode, operations: persisted.size }, 'graphql persisted operations');
+
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     maskedErrors: true,
     landingPage: false,
-    plugins: [useRefuseUnanswerable(), useDeepDocumentIsSyntaxError()],
+    // GraphiQL from the package, scripts and styles inline: it works offline and behind a
+    // firewall (Yoga's default page loads them from a public CDN). The page is ~9 MB, so it
+    // is rendered once per set of options.
+    renderGraphiQL: cachedGraphiQL,
+    graphiql: { title: 'Flotilla GraphiQL', defaultQuery: DEFAULT_QUERY },
+    plugins: [useRefuseUnanswerable(), ...persisted.plugins, useDeepDocumentIsSyntaxError(), useErrorCodes()],
+    // GraphQL over HTTP's name for a persisted operation's id (persisted.ts).
+    extraParamNames: ['documentId'],
     logging: {
       debug: (...a) => logger.debug(a.map(String).join(' ')),
       info: (...a) => logger.info(a.map(String).join(' ')),
@@ -87,7 +119,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => errorResponse(err, logger, c));
 
-  return { app, yoga };
+  return { app, yoga, logger, persisted };
 }
 
 export type App = ReturnType<typeof createApp>;

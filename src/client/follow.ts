@@ -86,7 +86,7 @@ export async function followLogs(runId: string, opts: FollowOptions & { after?: 
           if (result.errors?.length) throw new ClientError(result.errors.map((e) => e.message).join('; '));
           const chunk = result.data?.runLogs;
           if (!chunk) continue;
-          (chunk.stream === 'stderr' ? err : out).write(chunk.text);
+          (chunk.stream === 'STDERR' ? err : out).write(chunk.text);
           cursor = chunk.cursor;
           failures = 0;
         }

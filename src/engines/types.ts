@@ -99,7 +99,7 @@ export interface MissingRun {
 
 export interface LogChunk {
   stream: 'stdout' | 'stderr';
-  /** Whole lines, each ending in "\n". */
+  /** Whole lines, each ending in "\n" (the last line of the output may have none: it is stored as written). */
   text: string;
   /** When the last line of the chunk was written (engine timestamp when known). */
   at: Date;

@@ -2,7 +2,7 @@
 import { and, asc, count, eq, inArray, isNull, like, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
-import { escapeLike, orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
+import { escapeLike, keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import { isStorableKey } from './keys.js';
 
 export const definitionColumns: ColumnMap = {
@@ -95,20 +95,25 @@ export async function listDefinitions(
   db: DbOrTx,
   spec: ListSpec,
   opts: { includeArchived?: boolean } = {},
-): Promise<{ total: number; rows: TaskDefinitionRow[] }> {
+): Promise<{ total: number; rows: TaskDefinitionRow[]; keys: SortKey[] }> {
   const filtered = whereOf(definitionColumns, taskDefinitions.env, spec);
   const where = opts.includeArchived ? filtered : and(filtered, live);
-  const [rows, totals] = await Promise.all([
+  const keyset = keysetOf(definitionColumns, taskDefinitions.definitionId, spec);
+  const [found, totals] = await Promise.all([
     db
-      .select()
+      .select({ definition: taskDefinitions, sortKey: keyset.key })
       .from(taskDefinitions)
-      .where(where)
-      .orderBy(...orderOf(definitionColumns, spec.sortBy, spec.order, taskDefinitions.definitionId))
+      .where(and(where, ...keyset.seek))
+      .orderBy(...keyset.order)
       .limit(spec.limit)
       .offset(spec.offset),
     db.select({ n: count() }).from(taskDefinitions).where(where),
   ]);
-  return { total: Number(totals[0]?.n ?? 0), rows };
+  return {
+    total: Number(totals[0]?.n ?? 0),
+    rows: found.map((r) => r.definition),
+    keys: found.map((r) => ({ value: r.sortKey, id: r.definition.definitionId })),
+  };
 }
 
 export async function listGroups(

@@ -39,3 +39,8 @@ export async function listRunEventsFor(db: DbOrTx, runIds: readonly string[]): P
   if (runIds.length === 0) return [];
   return db.select().from(runEvents).where(inArray(runEvents.runId, [...runIds])).orderBy(asc(runEvents.seq));
 }
+
+export async function listRunEventsBySeq(db: DbOrTx, seqs: readonly number[]): Promise<RunEventRow[]> {
+  if (seqs.length === 0) return [];
+  return db.select().from(runEvents).where(inArray(runEvents.seq, [...seqs]));
+}

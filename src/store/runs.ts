@@ -5,7 +5,7 @@
 import { and, count, eq, inArray, lt, min, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
-import { orderOf, whereOf, type ColumnMap, type ListSpec } from './listQuery.js';
+import { keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import { isStorableKey } from './keys.js';
 
 type RunStatus = RunRow['status'];
@@ -334,19 +334,24 @@ export async function listChildRuns(db: DbOrTx, parentRunId: string): Promise<Ru
     );
 }
 
-export async function listRuns(db: DbOrTx, spec: ListSpec): Promise<{ total: number; rows: RunRow[] }> {
+export async function listRuns(db: DbOrTx, spec: ListSpec): Promise<{ total: number; rows: RunRow[]; keys: SortKey[] }> {
   const where = whereOf(runColumns, runs.env, spec);
-  const [rows, totals] = await Promise.all([
+  const keyset = keysetOf(runColumns, runs.runId, spec);
+  const [found, totals] = await Promise.all([
     db
-      .select()
+      .select({ run: runs, sortKey: keyset.key })
       .from(runs)
-      .where(where)
-      .orderBy(...orderOf(runColumns, spec.sortBy, spec.order, runs.runId))
+      .where(and(where, ...keyset.seek))
+      .orderBy(...keyset.order)
       .limit(spec.limit)
       .offset(spec.offset),
     db.select({ n: count() }).from(runs).where(where),
   ]);
-  return { total: Number(totals[0]?.n ?? 0), rows };
+  return {
+    total: Number(totals[0]?.n ?? 0),
+    rows: found.map((r) => r.run),
+    keys: found.map((r) => ({ value: r.sortKey, id: r.run.runId })),
+  };
 }
 
 /** Run counts per status and engine; `oldestQueuedAt` is the group's earliest queued_at (the queue age for QUEUED). */

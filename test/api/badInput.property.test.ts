@@ -262,7 +262,7 @@ describe('bad input', () => {
           }
           if (succeeded) {
             const ids: EffectIds = {
-              definitionId: effect === 'createDefinition' ? result?.taskDefinition?.id : effect === 'deleteDefinition' ? result?.deletedId : undefined,
+              definitionId: effect === 'createDefinition' ? result?.taskDefinition?.definitionId : effect === 'deleteDefinition' ? result?.deletedId : undefined,
               runId: result?.run?.runId,
               clusterName: effect === 'createCluster' || effect === 'updateCluster' ? result?.cluster?.name : result?.deletedName,
             };

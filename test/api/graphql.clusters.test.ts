@@ -44,7 +44,7 @@ describe('clusters and cluster(name)', () => {
   it('lists what the enabled engines describe; cluster(name) finds it, null for an unknown name', async () => {
     const { clusters } = await gql(LIST);
     expect(clusters).toEqual([
-      { name: 'local', engine: 'local', status: 'ACTIVE', allowedTiers: [], capabilities: expect.arrayContaining(['bash']), region: null, namespace: null, config: {}, updatedAt: null, registered: false },
+      { name: 'local', engine: 'LOCAL', status: 'ACTIVE', allowedTiers: [], capabilities: expect.arrayContaining(['bash']), region: null, namespace: null, config: {}, updatedAt: null, registered: false },
     ]);
     expect((await gql(ONE, { name: 'local' })).cluster).toEqual(clusters[0]);
     expect((await gql(ONE, { name: 'nope' })).cluster).toBeNull();
@@ -61,7 +61,7 @@ describe('createCluster', () => {
       __typename: 'CreateClusterSuccess',
       cluster: {
         name: 'gql-east',
-        engine: 'kubernetes',
+        engine: 'KUBERNETES',
         status: 'MAINTENANCE',
         allowedTiers: ['prod'],
         capabilities: ['gpu'],
@@ -119,7 +119,7 @@ describe('updateCluster and deleteCluster', () => {
 
   it('update of an engine-described cluster registers it; of an unknown one is NotFoundError', async () => {
     const { updateCluster } = await gql(UPDATE, { name: 'local', input: { allowedTiers: ['dev'] } });
-    expect(updateCluster).toMatchObject({ __typename: 'UpdateClusterSuccess', cluster: { name: 'local', engine: 'local', allowedTiers: ['dev'], registered: true } });
+    expect(updateCluster).toMatchObject({ __typename: 'UpdateClusterSuccess', cluster: { name: 'local', engine: 'LOCAL', allowedTiers: ['dev'], registered: true } });
     expect((await gql(UPDATE, { name: 'nope', input: { status: 'ACTIVE' } })).updateCluster).toEqual({
       __typename: 'NotFoundError',
       message: 'Cluster nope not found',
@@ -162,7 +162,7 @@ describe('executeTask routing errors are typed results', () => {
     });
     expect((await execute({ cluster: 'gql-tier', tier: 'prod' })).executeTask).toMatchObject({
       __typename: 'ExecuteTaskSuccess',
-      run: { clusterName: 'gql-tier', engine: 'local', tier: 'prod' },
+      run: { clusterName: 'gql-tier', engine: 'LOCAL', tier: 'prod' },
     });
   });
 });

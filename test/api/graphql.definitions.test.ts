@@ -61,7 +61,7 @@ async function createOk(input: Record<string, unknown>) {
 }
 
 describe('createTaskDefinition', () => {
-  it('creates a definition with defaults and id = definitionId', async () => {
+  it('creates a definition with defaults, a global id and its definitionId', async () => {
     const def = await createOk({ alias: 'gql-create', image: 'alpine:3.20', command: 'echo hi', memory: 1024, env: [{ name: 'A', value: '1' }] });
     expect(def).toMatchObject({
       alias: 'gql-create',
@@ -80,7 +80,7 @@ describe('createTaskDefinition', () => {
       targetCluster: null,
       version: 1,
     });
-    expect(def.id).toBe(def.definitionId);
+    expect(Buffer.from(def.id, 'base64').toString()).toBe(`TaskDefinition:${def.definitionId}`);
     expect(def.definitionId).toMatch(/^default-[0-9a-f-]{36}$/);
     expect(new Date(def.createdAt).toISOString()).toBe(def.createdAt);
   });
@@ -161,7 +161,7 @@ describe('taskDefinition', () => {
       const res = await t.gql(`{ taskDefinition${args} { id } }`);
       expect(res.data).toEqual({ taskDefinition: null });
       expect(res.errors?.[0]).toMatchObject({
-        message: 'taskDefinition takes exactly one of id or alias',
+        message: 'taskDefinition takes exactly one of definitionId or alias',
         extensions: { code: 'BAD_USER_INPUT' },
       });
     }
@@ -232,7 +232,7 @@ describe('deleteTaskDefinition', () => {
   it('archives (readable by id with archivedAt, alias free), then reports a second delete as a NotFoundError', async () => {
     const def = await createOk({ alias: 'gql-del', image: 'alpine' });
     const first = (await t.gql(DELETE, { id: def.id })).data.deleteTaskDefinition;
-    expect(first).toEqual({ __typename: 'DeleteTaskDefinitionSuccess', deletedId: def.id });
+    expect(first).toEqual({ __typename: 'DeleteTaskDefinitionSuccess', deletedId: def.definitionId });
     const gone = await t.gql(`query($id: ID) { byId: taskDefinition(id: $id) { id archivedAt } byAlias: taskDefinition(alias: "gql-del") { id } }`, { id: def.id });
     expect(gone.data.byId.id).toBe(def.id);
     expect(gone.data.byId.archivedAt).not.toBeNull();

@@ -73,7 +73,7 @@ describe('run(id)', () => {
       { id: run.runId },
     );
     expect(data.run).toMatchObject({
-      id: run.runId,
+      id: Buffer.from(`Run:${run.runId}`).toString('base64'),
       runId: run.runId,
       status: 'STOPPED',
       exitCode: 3,
@@ -88,16 +88,16 @@ describe('run(id)', () => {
       commandHash: createHash('md5').update('echo hello').digest('hex'),
       nodeLifecycle: 'SPOT',
       activeDeadlineSeconds: 172800,
-      engine: 'local',
+      engine: 'LOCAL',
       clusterName: 'default',
       engineRef: `fake-${run.runId}`,
       logsComplete: false,
-      definition: { id: definition.definitionId, alias: definition.alias, version: 1 },
+      definition: { id: Buffer.from(`TaskDefinition:${definition.definitionId}`).toString('base64'), alias: definition.alias, version: 1 },
     });
     expect(data.run.env).toEqual(expect.arrayContaining([{ name: 'FROM_DEF', value: '1' }, { name: 'FLOTILLA_RUN_ID', value: run.runId }]));
     expect(new Date(data.run.finishedAt).getTime()).toBe(run.finishedAt!.getTime());
     expect(data.run.events.map((e: { toStatus: string }) => e.toStatus)).toEqual(['QUEUED', 'PENDING', 'RUNNING', 'STOPPED']);
-    expect(data.run.events[0]).toMatchObject({ kind: 'status', fromStatus: null, reason: 'executed by tester' });
+    expect(data.run.events[0]).toMatchObject({ kind: 'STATUS', fromStatus: null, reason: 'executed by tester' });
   });
 
   it('answers null for an unknown id, also one holding NUL', async () => {
@@ -257,9 +257,9 @@ describe('executeTask', () => {
       cpu: 512,
       nodeLifecycle: 'ONDEMAND',
       activeDeadlineSeconds: 604800,
-      definition: { id: def.definitionId },
+      definition: { id: Buffer.from(`TaskDefinition:${def.definitionId}`).toString('base64') },
     });
-    expect(byId.run.id).toMatch(/^local-[0-9a-f]+$/);
+    expect(byId.run.runId).toMatch(/^local-[0-9a-f]+$/);
     expect(byId.run.env).toEqual(expect.arrayContaining([{ name: 'A', value: '1' }, { name: 'FLOTILLA_RUN_OWNER_ID', value: 'ana' }]));
     const byAlias = (await gqlOk(EXECUTE, { alias: def.alias, input: { owner: 'ana', command: null } })).executeTask;
     expect(byAlias.__typename).toBe('ExecuteTaskSuccess');
@@ -336,8 +336,8 @@ describe('Run.logs', () => {
     const first = (await gqlOk(LOGS, { id: run.runId, first: 2 })).run.logs;
     expect(first).toMatchObject({ hasMore: true, complete: false, text: 'one\ntwo\n' });
     expect(first.chunks).toEqual([
-      { seq: 1, stream: 'stdout', text: 'one\n', cursor: encodeLogToken(run.runId, 1) },
-      { seq: 2, stream: 'stderr', text: 'two\n', cursor: encodeLogToken(run.runId, 2) },
+      { seq: 1, stream: 'STDOUT', text: 'one\n', cursor: encodeLogToken(run.runId, 1) },
+      { seq: 2, stream: 'STDERR', text: 'two\n', cursor: encodeLogToken(run.runId, 2) },
     ]);
     expect(first.cursor).toBe(first.chunks[1].cursor);
     const rest = (await gqlOk(LOGS, { id: run.runId, after: first.cursor })).run.logs;

@@ -96,9 +96,9 @@ describe('runLogs', () => {
     await all.completed;
     const chunks = all.payloads.map((p) => p.data!.runLogs);
     expect(chunks.map((c: { seq: number }) => c.seq)).toEqual(chunks.map((_: unknown, i: number) => i + 1));
-    const stdout = chunks.filter((c: { stream: string }) => c.stream === 'stdout').map((c: { text: string }) => c.text).join('');
+    const stdout = chunks.filter((c: { stream: string }) => c.stream === 'STDOUT').map((c: { text: string }) => c.text).join('');
     expect(stdout).toBe(Array.from({ length: 200 }, (_, i) => `line ${i + 1}\n`).join(''));
-    expect(chunks.some((c: { stream: string; text: string }) => c.stream === 'stderr' && c.text === 'warn\n')).toBe(true);
+    expect(chunks.some((c: { stream: string; text: string }) => c.stream === 'STDERR' && c.text === 'warn\n')).toBe(true);
 
     const rest = record(client, LOGS, { id: runId, after: chunks[0].cursor });
     await rest.completed;

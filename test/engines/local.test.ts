@@ -26,11 +26,52 @@ describe('local engine specifics', () => {
     expect(chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join('')).toBe('err\n');
   });
 
-  it('ends a last line that has no newline', async () => {
-    const run = makeEngineRun('local', { command: 'printf "no newline"' });
+  it('keeps the order stdout and stderr were written in', async () => {
+    const run = makeEngineRun('local', { command: 'echo out1; echo err1 >&2; echo tail; printf "e2\\n" >&2; sleep 0.05; echo end' });
     await engine.submit(run);
     await waitForEnd(engine, run);
-    expect((await collectLogs(engine, run)).map((c) => c.text).join('')).toBe('no newline\n');
+    const chunks = await collectLogs(engine, run);
+    expect(chunks.map((c) => [c.stream, c.text])).toEqual([
+      ['stdout', 'out1\n'],
+      ['stderr', 'err1\n'],
+      ['stdout', 'tail\n'],
+      ['stderr', 'e2\n'],
+      ['stdout', 'end\n'],
+    ]);
+  });
+
+  it('adds no newline to a last line written without one, in either stream', async () => {
+    const run = makeEngineRun('local', { command: 'echo first; printf "no newline"; printf "err tail" >&2' });
+    await engine.submit(run);
+    await waitForEnd(engine, run);
+    const chunks = await collectLogs(engine, run);
+    expect(chunks.filter((c) => c.stream === 'stdout').map((c) => c.text).join('')).toBe('first\nno newline');
+    expect(chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join('')).toBe('err tail');
+  });
+
+  it('resumes the merged log from any chunk cursor with nothing repeated or lost', async () => {
+    const run = makeEngineRun('local', { command: 'for i in 1 2 3; do echo "o$i"; echo "e$i" >&2; done' });
+    await engine.submit(run);
+    await waitForEnd(engine, run);
+    const all = await collectLogs(engine, run);
+    const whole = all.map((c) => `${c.stream}:${c.text}`).join('');
+    for (let i = 0; i < all.length; i++) {
+      const rest: string[] = [];
+      for await (const c of engine.logs(run, all[i]!.cursor, new AbortController().signal)) rest.push(`${c.stream}:${c.text}`);
+      expect(all.slice(0, i + 1).map((c) => `${c.stream}:${c.text}`).join('') + rest.join('')).toBe(whole);
+    }
+  });
+
+  it('reports PENDING at submit, then RUNNING once the command has started', async () => {
+    const updates: string[] = [];
+    const stop = engine.watch!((u) => updates.push(`${u.runId}:${u.status}`));
+    const run = makeEngineRun('local', { command: 'sleep 1' });
+    const submitted = await engine.submit(run);
+    expect(submitted.status).toBe('PENDING');
+    await expect.poll(() => updates, { timeout: 5000 }).toContain(`${run.runId}:RUNNING`);
+    expect((await engine.reconcile([run]))[0]).toMatchObject({ status: 'RUNNING' });
+    await stop();
+    await engine.terminate(run, 'test');
   });
 
   it('pushes the exit through watch', async () => {

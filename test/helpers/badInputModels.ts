@@ -328,8 +328,14 @@ export const GQL_EFFECTS: Record<string, Effect> = {
 };
 /** Mutations aimed at a throwaway definition or cluster. */
 export const GQL_SCRATCH = new Set(['updateTaskDefinition', 'deleteTaskDefinition', 'updateCluster', 'deleteCluster']);
-/** Fields that take exactly one of two arguments. */
-const ONE_OF: Record<string, [string, string]> = { taskDefinition: ['id', 'alias'], executeTask: ['definitionId', 'alias'] };
+/** Fields that take exactly one of several arguments (deprecated names included): [argument, ref kind]. */
+const ONE_OF: Record<string, [string, string][]> = {
+  taskDefinition: [['definitionId', 'definitionId'], ['alias', 'alias'], ['id', 'definitionId']],
+  executeTask: [['definitionId', 'definitionId'], ['alias', 'alias']],
+  run: [['runId', 'runId'], ['id', 'runId']],
+  updateTaskDefinition: [['definitionId', 'definitionId'], ['id', 'definitionId']],
+  deleteTaskDefinition: [['definitionId', 'definitionId'], ['id', 'definitionId']],
+};
 
 /** Valid values where the type alone would not give one (fixture ids, unique aliases, limits). */
 const hint: Hint = (parent, name) => {
@@ -358,6 +364,8 @@ const hint: Hint = (parent, name) => {
     if (name === 'region') return id('[a-z0-9-]{1,12}');
   }
   if (parent === 'EnvVarInput' && name === 'name') return id('X_[A-Z0-9_]{0,8}');
+  if (parent === 'Query.node' && name === 'id') return fc.constantFrom<unknown>(new Ref('globalRunId'), new Ref('globalDefinitionId'));
+  if (parent === 'Query.nodes' && name === 'ids') return fc.constant([new Ref('globalRunId'), new Ref('globalDefinitionId')]);
   if (parent.includes('.')) {
     if (name === 'id') return ref(parent === 'Query.run' ? 'runId' : 'definitionId');
     if (name === 'runId') return ref('runId');
@@ -383,12 +391,13 @@ export function gqlPlan(ops: Operation[]): fc.Arbitrary<GqlPlan> {
   const perOperation = ops.map((_, op) => {
     const { root, field } = ops[op]!;
     const parent = `${root === 'query' ? 'Query' : 'Mutation'}.${field.name}`;
-    const args = fc.tuple(validArgs(field, parent, hint), fc.boolean()).map(([a, firstOfPair]) => {
-      const pair = ONE_OF[field.name];
-      if (!pair) return a;
-      const [keep, drop] = firstOfPair ? pair : [pair[1], pair[0]];
-      const { [drop]: _dropped, ...rest } = a;
-      return { ...rest, [keep]: a[keep] ?? new Ref(keep === 'alias' ? 'alias' : 'definitionId') };
+    const args = fc.tuple(validArgs(field, parent, hint), fc.nat()).map(([a, pick]) => {
+      // The served schema's introspection leaves deprecated arguments out: choose among the listed ones.
+      const choices = ONE_OF[field.name]?.filter(([name]) => field.args.some((arg) => arg.name === name));
+      if (!choices?.length) return a;
+      const [keep, kind] = choices[pick % choices.length]!;
+      const rest = Object.fromEntries(Object.entries(a).filter(([k]) => !choices.some(([name]) => name === k)));
+      return { ...rest, [keep]: a[keep] ?? new Ref(kind) };
     });
     // One operation in ten is left valid: it must succeed.
     const mutations = fc.oneof({ weight: 1, arbitrary: fc.constant<GqlMutation[]>([]) }, { weight: 9, arbitrary: fc.array(gqlMutation, { minLength: 1, maxLength: 3 }) });

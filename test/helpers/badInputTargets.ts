@@ -4,6 +4,7 @@
 // timeout.
 import { and, count, eq, ne, sql } from 'drizzle-orm';
 import { clusters, runEvents, runLogs, runs, taskDefinitions } from '../../src/db/schema.js';
+import { toGlobalId } from '../../src/api/graphql/schema/node.js';
 import { encodeLogToken } from '../../src/domain/logService.js';
 import type { TestApp } from './app.js';
 import { createDefinition, createRun, createRunsInEveryStatus } from './factories.js';
@@ -104,6 +105,10 @@ export async function createTargets(t: TestApp, onWrite: () => void, withCluster
             return `bad-input-${++unique}`;
           case 'uniqueKey':
             return `key-${++unique}`;
+          case 'globalRunId':
+            return toGlobalId('Run', target.runId);
+          case 'globalDefinitionId':
+            return toGlobalId('TaskDefinition', target.fixture.definitionId);
           case 'logToken':
             return encodeLogToken(target.runId, pick % 4);
           default:

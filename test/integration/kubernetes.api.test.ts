@@ -214,7 +214,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
 
     const gql = await t.gql(`query($id: ID!) { run(id: $id) { status exitCode events { kind reason detail } } }`, { id });
     expect(gql.errors).toBeUndefined();
-    const engineEvents = gql.data.run.events.filter((e: Json) => e.kind === 'engine');
+    const engineEvents = gql.data.run.events.filter((e: Json) => e.kind === 'ENGINE');
     expect(engineEvents.map((e: Json) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     expect(engineEvents[0].detail).toMatchObject({ event_type: 'Normal', source_object: `pod/${pod}` });
   });
@@ -313,7 +313,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     await new Promise((r) => setTimeout(r, 500));
     expect(await podEvents(id)).toEqual(before);
     const gql = await t.gql(`query($id: ID!) { run(id: $id) { events { kind reason } } }`, { id });
-    expect(gql.data.run.events.filter((e: Json) => e.kind === 'engine').map((e: Json) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    expect(gql.data.run.events.filter((e: Json) => e.kind === 'ENGINE').map((e: Json) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
   });
 
   it('the same engine event reported twice is stored once', async () => {

@@ -60,7 +60,7 @@ describe('exit codes', () => {
     expect(r).toMatchObject({ status: 'STOPPED', exit_code: 0, exit_reason: 'Exited successfully' });
     expect(Date.parse(r.started_at)).toBeGreaterThanOrEqual(Date.parse(r.queued_at));
     expect(Date.parse(r.finished_at)).toBeGreaterThanOrEqual(Date.parse(r.started_at));
-    expect(await transitions(run_id)).toEqual(['new→QUEUED', 'QUEUED→RUNNING', 'RUNNING→STOPPED']);
+    expect(await transitions(run_id)).toEqual(['new→QUEUED', 'QUEUED→PENDING', 'PENDING→RUNNING', 'RUNNING→STOPPED']);
     expect(await logText(run_id)).toBe('done\n');
   });
 
@@ -124,13 +124,13 @@ describe('retries', () => {
     expect(r).not.toHaveProperty('exit_code');
     expect(await transitions(run_id)).toEqual([
       'new→QUEUED',
-      'QUEUED→RUNNING',
+      'QUEUED→PENDING', 'PENDING→RUNNING',
       'RUNNING→NEEDS_RETRY',
       'NEEDS_RETRY→QUEUED',
-      'QUEUED→RUNNING',
+      'QUEUED→PENDING', 'PENDING→RUNNING',
       'RUNNING→NEEDS_RETRY',
       'NEEDS_RETRY→QUEUED',
-      'QUEUED→RUNNING',
+      'QUEUED→PENDING', 'PENDING→RUNNING',
       'RUNNING→NEEDS_RETRY',
       'NEEDS_RETRY→STOPPED',
     ]);
@@ -161,6 +161,6 @@ describe('retries', () => {
     expect(stop.status).toBe(200);
     expect(await stopped(run_id)).toMatchObject({ exit_code: 1, exit_reason: 'Task terminated by user', attempt_count: 2 });
     await expect.poll(() => processGroupMembers(second), { timeout: 3000, interval: 50 }).toEqual([]);
-    expect(await transitions(run_id)).toEqual(['new→QUEUED', 'QUEUED→RUNNING', 'RUNNING→NEEDS_RETRY', 'NEEDS_RETRY→QUEUED', 'QUEUED→RUNNING', 'RUNNING→STOPPED']);
+    expect(await transitions(run_id)).toEqual(['new→QUEUED', 'QUEUED→PENDING', 'PENDING→RUNNING', 'RUNNING→NEEDS_RETRY', 'NEEDS_RETRY→QUEUED', 'QUEUED→PENDING', 'PENDING→RUNNING', 'RUNNING→STOPPED']);
   }, 60_000);
 });

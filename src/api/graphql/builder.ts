@@ -27,9 +27,26 @@ export const builder = new SchemaBuilder<{
 }>({
   plugins: [ErrorsPlugin, RelayPlugin],
   defaultFieldNullability: false,
-  relay: {},
+  relay: {
+    // node/nodes and the Node interface are written in schema/node.ts (own id checks).
+    nodeQueryOptions: false,
+    nodesQueryOptions: false,
+    pageInfoTypeOptions: { description: 'Where a page sits in its list: whether more pages exist, and the cursors to ask for them.' },
+    hasNextPageFieldOptions: { description: 'Another page follows (paging forward with first/after; with last/before: `before` was given).' },
+    hasPreviousPageFieldOptions: { description: 'A page precedes (paging backward with last/before; with first/after: `after` was given).' },
+    startCursorFieldOptions: { description: 'Cursor of the first edge; pass it as `before` for the previous page. Null on an empty page.' },
+    endCursorFieldOptions: { description: 'Cursor of the last edge; pass it as `after` for the next page. Null on an empty page.' },
+    cursorFieldOptions: { description: 'Opaque position of this item in the list (sort value and id): stable when rows are added or removed.' },
+    nodeFieldOptions: { description: 'The item.' },
+    edgesFieldOptions: { description: 'The items of this page, each with its cursor.' },
+    pageInfoFieldOptions: { description: 'Cursors and whether more pages exist.' },
+    firstArgOptions: { description: 'Page size from the start (after `after`); default 50, at most 500.' },
+    lastArgOptions: { description: 'Page size from the end (before `before`), for paging backward; at most 500.' },
+    afterArgOptions: { description: 'A cursor (endCursor of the previous page): the page starts after it.' },
+    beforeArgOptions: { description: 'A cursor (startCursor of the next page): the page ends before it.' },
+  },
   errors: { defaultTypes: [] },
 });
 
-builder.queryType({});
-builder.mutationType({});
+builder.queryType({ description: 'Reads: runs, definitions, clusters, any object by global id.' });
+builder.mutationType({ description: 'Changes; each returns a result union of its Success type and the typed errors.' });

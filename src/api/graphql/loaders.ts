@@ -11,8 +11,9 @@ import type { Db } from '../../db/client.js';
 import { runs, type RunEventRow, type RunLogRow, type RunRow } from '../../db/schema.js';
 import type { TaskDefinition } from '../../domain/definitionService.js';
 import type { Services } from '../../domain/services.js';
-import { orderOf, whereOf, type ListSpec } from '../../store/listQuery.js';
-import { listRunEventsFor } from '../../store/runEvents.js';
+import { keysetOf, whereOf, type ListSpec, type SortKey } from '../../store/listQuery.js';
+import { listRunEventsBySeq, listRunEventsFor } from '../../store/runEvents.js';
+import type { ClusterView } from '../../domain/clusterService.js';
 import { lastLogSeq, readLogChunks } from '../../store/runLogs.js';
 import { getRunsByIds, runColumns } from '../../store/runs.js';
 
@@ -22,6 +23,7 @@ const MAX_BATCH = 500;
 export interface RunPage {
   total: number;
   rows: RunRow[];
+  keys: SortKey[];
 }
 
 /**
@@ -30,19 +32,21 @@ export interface RunPage {
  */
 export async function pageRunsByDefinition(db: Db, definitionIds: readonly string[], spec: ListSpec): Promise<Map<string, RunPage>> {
   const where = and(inArray(runs.definitionId, [...definitionIds]), whereOf(runColumns, runs.env, spec));
-  const order = sql.join(orderOf(runColumns, spec.sortBy, spec.order, runs.runId), sql`, `);
+  const keyset = keysetOf(runColumns, runs.runId, spec);
+  const order = sql.join(keyset.order, sql`, `);
   const ranked = db
     .select({
       runId: runs.runId,
+      sortKey: sql<string | null>`${keyset.key}`.as('sort_key'),
       rank: sql<number>`row_number() over (partition by ${runs.definitionId} order by ${order})`.as('rank'),
     })
     .from(runs)
-    .where(where)
+    .where(and(where, ...keyset.seek))
     .as('ranked');
   const [rows, totals] = await Promise.all([
     spec.limit > 0
       ? db
-          .select({ run: runs, rank: ranked.rank })
+          .select({ run: runs, rank: ranked.rank, sortKey: ranked.sortKey })
           .from(runs)
           .innerJoin(ranked, sql`${runs.runId} = ${ranked.runId}`)
           .where(and(gt(ranked.rank, spec.offset), lte(ranked.rank, spec.offset + spec.limit)))
@@ -50,9 +54,13 @@ export async function pageRunsByDefinition(db: Db, definitionIds: readonly strin
       : Promise.resolve([]),
     db.select({ definitionId: runs.definitionId, n: count() }).from(runs).where(where).groupBy(runs.definitionId),
   ]);
-  const pages = new Map<string, RunPage>(definitionIds.map((id) => [id, { total: 0, rows: [] }]));
+  const pages = new Map<string, RunPage>(definitionIds.map((id) => [id, { total: 0, rows: [], keys: [] }]));
   for (const t of totals) pages.get(t.definitionId)!.total = Number(t.n);
-  for (const { run } of rows) pages.get(run.definitionId)?.rows.push(run);
+  for (const { run, sortKey } of rows) {
+    const page = pages.get(run.definitionId);
+    page?.rows.push(run);
+    page?.keys.push({ value: sortKey, id: run.runId });
+  }
   return pages;
 }
 
@@ -113,6 +121,20 @@ export function createLoaders(services: Services, database: Db | undefined) {
     { maxBatchSize: MAX_BATCH },
   );
 
+  const eventBySeq = new DataLoader<number, RunEventRow | null>(
+    async (seqs) => {
+      const found = new Map((await listRunEventsBySeq(db(), seqs)).map((e) => [e.seq, e]));
+      return seqs.map((s) => found.get(s) ?? null);
+    },
+    { maxBatchSize: MAX_BATCH },
+  );
+
+  // The cluster list is small and partly comes from engine configuration: read it once.
+  const clusterByName = new DataLoader<string, ClusterView | null>(async (names) => {
+    const all = new Map((await services.clusters.list()).map((c) => [c.name, c]));
+    return names.map((n) => all.get(n) ?? null);
+  });
+
   // One loader per distinct page spec: definitions listed together ask with the same
   // arguments, so their pages come from one batch.
   const runPages = new Map<string, DataLoader<string, RunPage>>();
@@ -122,6 +144,8 @@ export function createLoaders(services: Services, database: Db | undefined) {
     definitionByAlias,
     runById,
     eventsOfRun,
+    eventBySeq,
+    clusterByName,
 
     /** Call after a definition is written or deleted so later reads in the operation see it. */
     forgetDefinition(row: Pick<TaskDefinition, 'definitionId' | 'alias'>): void {
@@ -141,7 +165,7 @@ export function createLoaders(services: Services, database: Db | undefined) {
      * for hours, and a cache that only grows would hold every run a feed ever showed.
      */
     forgetAll(): void {
-      for (const loader of [definitionById, definitionByAlias, runById, eventsOfRun] as DataLoader<string, unknown>[]) loader.clearAll();
+      for (const loader of [definitionById, definitionByAlias, runById, eventsOfRun, eventBySeq, clusterByName] as DataLoader<unknown, unknown>[]) loader.clearAll();
       runPages.clear();
     },
 

@@ -1,6 +1,7 @@
 // The `local` engine: `bash -c <command>` (or `sh -c`) as a detached process group in a
-// per-run directory. A small shell wrapper sends stdout/stderr to files and writes the exit
-// code to a file, so a run outlives the worker that started it: after a worker restart
+// per-run directory. A small shell wrapper starts it through a launcher (tagger.ts) that
+// stores stdout and stderr in one file in the exact order they were written, then writes the
+// exit code to a file, so a run outlives the worker that started it: after a worker restart
 // its logs resume from byte offsets and its exit code is still known. Only a run whose
 // process is gone without an exit file is lost (NEEDS_RETRY, per docs/engines.md).
 import { spawn } from 'node:child_process';
@@ -11,7 +12,8 @@ import { join, resolve } from 'node:path';
 import { PermanentEngineError, RetryableEngineError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Engine, EngineRun, LogChunk, MissingRun, StatusUpdate, SubmitResult } from '../types.js';
-import { followFiles, parseCursor } from './follow.js';
+import { followFiles, followMerged, parseCursor } from './follow.js';
+import { LAUNCHER } from './tagger.js';
 
 export interface LocalEngineConfig {
   /** Parent of the per-run directories. */
@@ -25,19 +27,26 @@ interface RunFiles {
   work: string;
   stdout: string;
   stderr: string;
+  /** Both streams merged in write order (tagger.ts); runs started before it have stdout/stderr. */
+  output: string;
   exit: string;
   pid: string;
 }
 
 const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
 
-// $1 = command, $2 = run directory, $3 = host, $4 = start time. The wrapper writes the pid
-// file itself before the command runs: a worker killed right after spawn leaves a run the next
-// submit recognises (and adopts) instead of launching it again. The pid and exit files are
-// renamed into place so a reader never sees them half written.
+// $1 = command, $2 = run directory, $3 = host, $4 = start time, $5 = the launcher program.
+// The wrapper writes the pid file itself before the command runs: a worker killed right after
+// spawn leaves a run the next submit recognises (and adopts) instead of launching it again.
+// The launcher returns once the command has exited and its last line is stored, so the exit
+// file always means "all output is in the file". The pid and exit files are renamed into
+// place so a reader never sees them half written.
 const WRAPPER =
   `printf '{"pid":%s,"host":"%s","startedAt":"%s"}' "$$" "$3" "$4" >"$2/pid.tmp" && mv "$2/pid.tmp" "$2/pid"; ` +
-  `"${SHELL}" -c "$1" >>"$2/stdout" 2>>"$2/stderr" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+  `perl -e "$5" "$2" "${SHELL}" "$1" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+
+/** Long enough for the submitter to record PENDING first; a push that still loses is covered by reconcile. */
+const RUNNING_PUSH_DELAY_MS = 200;
 
 export function exitReasonFor(code: number): string {
   if (code === 0) return 'Exited successfully';
@@ -73,7 +82,15 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
   const files = (runId: string): RunFiles => {
     if (!/^[A-Za-z0-9_.-]+$/.test(runId)) throw new PermanentEngineError(`run id ${runId} is not a safe directory name`);
     const dir = join(root, runId);
-    return { dir, work: join(dir, 'work'), stdout: join(dir, 'stdout'), stderr: join(dir, 'stderr'), exit: join(dir, 'exit'), pid: join(dir, 'pid') };
+    return {
+      dir,
+      work: join(dir, 'work'),
+      stdout: join(dir, 'stdout'),
+      stderr: join(dir, 'stderr'),
+      output: join(dir, 'output'),
+      exit: join(dir, 'exit'),
+      pid: join(dir, 'pid'),
+    };
   };
 
   async function readExit(f: RunFiles): Promise<number | undefined> {
@@ -131,14 +148,14 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         await rm(f.dir, { recursive: true, force: true });
       }
       await mkdir(f.work, { recursive: true });
-      await Promise.all([writeFile(f.stdout, ''), writeFile(f.stderr, '')]);
+      await writeFile(f.output, '');
       const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: f.work };
       for (const e of run.env) env[e.name] = e.value;
       const command = run.command ?? 'true';
       const startedAt = new Date();
       let child;
       try {
-        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir, host, startedAt.toISOString()], {
+        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir, host, startedAt.toISOString(), LAUNCHER], {
           cwd: f.work,
           env,
           detached: true,
@@ -153,15 +170,28 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         throw new RetryableEngineError(`could not start process: ${error.message}`, { cause: error });
       }
       // Listen before any await: a short command can exit while the pid file is written.
+      // Pushes wait until just after this submit is recorded (PENDING), so the timeline reads
+      // QUEUED → PENDING → RUNNING → STOPPED as on the other engines, also for a command
+      // that exits at once; reconcile covers a push that still loses the race.
+      let recorded!: () => void;
+      const submitRecorded = new Promise<void>((r) => (recorded = r));
+      let runningPushed = false;
+      const push = (update: StatusUpdate) => {
+        // Names the process, so a late push about an earlier attempt's process is told apart
+        // from the current attempt (the run may have been retried by the time it arrives).
+        update.engineRef = `${host}:${pid}`;
+        for (const l of listeners) l(update);
+      };
+      const pushRunning = () => {
+        if (runningPushed) return;
+        runningPushed = true;
+        push({ runId: run.runId, status: 'RUNNING', startedAt });
+      };
       child.once('exit', () => {
-        void readExit(f).then((code) => {
-          const update = code === undefined
-            ? ({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' } as StatusUpdate)
-            : stopped(run.runId, code);
-          // Names the process, so a late exit of an earlier attempt's process is told apart
-          // from the current attempt (the run may have been retried by the time it arrives).
-          update.engineRef = `${host}:${pid}`;
-          for (const l of listeners) l(update);
+        void Promise.all([readExit(f), submitRecorded]).then(([code]) => {
+          if (code === undefined) return push({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' });
+          pushRunning();
+          push(stopped(run.runId, code));
         });
       });
       // Status and log readers look for the pid file, so it is there before submit returns.
@@ -169,7 +199,15 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         await new Promise((r) => setTimeout(r, 2));
       }
       child.unref();
-      return { engineRef: `${host}:${pid}`, status: 'RUNNING', startedAt };
+      // Launched: PENDING until the wrapper has started the command (its pid file), then RUNNING.
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        recorded();
+        if (existsSync(f.pid) && !existsSync(f.exit)) pushRunning();
+      }, RUNNING_PUSH_DELAY_MS);
+      timer.unref();
+      timers.add(timer);
+      return { engineRef: `${host}:${pid}`, status: 'PENDING', startedAt };
     },
 
     async reconcile(runs: EngineRun[]) {
@@ -190,6 +228,12 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
 
     async *logs(run: EngineRun, cursor: string | null, signal: AbortSignal): AsyncIterable<LogChunk> {
       const f = files(run.runId);
+      const done = async () => (await readExit(f)) !== undefined || !(await isRunning(f));
+      if (existsSync(f.output)) {
+        yield* followMerged(f.output, cursor, done, signal);
+        return;
+      }
+      // A run started by an earlier version: separate files, stdout first.
       yield* followFiles(
         { stdout: f.stdout, stderr: f.stderr },
         parseCursor(cursor),

@@ -3,7 +3,9 @@
 import { NotFoundError, ValidationError } from '../../../errors.js';
 import { CLUSTER_STATUSES, type ClusterStatus, type ClusterView } from '../../../domain/clusterService.js';
 import { builder } from '../builder.js';
-import { MUTATION_ERRORS } from './errors.js';
+import { mutationResult } from './errors.js';
+import { NodeInterface, toGlobalId } from './node.js';
+import { engineOf, EngineEnum } from './enums.js';
 
 const STATUS_DESCRIPTIONS: Record<ClusterStatus, string> = {
   active: 'Takes new runs.',
@@ -12,6 +14,7 @@ const STATUS_DESCRIPTIONS: Record<ClusterStatus, string> = {
 };
 
 export const ClusterStatusEnum = builder.enumType('ClusterStatus', {
+  description: 'Whether a cluster takes new runs.',
   values: Object.fromEntries(CLUSTER_STATUSES.map((s) => [s.toUpperCase(), { value: s, description: STATUS_DESCRIPTIONS[s] }])) as Record<
     Uppercase<ClusterStatus>,
     { value: ClusterStatus; description: string }
@@ -21,16 +24,18 @@ export const ClusterStatusEnum = builder.enumType('ClusterStatus', {
 export const ClusterRef = builder.objectRef<ClusterView>('Cluster').implement({
   description:
     'Where runs go: a registered cluster, or one an enabled engine provides from its own configuration (registered: false, e.g. the Kubernetes engine\'s "default").',
+  interfaces: [NodeInterface],
   fields: (t) => ({
-    name: t.exposeString('name', { description: 'What runs name in `cluster` and definitions in `targetCluster`.' }),
-    engine: t.exposeString('engine', { description: 'local, docker, kubernetes or ecs: the engine that runs it.' }),
-    status: t.field({ type: ClusterStatusEnum, resolve: (c) => c.status }),
+    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use name in URLs and arguments.', resolve: (c) => toGlobalId('Cluster', c.name) }),
+    name: t.exposeString('name', { description: 'What runs name in `cluster` and definitions in `targetCluster`: the cluster\'s domain id.' }),
+    engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (c) => engineOf(c.engine) }),
+    status: t.field({ type: ClusterStatusEnum, description: 'Whether it takes new runs.', resolve: (c) => c.status }),
     allowedTiers: t.exposeStringList('allowedTiers', { description: 'Empty: any tier; otherwise a run must name one of these tiers.' }),
-    capabilities: t.exposeStringList('capabilities'),
-    region: t.exposeString('region', { nullable: true }),
+    capabilities: t.exposeStringList('capabilities', { description: 'What it offers (e.g. gpu, bash), for matching runs to clusters.' }),
+    region: t.exposeString('region', { nullable: true, description: 'Cloud region, where it applies.' }),
     namespace: t.exposeString('namespace', { nullable: true, description: 'Kubernetes namespace of its Jobs; null: FLOTILLA_K8S_NAMESPACE.' }),
     config: t.expose('config', { type: 'JSON', description: 'Engine settings, e.g. {"context": "<kubeconfig context>"} for kubernetes.' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', nullable: true, description: 'Last change in the registry; null for one an engine provides.' }),
     registered: t.exposeBoolean('registered', { description: 'False: not in the registry; an engine configuration provides it (update registers it).' }),
   }),
 });
@@ -48,7 +53,7 @@ builder.queryField('cluster', (t) =>
     type: ClusterRef,
     nullable: true,
     description: 'One cluster by name; null when there is none.',
-    args: { name: t.arg.string({ required: true }) },
+    args: { name: t.arg.string({ required: true, description: 'The cluster name.' }) },
     resolve: async (_root, { name }, ctx) => (await ctx.services.clusters.find(name)) ?? null,
   }),
 );
@@ -81,11 +86,6 @@ const UpdateClusterInput = builder.inputType('UpdateClusterInput', {
   }),
 });
 
-const resultNames = (name: string) => ({
-  types: MUTATION_ERRORS,
-  result: { name: `${name}Success` },
-  union: { name: `${name}Result` },
-});
 
 /** Names with U+0000 cannot be stored, so no such cluster exists. */
 function assertStorableName(name: string): void {
@@ -95,8 +95,8 @@ function assertStorableName(name: string): void {
 builder.mutationField('createCluster', (t) =>
   t.field({
     type: ClusterRef,
-    args: { input: t.arg({ type: CreateClusterInput, required: true }) },
-    errors: { ...resultNames('CreateCluster'), dataField: { name: 'cluster' } },
+    args: { input: t.arg({ type: CreateClusterInput, required: true, description: 'The new cluster.' }) },
+    errors: { ...mutationResult('CreateCluster', 'The cluster was registered'), dataField: { name: 'cluster' } },
     resolve: (_root, { input }, ctx) => {
       // null means "not given" in a create: the defaults apply.
       return ctx.services.clusters.create(Object.fromEntries(Object.entries(input).filter(([, v]) => v != null)));
@@ -109,10 +109,10 @@ builder.mutationField('updateCluster', (t) =>
     type: ClusterRef,
     description: 'Changes a cluster; one an engine provides (registered: false) is registered with the change.',
     args: {
-      name: t.arg.string({ required: true }),
-      input: t.arg({ type: UpdateClusterInput, required: true }),
+      name: t.arg.string({ required: true, description: 'The cluster name.' }),
+      input: t.arg({ type: UpdateClusterInput, required: true, description: 'The fields to change.' }),
     },
-    errors: { ...resultNames('UpdateCluster'), dataField: { name: 'cluster' } },
+    errors: { ...mutationResult('UpdateCluster', 'The cluster was changed'), dataField: { name: 'cluster' } },
     resolve: (_root, { name, input }, ctx) => {
       assertStorableName(name);
       // null clears only what can be empty; for the other fields it means "unchanged".
@@ -126,8 +126,8 @@ builder.mutationField('deleteCluster', (t) =>
   t.field({
     type: 'String',
     description: 'Removes a registry entry. Refused (ConflictError) while runs on it are unfinished, and for clusters an engine provides.',
-    args: { name: t.arg.string({ required: true }) },
-    errors: { ...resultNames('DeleteCluster'), dataField: { name: 'deletedName' } },
+    args: { name: t.arg.string({ required: true, description: 'The cluster name.' }) },
+    errors: { ...mutationResult('DeleteCluster', 'The cluster was removed from the registry'), dataField: { name: 'deletedName' } },
     resolve: async (_root, { name }, ctx) => {
       assertStorableName(name);
       if (name.trim() === '') throw new ValidationError([{ path: ['name'], message: 'name must not be empty' }]);

@@ -1,13 +1,12 @@
-// Relay connections over the store's `{total, rows}` list queries, and the pieces every
-// list field shares (sort direction, filter building). Cursors encode an offset: the lists
-// are sorted by a column the client picks, so a keyset cursor would need one encoding per
-// sort; an offset cursor is simple and correct as long as the list does not change between
-// pages, which is the trade-off the classic REST `offset` already made.
+// Relay connections over the store's list queries, and the pieces every list field shares
+// (sort direction, filter building). Cursors are keyset positions: the sort column's value
+// and the row id, so a row inserted or deleted between two page fetches neither repeats a
+// row nor skips one (an offset cursor did both). Both directions work: first/after and
+// last/before.
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { cursorToOffset, offsetForArgs, offsetToCursor } from '@pothos/plugin-relay';
 import { unstorableText } from '../../../domain/validation.js';
-import type { ColumnFilter, FilterOp } from '../../../store/listQuery.js';
+import type { ColumnFilter, FilterOp, SortKey } from '../../../store/listQuery.js';
 import { builder } from '../builder.js';
 
 type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
@@ -15,11 +14,17 @@ type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T
 export const PAGE_SIZE = { default: 50, max: 500 } as const;
 
 export const OrderDirection = builder.enumType('OrderDirection', {
+  description: 'Sort direction. Missing values sort last either way.',
   values: {
-    ASC: { value: 'asc' },
-    DESC: { value: 'desc' },
+    ASC: { value: 'asc', description: 'Smallest, earliest or A first.' },
+    DESC: { value: 'desc', description: 'Largest, newest or Z first.' },
   } as const,
 });
+
+/** The one default every list shares: times newest first, everything else ascending. */
+export function defaultDirection(field: string, timeFields: readonly string[]): 'asc' | 'desc' {
+  return timeFields.includes(field) ? 'desc' : 'asc';
+}
 
 export interface PageArgs {
   first?: number | null;
@@ -44,17 +49,43 @@ export function badInput(message: string): GraphQLError {
   return createGraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } });
 }
 
-function decodeCursor(cursor: string | null | undefined, arg: string): void {
-  if (cursor == null) return;
-  let offset: number;
+/** The kind of a sort column's values, to check a cursor's value before Postgres casts it. */
+export type KeyKind = 'time' | 'int' | 'text';
+
+const TIME_TEXT = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+
+function validKeyValue(value: unknown, kind: KeyKind): boolean {
+  if (value === null) return true;
+  if (typeof value !== 'string' || value.length > 10_000 || unstorableText(value)) return false;
+  // Date.parse also rejects what the pattern lets through (month 13), which Postgres would fail to cast.
+  if (kind === 'time') return TIME_TEXT.test(value) && !Number.isNaN(Date.parse(value.replace(' ', 'T').replace(/([+-]\d{2})$/, '$1:00')));
+  if (kind === 'int') return /^-?\d{1,10}$/.test(value) && Math.abs(Number(value)) <= 2 ** 31 - 1;
+  return true;
+}
+
+/** A cursor: the list's sort field, the row's sort value (Postgres text) and its id. */
+export function encodeCursor(sortBy: string, key: SortKey): string {
+  return Buffer.from(JSON.stringify([sortBy, key.value, key.id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string | null | undefined, arg: string, sortBy: string, kind: KeyKind): SortKey | undefined {
+  if (cursor == null) return undefined;
+  let parsed: unknown;
   try {
-    offset = cursorToOffset(cursor);
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    offset = Number.NaN;
+    parsed = undefined;
   }
-  if (!Number.isSafeInteger(offset) || offset < 0) {
-    throw badInput(`${arg} is not a cursor of this list; pass a cursor from a previous page's pageInfo or edges`);
+  const fix = "pass a cursor from this list's pageInfo or edges";
+  if (!Array.isArray(parsed) || parsed.length !== 3 || typeof parsed[0] !== 'string' || typeof parsed[2] !== 'string') {
+    throw badInput(`${arg} is not a cursor of this list; ${fix}`);
   }
+  const [field, value, id] = parsed as [string, unknown, string];
+  if (field !== sortBy) throw badInput(`${arg} is a cursor of this list in another order (${field}); ${fix} with the same orderBy`);
+  if (!validKeyValue(value, kind) || id === '' || id.length > 1000 || unstorableText(id)) {
+    throw badInput(`${arg} is not a cursor of this list; ${fix}`);
+  }
+  return { value: value as string | null, id };
 }
 
 function checkSize(value: number | null | undefined, arg: string): void {
@@ -63,30 +94,48 @@ function checkSize(value: number | null | undefined, arg: string): void {
   }
 }
 
+/** One page request to the store: keyset bounds, direction and how many rows to read. */
+export interface KeysetPage {
+  after?: SortKey;
+  before?: SortKey;
+  fromEnd: boolean;
+  limit: number;
+  offset: 0;
+}
+
 /**
- * Resolves a connection from a page fetcher that returns the matching total and one page of
- * rows. Without `first`/`last` a page holds PAGE_SIZE.default rows.
+ * Resolves a connection from a page fetcher that returns the matching total, one page of
+ * rows and their sort keys. Without `first`/`last` a page holds PAGE_SIZE.default rows.
+ * `sortBy` and `kind` describe the list's order, which each cursor records and is checked
+ * against. One row more than asked is read to know whether another page follows.
  */
 export async function resolveListConnection<T>(
   args: PageArgs,
-  fetchPage: (page: { limit: number; offset: number }) => Promise<{ total: number; rows: T[] }>,
+  order: { sortBy: string; kind: KeyKind },
+  fetchPage: (page: KeysetPage) => Promise<{ total: number; rows: T[]; keys: SortKey[] }>,
 ): Promise<Connection<T>> {
   checkSize(args.first, 'first');
   checkSize(args.last, 'last');
-  decodeCursor(args.after, 'after');
-  decodeCursor(args.before, 'before');
+  const after = decodeCursor(args.after, 'after', order.sortBy, order.kind);
+  const before = decodeCursor(args.before, 'before', order.sortBy, order.kind);
 
-  // `last` without `before` counts back from the end, so the end must be known first.
-  const totalCount = args.last != null && args.before == null ? (await fetchPage({ limit: 0, offset: 0 })).total : undefined;
-  const page = offsetForArgs({ args, totalCount, defaultSize: PAGE_SIZE.default, maxSize: PAGE_SIZE.max });
-  const { total, rows } = await fetchPage({ limit: page.limit, offset: page.offset });
-  const edges = rows.slice(0, page.expectedSize).map((node, i) => ({ cursor: offsetToCursor(page.offset + i), node }));
+  // Relay's algorithm: `first` counts from the start of the window, `last` from its end;
+  // given both, the last `last` of the first `first`.
+  const fromEnd = args.last != null && args.first == null;
+  const size = fromEnd ? args.last! : (args.first ?? PAGE_SIZE.default);
+  const { total, rows, keys } = await fetchPage({ after, before, fromEnd, limit: size + 1, offset: 0 });
+  const more = rows.length > size;
+  let items = rows.slice(0, size).map((node, i) => ({ node, key: keys[i]! }));
+  if (fromEnd) items.reverse();
+  if (args.first != null && args.last != null) items = items.slice(Math.max(0, items.length - args.last));
+  const edges = items.map(({ node, key }) => ({ cursor: encodeCursor(order.sortBy, key), node }));
   return {
     totalCount: total,
     edges,
     pageInfo: {
-      hasNextPage: page.hasNextPage(rows.length),
-      hasPreviousPage: page.hasPreviousPage,
+      // Forward, the cursor says rows precede the page; backward, `before` says rows follow.
+      hasNextPage: fromEnd ? before != null : more,
+      hasPreviousPage: fromEnd ? more : after != null,
       startCursor: edges[0]?.cursor ?? null,
       endCursor: edges.at(-1)?.cursor ?? null,
     },
@@ -94,9 +143,10 @@ export async function resolveListConnection<T>(
 }
 
 /** Options for `t.connection`'s connection type: a name and the `totalCount` field. */
-export function connectionTypeOptions(name: string) {
+export function connectionTypeOptions(name: string, items: string) {
   return {
     name,
+    description: `A page of ${items}, with cursors to the pages around it and the total count.`,
     fields: (t: PothosSchemaTypes.ObjectFieldBuilder<Types, { totalCount: number }>) => ({
       totalCount: t.exposeInt('totalCount', { description: 'How many items match the filter, across all pages.' }),
     }),

@@ -1,6 +1,8 @@
 // Importing a type module registers it with the builder; the order does not matter.
 import { builder } from '../builder.js';
 import './scalars.js';
+import './enums.js';
+import './node.js';
 import './errors.js';
 import './system.js';
 import './connection.js';

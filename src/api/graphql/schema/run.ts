@@ -2,7 +2,8 @@
 // (definition, timeline, per-definition pages) go through the request's loaders, so listing
 // many runs costs a fixed number of statements.
 //
-// `id` is the runId itself, as for definitions: the string REST, the CLI and logs use.
+// `runId` is the domain id (the string REST, the CLI, logs and URLs use); `id` is the
+// Relay global id (node.ts).
 import type { RunRow } from '../../../db/schema.js';
 import type { ListSpec } from '../../../store/listQuery.js';
 import { builder } from '../builder.js';
@@ -11,19 +12,24 @@ import {
   badInput,
   columnFilters,
   connectionTypeOptions,
+  defaultDirection,
   OrderDirection,
   resolveListConnection,
   type FilterRules,
+  type KeyKind,
 } from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
 import { RunEventRef } from './runEvent.js';
 import { logCursorToSeq, RunLogPageRef } from './runLog.js';
 import { RunStatusEnum } from './runStatus.js';
 import { TaskDefinitionRef } from './taskDefinition.js';
+import { domainIdArg, NodeInterface, toGlobalId } from './node.js';
+import { engineOf, EngineEnum } from './enums.js';
 
 export const LOG_PAGE_SIZE = { default: 100, max: 1000 } as const;
 
 export const NodeLifecycleEnum = builder.enumType('NodeLifecycle', {
+  description: 'The kind of capacity a run asks for.',
   values: {
     SPOT: { value: 'spot', description: 'Cheaper capacity that may be reclaimed; default deadline 2 days.' },
     ONDEMAND: { value: 'ondemand', description: 'Capacity that is not reclaimed; default deadline 7 days. Always used with GPUs.' },
@@ -35,56 +41,57 @@ export const RunRef = builder.objectRef<RunRow>('Run');
 
 RunRef.implement({
   description: 'One execution of a task definition, with a snapshot of what was launched.',
+  interfaces: [NodeInterface],
   fields: (t) => ({
-    id: t.exposeID('runId', { description: 'Same as runId.' }),
-    runId: t.exposeString('runId', { description: '`<engine>-<hex>`, 36 characters.' }),
-    status: t.field({ type: RunStatusEnum, resolve: (r) => r.status }),
+    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use runId in URLs and arguments.', resolve: (r) => toGlobalId('Run', r.runId) }),
+    runId: t.exposeID('runId', { description: 'The run id, `<engine>-<hex>` (36 characters): what URLs, REST, the CLI and arguments use.' }),
+    status: t.field({ type: RunStatusEnum, description: 'Where it is in its lifecycle.', resolve: (r) => r.status }),
     exitCode: t.exposeInt('exitCode', { nullable: true, description: '0 is success; null until STOPPED (or when the engine could not tell).' }),
     exitReason: t.exposeString('exitReason', { nullable: true, description: 'Why it stopped, in words.' }),
-    queuedAt: t.expose('queuedAt', { type: 'DateTime' }),
-    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
-    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    queuedAt: t.expose('queuedAt', { type: 'DateTime', description: 'When it was executed.' }),
+    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true, description: 'When its command started; null before RUNNING.' }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true, description: 'When it stopped; null before STOPPED.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'Last change of any field.' }),
     owner: t.exposeString('owner', { description: 'Who executed it (run_tags.owner_id in REST).' }),
     runTags: t.expose('runTags', { type: 'JSON', description: 'String tags given at execute; always holds owner_id.' }),
     labels: t.expose('labels', { type: 'JSON', description: 'String labels put on the engine object.' }),
-    description: t.exposeString('description', { nullable: true }),
-    idempotenceKey: t.exposeString('idempotenceKey', { nullable: true }),
+    description: t.exposeString('description', { nullable: true, description: 'Free text given at execute.' }),
+    idempotenceKey: t.exposeString('idempotenceKey', { nullable: true, description: 'The key given at execute: the same key within 7 days returns this run.' }),
 
     // what was launched
-    definitionId: t.exposeString('definitionId'),
+    definitionId: t.exposeID('definitionId', { description: 'The definitionId of the definition it launched.' }),
     definitionVersion: t.exposeInt('definitionVersion', { description: 'The definition version this run launched.' }),
-    alias: t.exposeString('alias'),
-    groupName: t.exposeString('groupName'),
-    image: t.exposeString('image'),
+    alias: t.exposeString('alias', { description: 'Alias of the definition, as launched.' }),
+    groupName: t.exposeString('groupName', { description: 'Group of the definition, as launched.' }),
+    image: t.exposeString('image', { description: 'The container image it ran.' }),
     command: t.exposeString('command', { nullable: true, description: 'Null ran the image entrypoint.' }),
     commandHash: t.exposeString('commandHash', { nullable: true, description: 'md5 of the command.' }),
     env: t.field({ type: [EnvVarRef], description: 'The effective environment, reserved FLOTILLA_* variables included.', resolve: (r) => r.env }),
     cpu: t.exposeInt('cpu', { description: 'CPU units requested (1024 = 1 vCPU); the engine may report what it granted.' }),
     memory: t.exposeInt('memory', { description: 'MB requested; the engine may report what it granted.' }),
-    cpuLimit: t.exposeInt('cpuLimit'),
-    memoryLimit: t.exposeInt('memoryLimit'),
-    gpu: t.exposeInt('gpu', { nullable: true }),
+    cpuLimit: t.exposeInt('cpuLimit', { description: 'CPU units it may use at most (1024 = 1 vCPU).' }),
+    memoryLimit: t.exposeInt('memoryLimit', { description: 'MB it may use at most.' }),
+    gpu: t.exposeInt('gpu', { nullable: true, description: 'GPUs requested.' }),
     ephemeralStorage: t.exposeInt('ephemeralStorage', { nullable: true, description: 'MB' }),
-    nodeLifecycle: t.field({ type: NodeLifecycleEnum, resolve: (r) => r.nodeLifecycle as 'spot' | 'ondemand' }),
+    nodeLifecycle: t.field({ type: NodeLifecycleEnum, description: 'The kind of capacity it runs on.', resolve: (r) => r.nodeLifecycle as 'spot' | 'ondemand' }),
     activeDeadlineSeconds: t.exposeInt('activeDeadlineSeconds', { nullable: true, description: 'Stopped once running longer than this.' }),
-    arch: t.exposeString('arch', { nullable: true }),
-    serviceAccount: t.exposeString('serviceAccount', { nullable: true }),
-    tier: t.exposeString('tier', { nullable: true }),
+    arch: t.exposeString('arch', { nullable: true, description: 'CPU architecture asked for, e.g. amd64 or arm64.' }),
+    serviceAccount: t.exposeString('serviceAccount', { nullable: true, description: 'Kubernetes service account of its pod.' }),
+    tier: t.exposeString('tier', { nullable: true, description: 'Tier asked for; the cluster must allow it.' }),
 
     // where it runs
-    engine: t.exposeString('engine', { description: '`local`, `docker`, `kubernetes` or `ecs`.' }),
-    clusterName: t.exposeString('clusterName'),
+    engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (r) => engineOf(r.engine) }),
+    clusterName: t.exposeString('clusterName', { description: 'The cluster it runs on.' }),
     engineRef: t.exposeString('engineRef', { nullable: true, description: 'The engine object: Job name, task ARN, container id, host:pid.' }),
-    podName: t.exposeString('podName', { nullable: true }),
-    namespace: t.exposeString('namespace', { nullable: true }),
-    instanceId: t.exposeString('instanceId', { nullable: true }),
-    instanceDnsName: t.exposeString('instanceDnsName', { nullable: true }),
+    podName: t.exposeString('podName', { nullable: true, description: 'Kubernetes: the pod of its Job.' }),
+    namespace: t.exposeString('namespace', { nullable: true, description: 'Kubernetes: the namespace of its Job.' }),
+    instanceId: t.exposeString('instanceId', { nullable: true, description: 'The machine it runs on, when the engine reports one.' }),
+    instanceDnsName: t.exposeString('instanceDnsName', { nullable: true, description: 'DNS name of that machine, when known.' }),
 
     // scheduling
     attempt: t.exposeInt('attempt', { description: '1 for the first launch, +1 per retry after an infrastructure failure.' }),
-    maxAttempts: t.exposeInt('maxAttempts'),
-    nextAttemptAt: t.expose('nextAttemptAt', { type: 'DateTime', nullable: true }),
+    maxAttempts: t.exposeInt('maxAttempts', { description: 'Launches allowed before an infrastructure failure becomes final.' }),
+    nextAttemptAt: t.expose('nextAttemptAt', { type: 'DateTime', nullable: true, description: 'NEEDS_RETRY: when it is queued again.' }),
     lastError: t.exposeString('lastError', { nullable: true, description: 'The last infrastructure error (why it was retried).' }),
     logsComplete: t.exposeBoolean('logsComplete', { description: 'Every line of output is stored.' }),
 
@@ -122,7 +129,10 @@ RunRef.implement({
   }),
 });
 
-export const RunConnection = builder.connectionObject({ type: RunRef, ...connectionTypeOptions('RunConnection') }, { name: 'RunEdge' });
+export const RunConnection = builder.connectionObject(
+  { type: RunRef, ...connectionTypeOptions('RunConnection', 'runs') },
+  { name: 'RunEdge', description: 'A run and its cursor.' },
+);
 
 // ---- filter and order, shared by `runs` and `TaskDefinition.runs` ----
 
@@ -130,7 +140,7 @@ export const RunFilter = builder.inputType('RunFilter', {
   description: 'All given conditions must hold. Empty strings and empty lists are ignored; times are exclusive bounds.',
   fields: (t) => ({
     statuses: t.field({ type: [RunStatusEnum], description: 'Status is one of these.' }),
-    definitionId: t.string(),
+    definitionId: t.id({ description: 'The definitionId of the definition (exact).' }),
     alias: t.string({ description: 'Substring of the alias.' }),
     groupName: t.string({ description: 'Substring of the group name.' }),
     image: t.string({ description: 'Substring of the image.' }),
@@ -173,6 +183,7 @@ const filterRules: FilterRules<typeof RunFilter.$inferInput> = {
 const TIME_COLUMNS = ['queued_at', 'started_at', 'finished_at'];
 
 const RunOrderField = builder.enumType('RunOrderField', {
+  description: 'What runs can be sorted by; ties are broken by run id.',
   values: {
     QUEUED_AT: { value: 'queued_at' },
     STARTED_AT: { value: 'started_at' },
@@ -192,7 +203,7 @@ export const RunOrder = builder.inputType('RunOrder', {
   description: 'Sort order; missing values (e.g. not started) sort last in both directions, ties by run id.',
   fields: (t) => ({
     field: t.field({ type: RunOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times, ascending otherwise.' }),
+    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times (QUEUED_AT, STARTED_AT, FINISHED_AT), ascending otherwise.' }),
   }),
 });
 
@@ -207,13 +218,18 @@ export function runListSpec(
     filters: columnFilters(filter, filterRules),
     env: (filter?.env ?? []).map((e) => ({ name: e.name, value: e.value })),
     sortBy,
-    order: orderBy?.direction ?? (TIME_COLUMNS.includes(sortBy) ? 'desc' : 'asc'),
+    order: orderBy?.direction ?? defaultDirection(sortBy, TIME_COLUMNS),
   };
 }
 
+/** What a run list's cursors record: the sort column and the kind of its values. */
+export function runKeyOrder(spec: { sortBy: string }): { sortBy: string; kind: KeyKind } {
+  return { sortBy: spec.sortBy, kind: TIME_COLUMNS.includes(spec.sortBy) ? 'time' : spec.sortBy === 'exit_code' ? 'int' : 'text' };
+}
+
 const runListArgs = (t: Parameters<Parameters<typeof builder.queryField>[1]>[0]) => ({
-  filter: t.arg({ type: RunFilter }),
-  orderBy: t.arg({ type: RunOrder }),
+  filter: t.arg({ type: RunFilter, description: 'Which runs; all when omitted.' }),
+  orderBy: t.arg({ type: RunOrder, description: 'Sort order; newest queued first when omitted.' }),
 });
 
 // ---- queries ----
@@ -226,7 +242,7 @@ builder.queryField('runs', (t) =>
       args: runListArgs(t),
       resolve: async (_root, args, ctx) => {
         const spec = runListSpec(args.filter, args.orderBy);
-        const connection = await resolveListConnection(args, (page) => ctx.services.runs.list({ ...spec, ...page }));
+        const connection = await resolveListConnection(args, runKeyOrder(spec), (page) => ctx.services.runs.list({ ...spec, ...page }));
         for (const { node } of connection.edges) ctx.loaders.primeRun(node);
         return connection;
       },
@@ -239,8 +255,15 @@ builder.queryField('run', (t) =>
   t.field({
     type: RunRef,
     nullable: true,
-    description: 'One run by id; null when none matches.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => ctx.loaders.runById.load(String(id)),
+    description: 'One run by runId; null when none matches.',
+    args: {
+      runId: t.arg.id({ description: 'The run id (Run.runId).' }),
+      id: t.arg.id({ deprecationReason: 'Use runId. Takes a run id or a Run global id.' }),
+    },
+    resolve: (_root, args, ctx) => {
+      const runId = domainIdArg({ primary: args.runId, legacy: args.id }, { primary: 'runId', legacy: 'id' }, 'Run');
+      if (runId === undefined) throw badInput('runId is required: the run id, e.g. "local-…" (Run.runId)');
+      return ctx.loaders.runById.load(runId);
+    },
   }),
 );

@@ -6,14 +6,15 @@ import { decodeLogToken, encodeLogToken } from '../../../domain/logService.js';
 import { ValidationError } from '../../../errors.js';
 import { builder } from '../builder.js';
 import { badInput } from './connection.js';
+import { LogStreamEnum } from './enums.js';
 
 export const RunLogChunkRef = builder.objectRef<RunLogRow>('RunLogChunk').implement({
   description: 'Whole lines written by the run, in one stream.',
   fields: (t) => ({
     seq: t.exposeInt('seq', { description: 'Position in the run output: 1, 2, 3, … with no gaps.' }),
-    stream: t.exposeString('stream', { description: '`stdout` or `stderr`.' }),
+    stream: t.field({ type: LogStreamEnum, description: 'The stream it was written to.', resolve: (c) => c.stream as 'stdout' | 'stderr' }),
     at: t.expose('at', { type: 'DateTime', description: 'When the chunk was collected.' }),
-    text: t.exposeString('text', { description: 'One or more lines, each ending in a newline.' }),
+    text: t.exposeString('text', { description: 'One or more lines, each ending in a newline, except the last line of the output when the program wrote it without one.' }),
     cursor: t.string({
       description: 'Pass as `after` to continue after this chunk (Run.logs, runLogs).',
       resolve: (c) => encodeLogToken(c.runId, c.seq),

@@ -4,7 +4,7 @@ import { NotFoundError, ValidationError, type FieldIssue } from '../../../errors
 import { stopperEmail } from '../../headers.js';
 import { builder } from '../builder.js';
 import { EnvVarInput } from './envVar.js';
-import { MUTATION_ERRORS } from './errors.js';
+import { mutationResult } from './errors.js';
 import { NodeLifecycleEnum, RunRef } from './run.js';
 
 const ExecuteInput = builder.inputType('ExecuteInput', {
@@ -54,11 +54,6 @@ function nulIssues(value: unknown, path: (string | number)[], out: FieldIssue[] 
   return out;
 }
 
-const resultNames = (name: string) => ({
-  types: MUTATION_ERRORS,
-  result: { name: `${name}Success` },
-  union: { name: `${name}Result` },
-});
 
 builder.mutationField('executeTask', (t) =>
   t.field({
@@ -67,9 +62,9 @@ builder.mutationField('executeTask', (t) =>
     args: {
       definitionId: t.arg.id(),
       alias: t.arg.string(),
-      input: t.arg({ type: ExecuteInput, required: true }),
+      input: t.arg({ type: ExecuteInput, required: true, description: 'How to run it: who (owner) and any overrides.' }),
     },
-    errors: { ...resultNames('ExecuteTask'), dataField: { name: 'run' } },
+    errors: { ...mutationResult('ExecuteTask', 'The run was created, QUEUED (or the earlier run with the same idempotence key)'), dataField: { name: 'run' } },
     resolve: async (_root, { definitionId, alias, input }, ctx) => {
       if ((definitionId == null) === (alias == null)) {
         throw new ValidationError([{ path: [definitionId == null ? 'definitionId' : 'alias'], message: 'executeTask takes exactly one of definitionId or alias' }]);
@@ -96,8 +91,8 @@ builder.mutationField('stopRun', (t) =>
     description:
       'Stops a run and its children (PARENT_FLOTILLA_RUN_ID): a QUEUED run never starts, a running one is terminated; STOPPED with exit code 1. ' +
       'Stopping a stopped run changes nothing. A request header whose name contains "-email" names who stopped it.',
-    args: { runId: t.arg.id({ required: true }) },
-    errors: { ...resultNames('StopRun'), dataField: { name: 'run' } },
+    args: { runId: t.arg.id({ required: true, description: 'The run id (Run.runId).' }) },
+    errors: { ...mutationResult('StopRun', 'The run is stopped'), dataField: { name: 'run' } },
     resolve: async (_root, { runId }, ctx) => {
       const id = String(runId);
       if (id.includes('\0')) throw new NotFoundError(`Run with id ${JSON.stringify(id)} not found`);

@@ -17,7 +17,7 @@ import { RunRef } from './run.js';
 import { logCursorToSeq, RunLogChunkRef } from './runLog.js';
 import { RunStatusEnum } from './runStatus.js';
 
-builder.subscriptionType({});
+builder.subscriptionType({ description: 'Live updates over WebSocket (graphql-transport-ws) or SSE (POST with Accept: text/event-stream) on /graphql.' });
 
 /** One item of a subscription stream: a value, or the error that ends the stream. */
 type Delivery<T> = { value: T } | { error: Error };
@@ -92,7 +92,7 @@ builder.subscriptionField('runStatus', (t) =>
   t.field({
     type: RunRef,
     description: 'The run as it is now, then after every change; completes after STOPPED. An unknown run is an error.',
-    args: { runId: t.arg.id({ required: true }) },
+    args: { runId: t.arg.id({ required: true, description: 'The run id (Run.runId).' }) },
     subscribe: async (_root, { runId }, ctx) => {
       const id = String(runId);
       await assertRunExists(ctx, id);
@@ -109,7 +109,7 @@ builder.subscriptionField('runLogs', (t) =>
       'Log chunks after the cursor `after` (from the start without it): stored ones first, then live ones, in seq order with no gap or repeat. ' +
       'Completes when the run is STOPPED and its output fully stored, so a finished run replays and completes.',
     args: {
-      runId: t.arg.id({ required: true }),
+      runId: t.arg.id({ required: true, description: 'The run id (Run.runId).' }),
       after: t.arg.string({ description: 'A cursor from a chunk or a Run.logs page.' }),
     },
     subscribe: async (_root, { runId, after }, ctx) => {
@@ -127,7 +127,7 @@ const RunFeedFilter = builder.inputType('RunFeedFilter', {
   fields: (t) => ({
     statuses: t.field({ type: [RunStatusEnum], description: 'The new status is one of these.' }),
     owner: t.string(),
-    definitionId: t.string(),
+    definitionId: t.id({ description: 'The definitionId of the definition (exact).' }),
     alias: t.string({ description: 'The exact alias.' }),
   }),
 });
@@ -136,7 +136,7 @@ builder.subscriptionField('runEvents', (t) =>
   t.field({
     type: RunRef,
     description: 'Every change of any run matching the filter, as it happens (no replay): a feed for dashboards.',
-    args: { filter: t.arg({ type: RunFeedFilter }) },
+    args: { filter: t.arg({ type: RunFeedFilter, description: 'Which runs; every run when omitted.' }) },
     subscribe: (_root, { filter }, ctx) => {
       assertNoNul(filter, 'filter');
       const feed = {

@@ -1,9 +1,8 @@
 // Task definitions: the type, its list and lookup queries, and the three mutations. All
 // writes go through services.definitions (the same service the REST shim calls).
 //
-// `id` is the definitionId itself, not a Relay global ID: it is the string REST, the CLI
-// and `executeTask` already use, so clients never translate between two IDs. No type
-// implements `Node` yet; if one does later, definitions can join it without changing `id`.
+// `definitionId` is the domain id (the string REST, the CLI, URLs and arguments use); `id`
+// is the Relay global id (node.ts). The old `id` arguments stay, deprecated, and take either.
 //
 // Lookups return null when nothing matches (like any nullable GraphQL field); mutations
 // report a missing definition as a typed NotFoundError because the client asked for a change
@@ -11,10 +10,20 @@
 import type { TaskDefinition } from '../../../domain/definitionService.js';
 import { builder } from '../builder.js';
 import { stopperEmail } from '../../headers.js';
-import { assertNoNul, badInput, columnFilters, connectionTypeOptions, OrderDirection, resolveListConnection, type FilterRules } from './connection.js';
+import {
+  assertNoNul,
+  badInput,
+  columnFilters,
+  connectionTypeOptions,
+  defaultDirection,
+  OrderDirection,
+  resolveListConnection,
+  type FilterRules,
+} from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
-import { MUTATION_ERRORS } from './errors.js';
-import { RunConnection, RunFilter, RunOrder, RunRef, runListSpec } from './run.js';
+import { mutationResult } from './errors.js';
+import { RunConnection, RunFilter, RunOrder, RunRef, runKeyOrder, runListSpec } from './run.js';
+import { domainIdArg, NodeInterface, toGlobalId } from './node.js';
 
 // Declared apart from its fields: Run and TaskDefinition refer to each other, and a ref
 // typed by its own initializer would make that cycle untypeable.
@@ -22,26 +31,30 @@ export const TaskDefinitionRef = builder.objectRef<TaskDefinition>('TaskDefiniti
 
 TaskDefinitionRef.implement({
   description: 'What to run: an image, a command, resources and environment. Executing it creates a run.',
+  interfaces: [NodeInterface],
   fields: (t) => ({
-    id: t.exposeID('definitionId', { description: 'Same as definitionId.' }),
-    definitionId: t.exposeString('definitionId', { description: '`<groupName>-<uuid>`, fixed at creation.' }),
+    id: t.id({
+      description: 'Global id (opaque; for node(id:) and client caches). Use definitionId in URLs and arguments.',
+      resolve: (d) => toGlobalId('TaskDefinition', d.definitionId),
+    }),
+    definitionId: t.exposeID('definitionId', { description: 'The definition id, `<groupName>-<uuid>`, fixed at creation: what URLs, REST and arguments use.' }),
     alias: t.exposeString('alias', { description: 'Unique, human-chosen name.' }),
-    groupName: t.exposeString('groupName'),
-    image: t.exposeString('image'),
+    groupName: t.exposeString('groupName', { description: 'Group it belongs to; part of its definitionId.' }),
+    image: t.exposeString('image', { description: 'The container image to run.' }),
     command: t.exposeString('command', { nullable: true, description: 'Run with `bash -c`; null runs the image entrypoint.' }),
     memory: t.exposeInt('memory', { nullable: true, description: 'MB; null uses the minimum.' }),
     cpu: t.exposeInt('cpu', { nullable: true, description: 'CPU units, 1024 = 1 vCPU; null uses the minimum.' }),
-    gpu: t.exposeInt('gpu', { nullable: true }),
+    gpu: t.exposeInt('gpu', { nullable: true, description: 'GPUs to request.' }),
     ephemeralStorage: t.exposeInt('ephemeralStorage', { nullable: true, description: 'MB' }),
-    env: t.field({ type: [EnvVarRef], resolve: (d) => d.env }),
-    tags: t.exposeStringList('tags'),
-    ports: t.exposeIntList('ports'),
-    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation', { nullable: true }),
-    requiresDocker: t.exposeBoolean('requiresDocker'),
-    targetCluster: t.exposeString('targetCluster', { nullable: true }),
+    env: t.field({ type: [EnvVarRef], description: 'Environment passed to every run (execute may add to it).', resolve: (d) => d.env }),
+    tags: t.exposeStringList('tags', { description: 'Free labels for finding it.' }),
+    ports: t.exposeIntList('ports', { description: 'Container ports it listens on.' }),
+    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation', { nullable: true, description: 'Classic flag kept for REST clients; stored, not acted on.' }),
+    requiresDocker: t.exposeBoolean('requiresDocker', { description: 'Classic flag: its runs need a Docker daemon. Stored and returned.' }),
+    targetCluster: t.exposeString('targetCluster', { nullable: true, description: 'Cluster its runs go to unless execute names another.' }),
     version: t.exposeInt('version', { description: 'Starts at 1, +1 on every update; runs record the version they launched.' }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When it last changed.' }),
     archivedAt: t.expose('archivedAt', {
       type: 'DateTime',
       nullable: true,
@@ -52,12 +65,14 @@ TaskDefinitionRef.implement({
         type: RunRef,
         description: 'Runs of this definition, newest first unless ordered otherwise. Batched: listing many definitions with their runs costs two statements.',
         args: {
-          filter: t.arg({ type: RunFilter }),
-          orderBy: t.arg({ type: RunOrder }),
+          filter: t.arg({ type: RunFilter, description: 'Which runs; all when omitted.' }),
+          orderBy: t.arg({ type: RunOrder, description: 'Sort order; newest queued first when omitted.' }),
         },
         resolve: async (d, args, ctx) => {
           const spec = runListSpec(args.filter, args.orderBy);
-          const connection = await resolveListConnection(args, (page) => ctx.loaders.runsOfDefinition(d.definitionId, { ...spec, ...page }));
+          const connection = await resolveListConnection(args, runKeyOrder(spec), (page) =>
+            ctx.loaders.runsOfDefinition(d.definitionId, { ...spec, ...page }),
+          );
           for (const { node } of connection.edges) ctx.loaders.primeRun(node);
           return connection;
         },
@@ -90,6 +105,7 @@ const filterRules: FilterRules<typeof TaskDefinitionFilter.$inferInput> = {
 };
 
 const TaskDefinitionOrderField = builder.enumType('TaskDefinitionOrderField', {
+  description: 'What definitions can be sorted by; ties are broken by definition id.',
   values: {
     ALIAS: { value: 'alias' },
     IMAGE: { value: 'image' },
@@ -103,7 +119,7 @@ const TaskDefinitionOrder = builder.inputType('TaskDefinitionOrder', {
   description: 'Sort order; missing values (e.g. no memory) sort last in both directions, ties by id.',
   fields: (t) => ({
     field: t.field({ type: TaskDefinitionOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, defaultValue: 'asc' }),
+    direction: t.field({ type: OrderDirection, description: 'Default: newest first for times (CREATED_AT), ascending otherwise (as RunOrder).' }),
   }),
 });
 
@@ -113,28 +129,24 @@ builder.queryField('taskDefinitions', (t) =>
       type: TaskDefinitionRef,
       description: 'Definitions matching the filter, by alias unless ordered otherwise; 50 a page by default, at most 500.',
       args: {
-        filter: t.arg({ type: TaskDefinitionFilter }),
-        orderBy: t.arg({ type: TaskDefinitionOrder }),
+        filter: t.arg({ type: TaskDefinitionFilter, description: 'Which definitions; all when omitted.' }),
+        orderBy: t.arg({ type: TaskDefinitionOrder, description: 'Sort order; by alias when omitted.' }),
       },
       resolve: async (_root, args, ctx) => {
         assertNoNul(args.filter, 'filter');
         const filters = columnFilters(args.filter, filterRules);
         const env = (args.filter?.env ?? []).map((e) => ({ name: e.name, value: e.value }));
-        const connection = await resolveListConnection(args, (page) =>
-          ctx.services.definitions.list({
-            filters,
-            env,
-            sortBy: args.orderBy?.field ?? 'alias',
-            order: args.orderBy?.direction ?? 'asc',
-            ...page,
-          }),
+        const sortBy = args.orderBy?.field ?? 'alias';
+        const kind = sortBy === 'created_at' ? 'time' : sortBy === 'memory' ? 'int' : 'text';
+        const connection = await resolveListConnection(args, { sortBy, kind }, (page) =>
+          ctx.services.definitions.list({ filters, env, sortBy, order: args.orderBy?.direction ?? defaultDirection(sortBy, ['created_at']), ...page }),
         );
         for (const { node } of connection.edges) ctx.loaders.definitionById.prime(node.definitionId, node);
         return connection;
       },
     },
-    connectionTypeOptions('TaskDefinitionConnection'),
-    { name: 'TaskDefinitionEdge' },
+    connectionTypeOptions('TaskDefinitionConnection', 'task definitions'),
+    { name: 'TaskDefinitionEdge', description: 'A task definition and its cursor.' },
   ),
 );
 
@@ -144,14 +156,16 @@ builder.queryField('taskDefinition', (t) =>
   t.field({
     type: TaskDefinitionRef,
     nullable: true,
-    description: 'One definition by id or by alias (give exactly one); null when none matches.',
+    description: 'One definition by definitionId or by alias (give exactly one); null when none matches.',
     args: {
-      id: t.arg.id(),
-      alias: t.arg.string(),
+      definitionId: t.arg.id({ description: 'The definition id (TaskDefinition.definitionId).' }),
+      alias: t.arg.string({ description: 'The exact alias.' }),
+      id: t.arg.id({ deprecationReason: 'Use definitionId. Takes a definition id or a TaskDefinition global id.' }),
     },
-    resolve: (_root, { id, alias }, ctx) => {
-      if ((id == null) === (alias == null)) throw badInput('taskDefinition takes exactly one of id or alias');
-      return id != null ? ctx.loaders.definitionById.load(String(id)) : ctx.loaders.definitionByAlias.load(alias!);
+    resolve: (_root, args, ctx) => {
+      const definitionId = domainIdArg({ primary: args.definitionId, legacy: args.id }, { primary: 'definitionId', legacy: 'id' }, 'TaskDefinition');
+      if ((definitionId == null) === (args.alias == null)) throw badInput('taskDefinition takes exactly one of definitionId or alias');
+      return definitionId != null ? ctx.loaders.definitionById.load(definitionId) : ctx.loaders.definitionByAlias.load(args.alias!);
     },
   }),
 );
@@ -194,24 +208,23 @@ const UpdateTaskDefinitionInput = builder.inputType('UpdateTaskDefinitionInput',
   }),
 });
 
+function requiredDefinitionId(args: { definitionId?: string | number | null; id?: string | number | null }): string {
+  const id = domainIdArg({ primary: args.definitionId, legacy: args.id }, { primary: 'definitionId', legacy: 'id' }, 'TaskDefinition');
+  if (id === undefined) throw badInput('definitionId is required: the definition id (TaskDefinition.definitionId)');
+  return id;
+}
+
 /** In a create, null means "not given" (there is nothing to clear), so defaults apply. */
 function withoutNulls(input: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));
 }
 
-// Every mutation lists the same error types so a client handles them all one way, and a
-// new failure mode later does not change the result union.
-const resultNames = (name: string) => ({
-  types: MUTATION_ERRORS,
-  result: { name: `${name}Success` },
-  union: { name: `${name}Result` },
-});
 
 builder.mutationField('createTaskDefinition', (t) =>
   t.field({
     type: TaskDefinitionRef,
-    args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true }) },
-    errors: { ...resultNames('CreateTaskDefinition'), dataField: { name: 'taskDefinition' } },
+    args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true, description: 'The new definition.' }) },
+    errors: { ...mutationResult('CreateTaskDefinition', 'The definition was created'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input }, ctx) => {
       const row = await ctx.services.definitions.create(withoutNulls(input));
       ctx.loaders.forgetDefinition(row);
@@ -223,13 +236,16 @@ builder.mutationField('createTaskDefinition', (t) =>
 builder.mutationField('updateTaskDefinition', (t) =>
   t.field({
     type: TaskDefinitionRef,
+    description: 'Changes a definition; its version goes up by one. Runs keep what they launched.',
     args: {
-      id: t.arg.id({ required: true }),
-      input: t.arg({ type: UpdateTaskDefinitionInput, required: true }),
+      definitionId: t.arg.id({ description: 'The definition id (TaskDefinition.definitionId).' }),
+      id: t.arg.id({ deprecationReason: 'Use definitionId. Takes a definition id or a TaskDefinition global id.' }),
+      input: t.arg({ type: UpdateTaskDefinitionInput, required: true, description: 'The fields to change.' }),
     },
-    errors: { ...resultNames('UpdateTaskDefinition'), dataField: { name: 'taskDefinition' } },
-    resolve: async (_root, { id, input }, ctx) => {
-      const row = await ctx.services.definitions.update(String(id), input);
+    errors: { ...mutationResult('UpdateTaskDefinition', 'The definition was changed'), dataField: { name: 'taskDefinition' } },
+    resolve: async (_root, { input, ...args }, ctx) => {
+      const id = requiredDefinitionId(args);
+      const row = await ctx.services.definitions.update(id, input);
       ctx.loaders.forgetDefinition(row);
       return row;
     },
@@ -243,15 +259,17 @@ builder.mutationField('deleteTaskDefinition', (t) =>
       'Deletes (archives) the definition: it leaves lists and frees its alias; its runs, events and logs stay readable by id. ' +
       'Unfinished runs make it a conflict naming them, unless `force` stops them first. `purge` removes the definition with its finished runs, events and logs for real.',
     args: {
-      id: t.arg.id({ required: true }),
+      definitionId: t.arg.id({ description: 'The definition id (TaskDefinition.definitionId).' }),
+      id: t.arg.id({ deprecationReason: 'Use definitionId. Takes a definition id or a TaskDefinition global id.' }),
       force: t.arg.boolean({ description: 'Stop unfinished runs (the normal stop path) instead of refusing.' }),
       purge: t.arg.boolean({ description: 'Remove for real; refused while a run is unfinished (unless `force`).' }),
     },
-    errors: { ...resultNames('DeleteTaskDefinition'), dataField: { name: 'deletedId' } },
-    resolve: async (_root, { id, force, purge }, ctx) => {
-      await ctx.services.definitions.delete(String(id), { force: force ?? false, purge: purge ?? false, by: stopperEmail(ctx.headers) ?? null });
-      ctx.loaders.forgetDefinition({ definitionId: String(id), alias: '' });
-      return String(id);
+    errors: { ...mutationResult('DeleteTaskDefinition', 'The definition was deleted (archived, or purged)'), dataField: { name: 'deletedId' } },
+    resolve: async (_root, { force, purge, ...args }, ctx) => {
+      const id = requiredDefinitionId(args);
+      await ctx.services.definitions.delete(id, { force: force ?? false, purge: purge ?? false, by: stopperEmail(ctx.headers) ?? null });
+      ctx.loaders.forgetDefinition({ definitionId: id, alias: '' });
+      return id;
     },
   }),
 );
