@@ -22,6 +22,13 @@ export default tseslint.config(
     },
   },
   {
+    // Client examples are outside tsconfig.json (README snippets, checked by their own test):
+    // linted without type information.
+    files: ['examples/**/*.ts'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: { parserOptions: { projectService: false, project: null } },
+  },
+  {
     // Plain JS (bin/, this file): no type information.
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],
