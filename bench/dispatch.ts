@@ -3,7 +3,10 @@
 // execute throughput, QUEUED → submitted latency and execute → STOPPED latency.
 // BENCH_RUNS (default 500), BENCH_CONCURRENCY (default 16). A second, paced phase
 // (BENCH_PACED_RUNS, default 100, at BENCH_PACED_RATE runs/s, default 10) measures dispatch
-// latency when the worker keeps up, rather than the queueing of a saturated one.
+// latency when the worker keeps up, rather than the queueing of a saturated one. Then
+// offered-load phases (BENCH_OFFERED_RATES, default 50,100,200,400 runs/s, for
+// BENCH_OFFERED_SECONDS each, default 4) send executes on a schedule and read
+// flotilla_queue_depth / flotilla_queue_oldest_age_seconds from /metrics meanwhile.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +16,93 @@ import { BENCH_REDIS_URL, fmt, freshDatabase, percentile, pool } from './lib.js'
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+/** Offered-load phases: executes sent on a fixed schedule (open loop), whatever the answers. */
+const OFFERED_RATES = (process.env.BENCH_OFFERED_RATES ?? '50,100,200,400').split(',').map(Number).filter((n) => n > 0);
+const OFFERED_SECONDS = Number(process.env.BENCH_OFFERED_SECONDS ?? 4);
+/** Requests in flight at most; a send that finds them all busy is counted as not accepted. */
+const OFFERED_MAX_IN_FLIGHT = 256;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Queue depth and oldest age as the server reports them on /metrics (summed / maxed over engines). */
+async function queueGauges(base: string): Promise<{ depth: number; oldestAgeS: number }> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let depth = 0;
+  let oldestAgeS = 0;
+  for (const line of text.split('\n')) {
+    const m = /^(flotilla_queue_depth|flotilla_queue_oldest_age_seconds)(?:\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    if (m[1] === 'flotilla_queue_depth') depth += Number(m[2]);
+    else oldestAgeS = Math.max(oldestAgeS, Number(m[2]));
+  }
+  return { depth, oldestAgeS };
+}
+
+/**
+ * Sends executes at `rate` per second for `seconds`, on a schedule that does not wait for
+ * answers (as users would), sampling /metrics meanwhile. Returns what was accepted and the
+ * largest queue seen.
+ */
+async function offer(base: string, owner: string, rate: number, seconds: number) {
+  const total = Math.round(rate * seconds);
+  let inFlight = 0;
+  let refused = 0;
+  let failed = 0;
+  const sends: Promise<void>[] = [];
+  let maxDepth = 0;
+  let maxAgeS = 0;
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      const g = await queueGauges(base).catch(() => ({ depth: 0, oldestAgeS: 0 }));
+      maxDepth = Math.max(maxDepth, g.depth);
+      maxAgeS = Math.max(maxAgeS, g.oldestAgeS);
+      await sleep(250);
+    }
+  })();
+  const started = performance.now();
+  for (let i = 0; i < total; i++) {
+    const wait = started + (i * 1000) / rate - performance.now();
+    if (wait > 1) await sleep(wait);
+    if (inFlight >= OFFERED_MAX_IN_FLIGHT) {
+      refused++;
+      continue;
+    }
+    inFlight++;
+    sends.push(
+      fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) })
+        .then(async (res) => {
+          if (res.status !== 200) failed++;
+          await res.arrayBuffer();
+        })
+        .catch(() => void failed++)
+        .finally(() => void inFlight--),
+    );
+  }
+  await Promise.all(sends);
+  const elapsedS = (performance.now() - started) / 1000;
+  return {
+    accepted: total - refused - failed,
+    acceptedPerS: (total - refused - failed) / elapsedS,
+    stopSampling: async () => {
+      sampling = false;
+      await sampler;
+      return { maxDepth, maxAgeS };
+    },
+  };
+}
+
+/** Waits until `n` runs (any owner) are STOPPED with their logs collected. */
+async function waitStoppedCount(db: Awaited<ReturnType<typeof freshDatabase>>, n: number): Promise<void> {
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const rows = await db.database.db.execute<{ n: number }>(sql`select count(*)::int as n from runs where status = 'STOPPED' and logs_complete`);
+    const done = Number((Array.isArray(rows) ? rows : (rows as any).rows)[0].n);
+    if (done >= n) return;
+    if (Date.now() > deadline) throw new Error(`only ${done} of ${n} runs stopped`);
+    await sleep(200);
+  }
+}
 
 export async function benchDispatch(): Promise<Record<string, number>> {
   const db = await freshDatabase();
@@ -23,20 +113,28 @@ export async function benchDispatch(): Promise<Record<string, number>> {
   try {
     const serve = await startFlotilla('serve', { ...env, LOG_LEVEL: 'info' });
     processes.push(serve);
-    processes.push(await startFlotilla('worker', { ...env, LOG_LEVEL: 'info' }));
     const base = serve.url!;
     await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias: 'bench-true', image: 'none', command: 'true' }) });
-    // Warm up the path once (JIT, connection pools).
-    await fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'warmup' } }) });
-    await new Promise((r) => setTimeout(r, 1000));
+    const executeAll = async (owner: string) => {
+      const started = performance.now();
+      const ids = await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, async () => {
+        const res = await fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) });
+        if (res.status !== 200) throw new Error(`execute answered ${res.status}: ${await res.text()}`);
+        return ((await res.json()) as { run_id: string }).run_id;
+      });
+      return { ids, seconds: (performance.now() - started) / 1000 };
+    };
+    // Warm up the path (JIT, connection pools), then execute with serve alone: the API's
+    // own throughput, with no worker competing for the CPU and the database.
+    await pool(Array.from({ length: 50 }, (_, i) => i), CONCURRENCY, () =>
+      fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'warmup' } }) }).then((r) => r.arrayBuffer()),
+    );
+    const alone = await executeAll('alone');
 
-    const started = performance.now();
-    const ids = await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, async () => {
-      const res = await fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'bench' } }) });
-      if (res.status !== 200) throw new Error(`execute answered ${res.status}: ${await res.text()}`);
-      return ((await res.json()) as { run_id: string }).run_id;
-    });
-    const executeSeconds = (performance.now() - started) / 1000;
+    processes.push(await startFlotilla('worker', { ...env, LOG_LEVEL: 'info' }));
+    await waitStoppedCount(db, N + 50);
+
+    const { ids, seconds: executeSeconds } = await executeAll('bench');
 
     const waitStopped = async (owner: string, n: number) => {
       const deadline = Date.now() + 300_000;
@@ -75,7 +173,31 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     }
     await waitStopped('paced', PACED);
     const paced = await latencies('paced');
+
+    // Offered-load phases: does the worker keep up with what execute accepts?
+    const offered: Record<string, number> = {};
+    for (const rate of OFFERED_RATES) {
+      const owner = `offered-${rate}`;
+      const phase = await offer(base, owner, rate, OFFERED_SECONDS);
+      await waitStopped(owner, phase.accepted);
+      const gauges = await phase.stopSampling();
+      const lat = await latencies(owner);
+      Object.assign(offered, {
+        [`offered_${rate}_accepted_per_s`]: phase.acceptedPerS,
+        [`offered_${rate}_dispatch_p50_ms`]: percentile(lat.dispatch, 50),
+        [`offered_${rate}_dispatch_p99_ms`]: percentile(lat.dispatch, 99),
+        [`offered_${rate}_max_queue_depth`]: gauges.maxDepth,
+        [`offered_${rate}_max_oldest_age_s`]: gauges.maxAgeS,
+      });
+      console.log(
+        `  offered ${rate} runs/s for ${OFFERED_SECONDS} s: accepted ${fmt(phase.acceptedPerS)} runs/s; QUEUED → submitted p50 ${fmt(percentile(lat.dispatch, 50))} ms ` +
+          `p99 ${fmt(percentile(lat.dispatch, 99))} ms; /metrics queue depth max ${gauges.maxDepth}, oldest age max ${fmt(gauges.maxAgeS, 2)} s`,
+      );
+    }
     const figures = {
+      serve_alone_execute_runs_per_s: N / alone.seconds,
+      offered_rates: OFFERED_RATES.length,
+      ...offered,
       runs: ids.length,
       execute_runs_per_s: N / executeSeconds,
       dispatch_p50_ms: percentile(dispatch, 50),
@@ -89,6 +211,7 @@ export async function benchDispatch(): Promise<Record<string, number>> {
       paced_execute_to_stopped_p99_ms: percentile(paced.stop, 99),
     };
     console.log(`dispatch benchmark: ${N} runs of \`true\`, ${CONCURRENCY} concurrent clients, serve + worker processes, Postgres + Redis, local engine`);
+    console.log(`  execute throughput, serve alone (no worker) ${fmt(figures.serve_alone_execute_runs_per_s)} runs/s`);
     console.log(`  execute throughput         ${fmt(figures.execute_runs_per_s)} runs/s`);
     console.log(`  QUEUED → submitted         p50 ${fmt(figures.dispatch_p50_ms)} ms   p99 ${fmt(figures.dispatch_p99_ms)} ms`);
     console.log(`  execute → STOPPED          p50 ${fmt(figures.execute_to_stopped_p50_ms)} ms   p99 ${fmt(figures.execute_to_stopped_p99_ms)} ms`);

@@ -11,9 +11,13 @@ import { benchDispatch } from './dispatch.js';
 import { benchHistory } from './history.js';
 import { benchLogs } from './logs.js';
 import { benchPeer } from './peer.js';
+import { benchStartup } from './startup.js';
+import { benchCeiling } from './ceiling.js';
 import { BENCH_DATABASE_URL, BENCH_REDIS_URL, fmt } from './lib.js';
 
 const BENCHMARKS = {
+  startup: benchStartup,
+  ceiling: benchCeiling,
   dispatch: benchDispatch,
   logs: benchLogs,
   history: benchHistory,
@@ -23,6 +27,8 @@ type Name = keyof typeof BENCHMARKS;
 type Figures = Record<string, number>;
 
 interface Results {
+  startup?: Figures;
+  ceiling?: Figures;
   dispatch?: Figures;
   logs?: Figures[];
   history?: Figures;
@@ -88,6 +94,81 @@ const HISTORY_QUERIES: [string, string][] = [
   ['env', 'env `NAME\\|VALUE`, newest first'],
 ];
 
+const met = (ok: boolean | undefined) => (ok === undefined ? '—' : ok ? 'yes' : 'no');
+
+/** The issue's table: every figure with its goal, read from this one run. */
+function summary(r: Results): string[] {
+  const s = r.startup;
+  const d = r.dispatch;
+  const p = r.peer;
+  const c = r.ceiling;
+  const h = r.history;
+  const paced = (rate: number) => r.logs?.find((l) => l.paced_rate === rate);
+  const fire = (n: number) => r.logs?.find((l) => !l.paced_rate && l.subscribers === n);
+  const defined = (...xs: (number | undefined)[]) => xs.every((x) => x !== undefined && Number.isFinite(x));
+  const alone = d?.serve_alone_execute_runs_per_s;
+  const p200 = d?.offered_200_dispatch_p99_ms;
+  const l50 = paced(50000);
+  const l10 = paced(10000);
+  const f1 = fire(1);
+  const f1000 = fire(1000);
+  const rows: [string, string, string, string][] = [
+    ['`npm start` first start, fresh data dir, to /health/ready', withUnit(s?.first_wall_ms, 'ms'), '< 3000 ms', met(defined(s?.first_wall_ms) ? s!.first_wall_ms! < 3000 : undefined)],
+    ['`npm start` restart', withUnit(s?.restart_wall_ms, 'ms'), '< 1500 ms', met(defined(s?.restart_wall_ms) ? s!.restart_wall_ms! < 1500 : undefined)],
+    [
+      '`npm start` RSS after start, process tree: first / restart',
+      s ? `${num(s.first_tree_rss_mb, 0)} / ${num(s.restart_tree_rss_mb, 0)} MB` : '—',
+      '< 300 MB',
+      met(s ? Math.max(s.first_tree_rss_mb ?? Infinity, s.restart_tree_rss_mb ?? Infinity) < 300 : undefined),
+    ],
+    [
+      'REST execute, `serve` alone, 16 clients (× graphile-worker addJob; × the ceiling)',
+      alone === undefined ? '—' : `${fmt(alone)} runs/s (${ratio(alone, p?.add_jobs_per_s)}; ${c?.tps ? fmt((100 * alone) / c.tps, 1) + ' %' : '—'})`,
+      '≥ 2× addJob and ≥ 10 % of the ceiling',
+      met(defined(alone, p?.add_jobs_per_s, c?.tps) ? alone! >= 2 * p!.add_jobs_per_s! && alone! >= 0.1 * c!.tps! : undefined),
+    ],
+    ['the ceiling: pgbench, 16 clients, one run-shaped INSERT per transaction', withUnit(c?.tps, 'transactions/s'), 'printed beside execute', '—'],
+    [
+      '`bench:dispatch` saturated: QUEUED → submitted p50 / p99',
+      d ? `${num(d.dispatch_p50_ms)} / ${num(d.dispatch_p99_ms)} ms at ${num(d.execute_runs_per_s)} runs/s` : '—',
+      '—',
+      '—',
+    ],
+    ['QUEUED → submitted p99 at 200 runs/s offered', withUnit(p200, 'ms'), '< 100 ms', met(defined(p200) ? p200! < 100 : undefined)],
+    [
+      'queue → start p99, Flotilla / graphile-worker (saturated phase)',
+      ratio(d?.dispatch_p99_ms, p?.created_to_start_p99_ms),
+      '≤ 1×',
+      met(defined(d?.dispatch_p99_ms, p?.created_to_start_p99_ms) ? d!.dispatch_p99_ms! <= p!.created_to_start_p99_ms! : undefined),
+    ],
+    ['log latency, writer paced at 10,000 lines/s, 1 subscriber: p50 / p99', l10 ? `${num(l10.latency_p50_ms)} / ${num(l10.latency_p99_ms)} ms` : '—', '—', '—'],
+    [
+      'log latency, writer paced at 50,000 lines/s, 1 subscriber: p99',
+      withUnit(l50?.latency_p99_ms, 'ms'),
+      '< 250 ms',
+      met(l50 ? l50.latency_p99_ms! < 250 && l50.subscribers_with_every_line === 1 : undefined),
+    ],
+    ['log latency, firehose, 1 subscriber: p50 / p99 (includes the backlog in front of the collector)', f1 ? `${num(f1.latency_p50_ms)} / ${num(f1.latency_p99_ms)} ms` : '—', 'delivery within 1 s of persistence', '—'],
+    [
+      '1,000 subscribers on one run: serve RSS · every line · aggregate delivered',
+      f1000
+        ? `${num(f1000.serve_rss_peak_mb, 0)} MB · ${f1000.subscribers_with_every_line} / 1000 · ${fmt((f1000.lines_per_s_delivered_per_subscriber! * 1000) / 1e6, 2)} M lines/s`
+        : '—',
+      '< 300 MB · 1000 / 1000 · ≥ 2 M lines/s',
+      met(f1000 ? f1000.serve_rss_peak_mb! < 300 && f1000.subscribers_with_every_line === 1000 && f1000.lines_per_s_delivered_per_subscriber! * 1000 >= 2e6 : undefined),
+    ],
+    ['history, env `NAME\\|VALUE` filter at 1M runs: p99', withUnit(h?.env_p99_ms, 'ms'), '< 50 ms', met(defined(h?.env_p99_ms) ? h!.env_p99_ms! < 50 : undefined)],
+  ];
+  return [
+    '## The figures and their goals',
+    '',
+    '| figure | result | goal | met |',
+    '| --- | ---: | ---: | :---: |',
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+    '',
+  ];
+}
+
 function markdown(results: Results, errors: Record<string, string>, meta: { date: string; machine: Record<string, string | number>; loadStart: string; loadEnd: string; seconds: number }): string {
   const m = meta.machine;
   const out: string[] = [
@@ -100,6 +181,33 @@ function markdown(results: Results, errors: Record<string, string>, meta: { date
       `The suite took ${fmt(meta.seconds, 0)} s.`,
     '',
   ];
+  out.push(...summary(results));
+  const s = results.startup;
+  if (s) {
+    const part = (prefix: string) =>
+      [['modulesMs', 'modules'], ['apiModulesMs', 'API modules*'], ['databaseOpenMs', 'database open*'], ['migrateMs', 'migrate'], ['enginesMs', 'engines'], ['appMs', 'app'], ['workersMs', 'workers'], ['listenMs', 'listen']]
+        .map(([k, label]) => `${label} ${num(s[`${prefix}_${k}`], 0)}`)
+        .join(' · ');
+    out.push(
+      `## Start-up: \`npm start\` (flotilla dev, embedded database), median of ${s.reps}`,
+      '',
+      '| figure | value | goal |',
+      '| --- | ---: | ---: |',
+      `| first start, fresh data dir, spawn → /health/ready 200 | ${num(s.first_wall_ms, 0)} ms | < 3000 ms |`,
+      `| restart, same data dir | ${num(s.restart_wall_ms, 0)} ms | < 1500 ms |`,
+      `| RSS of the process tree after start (npm + server): first / restart | ${num(s.first_tree_rss_mb, 0)} / ${num(s.restart_tree_rss_mb, 0)} MB | < 300 MB |`,
+      `| RSS of the server alone: first / restart | ${num(s.first_server_rss_mb, 0)} / ${num(s.restart_server_rss_mb, 0)} MB | — |`,
+      `| CPU time the server used to get ready: first / restart | ${num(s.first_server_cpu_s, 2)} / ${num(s.restart_server_cpu_s, 2)} s | — |`,
+      '',
+      `Where the first start's time went (ms, the server's own clock; total ${num(s.first_totalMs, 0)} from process start): ${part('first')}.`,
+      '',
+      `Restart (total ${num(s.restart_totalMs, 0)}): ${part('restart')}.`,
+      '',
+      '\\* The API modules load while the database opens (PGlite compiles its WebAssembly off the main thread): these two overlap. ' +
+        'The CPU time is the less load-sensitive figure on a shared machine: the wall clock of a start is at least its CPU time.',
+      '',
+    );
+  }
   const d = results.dispatch;
   if (d) {
     out.push(
@@ -107,27 +215,52 @@ function markdown(results: Results, errors: Record<string, string>, meta: { date
       '',
       '| figure | value |',
       '| --- | ---: |',
-      `| execute throughput | ${num(d.execute_runs_per_s)} runs/s |`,
+      `| execute throughput, serve alone (no worker running) | ${num(d.serve_alone_execute_runs_per_s)} runs/s |`,
+      `| execute throughput, worker running | ${num(d.execute_runs_per_s)} runs/s |`,
       `| QUEUED → submitted (dispatch) p50 / p99 | ${num(d.dispatch_p50_ms)} / ${num(d.dispatch_p99_ms)} ms |`,
       `| execute → STOPPED p50 / p99 | ${num(d.execute_to_stopped_p50_ms)} / ${num(d.execute_to_stopped_p99_ms)} ms |`,
       `| paced at ${num(d.paced_rate_runs_per_s)} runs/s: QUEUED → submitted p50 / p99 | ${num(d.paced_dispatch_p50_ms)} / ${num(d.paced_dispatch_p99_ms)} ms |`,
       `| paced: execute → STOPPED p50 / p99 | ${num(d.paced_execute_to_stopped_p50_ms)} / ${num(d.paced_execute_to_stopped_p99_ms)} ms |`,
       '',
     );
+    const rates = Object.keys(d)
+      .map((k) => /^offered_(\d+)_dispatch_p50_ms$/.exec(k)?.[1])
+      .filter((x): x is string => x !== undefined);
+    if (rates.length) {
+      out.push(
+        'Offered load: executes sent on a schedule (not waiting for answers); the queue gauges are read from /metrics during the phase.',
+        '',
+        '| offered | accepted | QUEUED → submitted p50 / p99 | /metrics queue depth max | oldest queued age max |',
+        '| ---: | ---: | ---: | ---: | ---: |',
+        ...rates.map(
+          (rate) =>
+            `| ${rate} runs/s | ${num(d[`offered_${rate}_accepted_per_s`])} runs/s | ${num(d[`offered_${rate}_dispatch_p50_ms`])} / ${num(d[`offered_${rate}_dispatch_p99_ms`])} ms | ` +
+            `${num(d[`offered_${rate}_max_queue_depth`], 0)} | ${num(d[`offered_${rate}_max_oldest_age_s`], 2)} s |`,
+        ),
+        '',
+      );
+    }
+    if (results.ceiling) {
+      out.push(
+        `Ceiling on the same Postgres: pgbench, ${results.ceiling.clients} clients, one run-shaped INSERT into \`runs\` per transaction: ` +
+          `${num(results.ceiling.tps, 0)} transactions/s (execute with serve alone reaches ${d.serve_alone_execute_runs_per_s && results.ceiling.tps ? fmt((100 * d.serve_alone_execute_runs_per_s) / results.ceiling.tps, 1) : '—'} % of it).`,
+        '',
+      );
+    }
   }
   if (results.logs?.length) {
     out.push(
-      '## Logs: one run writing lines as fast as it can, followed over graphql-ws',
+      '## Logs: one run writing lines (paced, or as fast as it can), followed over graphql-ws',
       '',
-      '| subscribers | lines | persisted lines/s | delivered lines/s per subscriber | subscribers with every line | latency p50 / p99 | serve RSS peak |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| writer | subscribers | lines | persisted lines/s | delivered lines/s per subscriber | subscribers with every line | latency p50 / p99 | serve RSS peak |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...results.logs.map(
         (l) =>
-          `| ${l.subscribers} | ${l.lines_written} | ${num(l.lines_per_s_persisted, 0)} | ${num(l.lines_per_s_delivered_per_subscriber, 0)} | ` +
+          `| ${l.paced_rate ? `paced ${l.paced_rate.toLocaleString('en-US')} lines/s` : 'firehose'} | ${l.subscribers} | ${l.lines_written} | ${num(l.lines_per_s_persisted, 0)} | ${num(l.lines_per_s_delivered_per_subscriber, 0)} | ` +
           `${l.subscribers_with_every_line} / ${l.subscribers}${l.cut_off ? ' (cut off)' : ''} | ${num(l.latency_p50_ms)} / ${num(l.latency_p99_ms)} ms | ${num(l.serve_rss_peak_mb, 0)} MB |`,
       ),
       '',
-      'The writer writes as fast as it can, faster than lines are persisted, so the latency (written → received) ' +
+      'The firehose writer writes as fast as it can, faster than lines are persisted, so its latency (written → received) ' +
         'includes the backlog in front of the collector. "Cut off" means some subscribers had not received every line ' +
         'when the scenario ended (BENCH_DRAIN_SECONDS after the writer stopped, or the serve RSS limit).',
       '',

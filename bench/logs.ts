@@ -3,7 +3,9 @@
 // `flotilla serve` process (logs collected by a separate `flotilla worker`, Postgres +
 // Redis). Prints lines/s persisted and delivered, delivery latency (written → received)
 // p50/p99, and the serve process's RSS.
-// BENCH_SUBSCRIBERS="1,100,1000" to choose the scenarios.
+// BENCH_SUBSCRIBERS="1,100,1000" to choose the firehose scenarios. Before them, writers paced
+// at BENCH_PACED_LINES (default "10000,50000") lines/s for BENCH_PACED_SECONDS (default 30),
+// one subscriber each: there the latency is the delivery path's own, not a backlog.
 // Each scenario is bounded: subscribers that have not received every line BENCH_DRAIN_SECONDS
 // (default 60) after the writer stops are cut off and counted as incomplete, and a serve
 // process whose RSS passes BENCH_MAX_RSS_MB (default 2048) ends the scenario at once — the
@@ -19,13 +21,20 @@ import { startFlotilla, type FlotillaProcess } from '../test/helpers/processes.j
 import { BENCH_REDIS_URL, fmt, freshDatabase, percentile } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const SCENARIOS = (process.env.BENCH_SUBSCRIBERS ?? '1,100,1000').split(',').map(Number);
+/** A firehose scenario per subscriber count, then paced writers (lines/s) with one subscriber each. */
+const FIREHOSE = (process.env.BENCH_SUBSCRIBERS ?? '1,100,1000').split(',').map(Number).filter((n) => n > 0);
+const PACED_RATES = (process.env.BENCH_PACED_LINES ?? '10000,50000').split(',').map(Number).filter((n) => n > 0);
+const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 30);
+const SCENARIOS: { subscribers: number; rate?: number }[] = [
+  ...PACED_RATES.map((rate) => ({ subscribers: 1, rate })),
+  ...FIREHOSE.map((subscribers) => ({ subscribers })),
+];
 const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 60);
 const MAX_RSS_MB = Number(process.env.BENCH_MAX_RSS_MB ?? 2048);
 
 // The writer: one line per write batch entry, "<epoch ms with fraction> <n>", as fast as the
 // pipe takes it, for SECONDS seconds.
-const WRITER = `node -e '
+const FIREHOSE_WRITER = `node -e '
 const end = Date.now() + ${SECONDS} * 1000; let n = 0;
 function burst() {
   let buf = "";
@@ -34,6 +43,19 @@ function burst() {
   if (process.stdout.write(buf)) setImmediate(burst); else process.stdout.once("drain", burst);
 }
 burst();'`;
+
+// A paced writer: `rate` lines per second for PACED_SECONDS, written every 10 ms against the
+// clock (a late tick writes what it owes), the way a busy but steady job logs.
+const pacedWriter = (rate: number) => `node -e '
+const rate = ${rate}, start = Date.now(), end = start + ${PACED_SECONDS} * 1000; let n = 0;
+function tick() {
+  const owed = Math.min(rate * ${PACED_SECONDS}, Math.floor(((Math.min(Date.now(), end) - start) / 1000) * rate));
+  let buf = "";
+  while (n < owed) { n++; buf += (performance.timeOrigin + performance.now()).toFixed(3) + " " + n + "\\n"; }
+  if (buf) process.stdout.write(buf);
+  if (Date.now() < end) setTimeout(tick, 10); else if (n < rate * ${PACED_SECONDS}) setImmediate(tick);
+}
+tick();'`;
 
 function rssMb(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -82,7 +104,8 @@ function subscribe(url: string, runId: string, sample: boolean): Sub {
 
 export async function benchLogs(): Promise<Record<string, number>[]> {
   const results: Record<string, number>[] = [];
-  for (const subscribers of SCENARIOS) {
+  for (const { subscribers, rate } of SCENARIOS) {
+    const writerSeconds = rate ? PACED_SECONDS : SECONDS;
     const db = await freshDatabase();
     const workdir = mkdtempSync(join(tmpdir(), 'flotilla-bench-logs-'));
     const env = { DATABASE_URL: db.url, REDIS_URL: BENCH_REDIS_URL, FLOTILLA_ENGINE: 'local', FLOTILLA_LOCAL_WORKDIR: workdir, LOG_LEVEL: 'info', WORKER_STATUS_INTERVAL: '1s' };
@@ -94,8 +117,9 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       processes.push(serve);
       processes.push(await startFlotilla('worker', env));
       const base = serve.url!;
-      await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias: 'firehose', image: 'none', command: WRITER }) });
-      const res = await fetch(`${base}/api/v6/task/alias/firehose/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'bench' } }) });
+      const alias = rate ? `paced-${rate}` : 'firehose';
+      await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias, image: 'none', command: rate ? pacedWriter(rate) : FIREHOSE_WRITER }) });
+      const res = await fetch(`${base}/api/v6/task/alias/${alias}/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'bench' } }) });
       const runId = ((await res.json()) as { run_id: string }).run_id;
       // Latency from about 20 subscribers spread over all of them: under fan-out some
       // subscribers get far more than others, and the first 20 alone may have got nothing.
@@ -123,7 +147,7 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       const deadline = setTimeout(() => {
         stopReason ??= `drain deadline (${DRAIN_SECONDS} s after the writer stopped)`;
         cutOff();
-      }, (SECONDS + DRAIN_SECONDS) * 1000);
+      }, (writerSeconds + DRAIN_SECONDS) * 1000);
       const started = performance.now();
       const allDone = Promise.all(subs.map((s) => s.done));
       await Promise.race([allDone, limit]);
@@ -147,6 +171,8 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       const meanReceived = subs.reduce((n, s) => n + s.received, 0) / subscribers;
       const figures = {
         subscribers,
+        /** Lines/s of a paced writer; 0 for the firehose. */
+        paced_rate: rate ?? 0,
         lines_written: lines,
         lines_per_s_persisted: lines / persistSeconds,
         lines_per_s_delivered_per_subscriber: meanReceived / elapsed,
@@ -159,7 +185,7 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       };
       results.push(figures);
       console.log(
-        `logs benchmark, ${subscribers} subscriber(s): ${lines} lines in ${fmt(elapsed)} s; persisted ${fmt(figures.lines_per_s_persisted, 0)} lines/s; ` +
+        `logs benchmark, ${rate ? `writer paced at ${rate} lines/s, ` : 'firehose, '}${subscribers} subscriber(s): ${lines} lines in ${fmt(elapsed)} s; persisted ${fmt(figures.lines_per_s_persisted, 0)} lines/s; ` +
           `delivered ${fmt(figures.lines_per_s_delivered_per_subscriber, 0)} lines/s per subscriber (${complete}/${subscribers} got every line; ` +
           `each got ${Math.min(...subs.map((s) => s.received))}…${Math.max(...subs.map((s) => s.received))} lines); ` +
           `latency p50 ${fmt(figures.latency_p50_ms)} ms p99 ${fmt(figures.latency_p99_ms)} ms; serve RSS peak ${fmt(figures.serve_rss_peak_mb, 0)} MB` +

@@ -130,6 +130,7 @@ const envSchema = z.object({
     .refine((v) => v === undefined || (/^\d+$/.test(v) && Number(v) <= 65535), { message: 'must be a port number (0-65535); unset = no listener' })
     .transform((v) => (v === undefined ? undefined : Number(v))),
   LOG_RETENTION_DAYS: int(90, 0, 36_500),
+  LOG_COMPLETE_WAIT: durationMs('10s'),
   /** The longest a SIGTERM/SIGINT shutdown may take before the process exits anyway. */
   FLOTILLA_SHUTDOWN_TIMEOUT: durationMs('10s'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -211,6 +212,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       metricsPort: e.WORKER_METRICS_PORT,
     },
     logRetentionDays: e.LOG_RETENTION_DAYS,
+    /** How long a log read of a STOPPED run waits for the collector to store the rest. */
+    logCompleteWaitMs: e.LOG_COMPLETE_WAIT,
     shutdownTimeoutMs: e.FLOTILLA_SHUTDOWN_TIMEOUT,
     logLevel: e.LOG_LEVEL,
     local: { workdir: e.FLOTILLA_LOCAL_WORKDIR, graceMs: e.FLOTILLA_LOCAL_GRACE },

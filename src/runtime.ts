@@ -5,7 +5,6 @@ import { ConfigError, type Config } from './config.js';
 import { createDatabase, type Database } from './db/client.js';
 import type { EventBus } from './events/bus.js';
 import { createMemoryBus } from './events/memoryBus.js';
-import { createRedisBus } from './events/redisBus.js';
 import { createServices, type Services } from './domain/services.js';
 import type { Logger } from './logger.js';
 import { createEngineRegistry, type EngineRegistry } from './engines/registry.js';
@@ -24,14 +23,30 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export async function openRuntime(config: Config, logger: Logger, opts: { migrate?: boolean } = {}): Promise<Runtime> {
-  const database = await createDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+/** Milliseconds spent in each start-up step, for the ready log line and the benchmark. */
+export type StartupTimings = Record<string, number>;
+
+/** Times `fn` into `timings[name]`. */
+export async function timed<T>(timings: StartupTimings | undefined, name: string, fn: () => Promise<T> | T): Promise<T> {
+  const started = performance.now();
   try {
-    if (opts.migrate) await database.migrate();
-    else await assertMigrated(database);
-    const bus = config.redisUrl ? await createRedisBus(config.redisUrl, logger) : createMemoryBus();
+    return await fn();
+  } finally {
+    if (timings) timings[name] = Math.round(performance.now() - started);
+  }
+}
+
+export async function openRuntime(config: Config, logger: Logger, opts: { migrate?: boolean; timings?: StartupTimings } = {}): Promise<Runtime> {
+  const timings = opts.timings;
+  const database = await timed(timings, 'databaseOpenMs', () => createDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  try {
+    await timed(timings, 'migrateMs', () => (opts.migrate ? database.migrate() : assertMigrated(database)));
+    // ioredis loads only when Redis is configured.
+    const bus = config.redisUrl ? await (await import('./events/redisBus.js')).createRedisBus(config.redisUrl, logger) : createMemoryBus();
     // Engines read the cluster registry through a function, never the database itself.
-    const engines = await createEngineRegistry(config, logger, undefined, { lookupCluster: (name) => getCluster(database.db, name) });
+    const engines = await timed(timings, 'enginesMs', () =>
+      createEngineRegistry(config, logger, undefined, { lookupCluster: (name) => getCluster(database.db, name) }),
+    );
     const metrics = createMetrics({ db: database.db, logger });
     const services = createServices({ db: database.db, bus, config, logger, engines, metrics });
     metrics.trackLive(services.live.stats);

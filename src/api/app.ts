@@ -19,6 +19,7 @@ import type { GraphQLContext } from './graphql/builder.js';
 import { createRestRouter } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
 import { createHealthRoutes } from './health.js';
+import { mountWebConsole } from './webConsole.js';
 import type { Metrics } from '../metrics.js';
 
 export interface AppDeps {
@@ -30,6 +31,8 @@ export interface AppDeps {
   database?: Pick<Database, 'db'>;
   /** Served on /metrics (absent: no /metrics route). */
   metrics?: Metrics;
+  /** The built console served at `/` (default: dist/web of this checkout). */
+  webDir?: string;
 }
 
 /** Yoga passes `request` over HTTP; graphql-ws (ws.ts) passes the upgrade request as `req`. */
@@ -114,7 +117,7 @@ export function createApp(deps: AppDeps) {
   app.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
   app.route('/', createHealthRoutes({ db: deps.database?.db, bus, checkRedis: Boolean(config.redisUrl), metrics: deps.metrics }));
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, {}));
-  app.get('/', (c) => c.redirect('/graphql'));
+  mountWebConsole(app, deps.webDir);
 
   app.notFound((c) => json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((err, c) => errorResponse(err, logger, c));

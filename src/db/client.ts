@@ -29,13 +29,15 @@ export interface DatabaseOptions {
   dataDir?: string;
   /** postgres.js pool size. */
   max?: number;
+  /** Run initdb even when a template could seed the data directory (building the template). */
+  noTemplate?: boolean;
 }
 
 // Arbitrary constant: serialises concurrent `migrate()` calls across processes.
 const MIGRATION_LOCK = 7_271_828;
 
 export async function createDatabase(opts: DatabaseOptions): Promise<Database> {
-  return opts.url ? createPostgres(opts.url, opts.max ?? 10) : createPglite(opts.dataDir);
+  return opts.url ? createPostgres(opts.url, opts.max ?? 10) : createPglite(opts.dataDir, opts.noTemplate ?? false);
 }
 
 /**
@@ -69,13 +71,14 @@ async function createPostgres(url: string, max: number): Promise<Database> {
   };
 }
 
-async function createPglite(dataDir: string | undefined): Promise<Database> {
+async function createPglite(dataDir: string | undefined, noTemplate: boolean): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
+  const { pgliteStartParams, seedFromTemplate } = await import('./pgliteTemplate.js');
   const inMemory = dataDir === undefined || dataDir.startsWith('memory://');
-  if (!inMemory) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(inMemory ? undefined : dataDir);
+  if (!inMemory && !(!noTemplate && seedFromTemplate(dataDir))) mkdirSync(dataDir, { recursive: true });
+  const client = await PGlite.create(inMemory ? undefined : dataDir, { startParams: await pgliteStartParams() });
   const db = drizzle(client, { schema }) as unknown as Db;
   return {
     db,

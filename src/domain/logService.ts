@@ -1,8 +1,9 @@
 // Reading a run's logs: pages by seq (REST last_seen tokens, GraphQL cursors) and a
 // streaming read of the whole text.
 import type { Db } from '../db/client.js';
-import type { RunLogRow } from '../db/schema.js';
+import type { RunLogRow, RunRow } from '../db/schema.js';
 import { NotFoundError, ValidationError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
 import { readLogChunks } from '../store/runLogs.js';
 import { getRun } from '../store/runs.js';
 
@@ -28,9 +29,56 @@ export function decodeLogToken(runId: string, token: string | undefined | null):
   return seq;
 }
 
-export function createLogService(deps: { db: Db }) {
-  const { db } = deps;
+/** How long a read of a STOPPED run waits for its logs to be complete, unless configured. */
+export const DEFAULT_COMPLETE_WAIT_MS = 10_000;
+
+export function createLogService(deps: { db: Db; bus?: EventBus; completeWaitMs?: number }) {
+  const { db, bus } = deps;
+  const completeWaitMs = deps.completeWaitMs ?? DEFAULT_COMPLETE_WAIT_MS;
   return {
+    /**
+     * A run reaches STOPPED when its process ends; the collector stores the last lines a
+     * moment later. A client that reads the logs right after it sees STOPPED (the classic
+     * scripts do) must get all of them, so a read of a STOPPED run whose logs are not
+     * complete waits for the collector: woken by its end-of-output event, re-reading the
+     * run on a short backoff in case that event is lost, for at most `maxMs` (then it
+     * answers with what is stored). Returns the run as last read.
+     */
+    async waitForComplete(run: RunRow, opts: { maxMs?: number; signal?: AbortSignal } = {}): Promise<RunRow> {
+      const maxMs = opts.maxMs ?? completeWaitMs;
+      if (run.status !== 'STOPPED' || run.logsComplete || maxMs <= 0) return run;
+      const deadline = Date.now() + maxMs;
+      let wake: (() => void) | undefined;
+      // Subscribed before the first read, so an end that lands in between still wakes us.
+      const unsubscribe = bus?.subscribe('run.log', (e) => {
+        if (e.stream === 'eof') wake?.();
+      }, run.runId);
+      const onAbort = () => wake?.();
+      opts.signal?.addEventListener('abort', onAbort);
+      try {
+        let pause = 20;
+        for (;;) {
+          const now = await getRun(db, run.runId);
+          if (!now) throw new NotFoundError(`Run with id ${run.runId} not found`);
+          const left = deadline - Date.now();
+          if (now.logsComplete || left <= 0 || opts.signal?.aborted) return now;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(done, Math.min(pause, left));
+            function done() {
+              clearTimeout(timer);
+              wake = undefined;
+              resolve();
+            }
+            wake = done;
+          });
+          pause = Math.min(pause * 2, 250);
+        }
+      } finally {
+        unsubscribe?.();
+        opts.signal?.removeEventListener('abort', onAbort);
+      }
+    },
+
     async page(runId: string, afterSeq: number, maxBytes = PAGE_BYTES): Promise<{ chunks: RunLogRow[]; lastSeq: number }> {
       const run = await getRun(db, runId);
       if (!run) throw new NotFoundError(`Run with id ${runId} not found`);

@@ -4,7 +4,7 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
-import type { Db } from '../db/client.js';
+import type { Db, DbOrTx } from '../db/client.js';
 import type { RunRow } from '../db/schema.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
@@ -187,16 +187,19 @@ export function createRunService(deps: RunServiceDeps) {
         ownerIdVar: config.ownerIdVar,
         maxAttempts: config.workers.maxAttempts,
       });
-      const { run, created } = await db.transaction(async (tx) => {
-        if (v.idempotenceKey) {
-          // Serialise executes that share a key, so two concurrent requests make one run.
-          await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${v.idempotenceKey}))`);
-          const earlier = await store.findByIdempotenceKey(tx, v.idempotenceKey, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
-          if (earlier) return { run: earlier, created: false };
-        }
-        const inserted = await store.insertRun(tx, row, { reason: `executed by ${v.owner}`, detail: { engine, cluster: row.clusterName } });
-        return { run: inserted, created: true };
-      });
+      const insert = (into: DbOrTx) => store.insertRun(into, row, { reason: `executed by ${v.owner}`, detail: { engine, cluster: row.clusterName } });
+      const key = v.idempotenceKey;
+      // Without an idempotence key the insert is one statement, atomic by itself: no
+      // transaction around it, so an execute is one round trip.
+      const { run, created } = !key
+        ? { run: await insert(db), created: true }
+        : await db.transaction(async (tx) => {
+            // Serialise executes that share a key, so two concurrent requests make one run.
+            await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
+            const earlier = await store.findByIdempotenceKey(tx, key, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
+            if (earlier) return { run: earlier, created: false };
+            return { run: await insert(tx), created: true };
+          });
       if (created) await updates.queued(run);
       return run;
     },

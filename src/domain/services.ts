@@ -38,7 +38,7 @@ export function createServices(deps: ServiceDeps) {
     runUpdates,
     /** What happens to runs and engine calls; the metrics listen. Worker loops report here too. */
     activity,
-    logs: createLogService(deps),
+    logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),
   };
 }

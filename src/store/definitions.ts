@@ -4,6 +4,7 @@ import type { DbOrTx } from '../db/client.js';
 import { runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import { isStorableKey } from './keys.js';
+import { preparedFor } from './prepared.js';
 
 export const definitionColumns: ColumnMap = {
   definition_id: taskDefinitions.definitionId,
@@ -29,15 +30,24 @@ const live = isNull(taskDefinitions.archivedAt);
 /** A live definition by id; archived ones only with `includeArchived` (their runs still point at them). */
 export async function getDefinitionById(db: DbOrTx, id: string, opts: { includeArchived?: boolean } = {}): Promise<TaskDefinitionRow | undefined> {
   if (!isStorableKey(id)) return undefined;
-  const byId = eq(taskDefinitions.definitionId, id);
-  const [row] = await db.select().from(taskDefinitions).where(opts.includeArchived ? byId : and(byId, live));
+  if (opts.includeArchived) {
+    const [archived] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id));
+    return archived;
+  }
+  const query = preparedFor(db, 'definition_by_id', (d) =>
+    d.select().from(taskDefinitions).where(and(eq(taskDefinitions.definitionId, sql.placeholder('id')), live)).prepare('flotilla_definition_by_id'),
+  );
+  const [row] = await query.execute({ id });
   return row;
 }
 
 /** The live definition with this alias (archived ones may share it). */
 export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<TaskDefinitionRow | undefined> {
   if (!isStorableKey(alias)) return undefined;
-  const [row] = await db.select().from(taskDefinitions).where(and(eq(taskDefinitions.alias, alias), live));
+  const query = preparedFor(db, 'definition_by_alias', (d) =>
+    d.select().from(taskDefinitions).where(and(eq(taskDefinitions.alias, sql.placeholder('alias')), live)).prepare('flotilla_definition_by_alias'),
+  );
+  const [row] = await query.execute({ alias });
   return row;
 }
 

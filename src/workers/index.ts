@@ -29,8 +29,10 @@ export function startWorkers(given: WorkerContext, enabled: readonly WorkerName[
   const intervals = config.workers;
 
   if (enabled.includes('submit')) {
-    const loop = startLoop({ name: 'submit', intervalMs: intervals.submitIntervalMs, logger, tick: createSubmitter(ctx) });
+    const submitter = createSubmitter(ctx);
+    const loop = startLoop({ name: 'submit', intervalMs: intervals.submitIntervalMs, logger, tick: submitter.tick });
     loops.push(loop);
+    stops.push(submitter.stop);
     unsubscribers.push(bus.subscribe('runs.queued', () => loop.wake()));
   }
   if (enabled.includes('status')) {

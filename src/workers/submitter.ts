@@ -41,10 +41,50 @@ export function createSubmitter(ctx: WorkerContext) {
     }
   }
 
-  return async function tick(): Promise<boolean> {
-    const batch = config.workers.concurrency;
-    const claimed = await updates.claim(workerId, engines.names(), batch, config.workers.leaseMs);
-    await Promise.all(claimed.map(submitOne));
-    return claimed.length === batch;
+  // Submits in flight per engine, up to WORKER_CONCURRENCY each. A tick claims only for
+  // engines with room and does not wait for its submits: one slow submit (an image pull, a
+  // throttled API) no longer holds the next claim back, and engines do not wait on each
+  // other. The engines' own limits (the Kubernetes QPS bucket) still pace their calls.
+  const inFlight = new Map<string, Set<Promise<void>>>();
+  const bound = config.workers.concurrency;
+  const all = () => [...inFlight.values()].flatMap((set) => [...set]);
+
+  function launch(run: RunRow): void {
+    let set = inFlight.get(run.engine);
+    if (!set) inFlight.set(run.engine, (set = new Set()));
+    const p: Promise<void> = submitOne(run)
+      .catch((err: unknown) => logger.error({ err, runId: run.runId }, 'submit failed unexpectedly'))
+      .finally(() => set.delete(p));
+    set.add(p);
+  }
+
+  async function tick(signal?: AbortSignal): Promise<boolean> {
+    let more = false;
+    for (const engine of engines.names()) {
+      const room = bound - (inFlight.get(engine)?.size ?? 0);
+      if (room <= 0) {
+        more = true;
+        continue;
+      }
+      const claimed = await updates.claim(workerId, [engine], room, config.workers.leaseMs);
+      claimed.forEach(launch);
+      if (claimed.length === room) more = true;
+    }
+    // Full: wait until a submit finishes (or the loop stops), then claim again at once.
+    if (more && all().length > 0 && signal && !signal.aborted) {
+      let onAbort = () => {};
+      const aborted = new Promise<void>((resolve) => signal.addEventListener('abort', (onAbort = () => resolve()), { once: true }));
+      await Promise.race([...all(), aborted]);
+      signal.removeEventListener('abort', onAbort);
+    }
+    return more;
+  }
+
+  return {
+    tick,
+    /** After the loop stopped: what was launched finishes (or gives its lease back). */
+    async stop(): Promise<void> {
+      await Promise.allSettled(all());
+    },
   };
 }

@@ -166,8 +166,10 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
     if (raw !== 'true' && raw !== 'false') {
       throw new ValidationError([{ path: ['raw_text'], message: `raw_text must be true or false, got [${params.get('raw_text')}]` }]);
     }
-    const run = await runs.get(runId);
     const after = decodeLogToken(runId, params.get('last_seen'));
+    // Right after STOPPED the collector may still be storing the last lines: wait for it
+    // (bounded), so a script that reads once after STOPPED gets the whole output.
+    const run = await logs.waitForComplete(await runs.get(runId), { signal: c.req.raw.signal });
     // A retried run waiting to run again has no started_at, but its earlier attempts' output
     // stays readable and a client's last_seen stays good (answering "" would make the client
     // start over and read those lines twice).

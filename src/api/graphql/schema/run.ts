@@ -112,10 +112,16 @@ RunRef.implement({
       args: {
         after: t.arg.string(),
         first: t.arg.int(),
+        waitForComplete: t.arg.boolean({
+          defaultValue: true,
+          description:
+            'When the run is STOPPED but the collector has not stored its last lines yet, wait for them (bounded, 10 s by default) before answering, so the page ends at the real end. false answers at once with what is stored (`complete` says which).',
+        }),
       },
-      resolve: async (r, { after, first }, ctx) => {
+      resolve: async (parent, { after, first, waitForComplete }, ctx) => {
         if (first != null && (first < 1 || first > LOG_PAGE_SIZE.max)) throw badInput(`first must be between 1 and ${LOG_PAGE_SIZE.max}`);
-        const afterSeq = logCursorToSeq(r.runId, after);
+        const afterSeq = logCursorToSeq(parent.runId, after);
+        const r = waitForComplete === false ? parent : await ctx.services.logs.waitForComplete(parent);
         const { chunks, hasMore } = await ctx.loaders.logPage(r.runId, afterSeq, first ?? LOG_PAGE_SIZE.default);
         return {
           runId: r.runId,
