@@ -53,7 +53,7 @@ export function RunPage() {
               Stop
             </button>
           )}
-          <button type="button" onClick={() => navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}>
+          <button type="button" onClick={() => void navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}>
             Retry
           </button>
         </div>
