@@ -9,6 +9,7 @@ import { sha256Hex } from '../src/web/lib/sha256.js';
 import * as tasks from '../src/web/graphql/tasks.js';
 import * as runs from '../src/web/graphql/runs.js';
 import * as clusters from '../src/web/graphql/clusters.js';
+import * as templates from '../src/web/graphql/templates.js';
 
 function isOperation(value: unknown): value is DocumentNode {
   const doc = value as DocumentNode | undefined;
@@ -16,7 +17,7 @@ function isOperation(value: unknown): value is DocumentNode {
 }
 
 const out: Record<string, string> = {};
-for (const value of [...Object.values(tasks), ...Object.values(runs), ...Object.values(clusters)]) {
+for (const value of [...Object.values(tasks), ...Object.values(runs), ...Object.values(clusters), ...Object.values(templates)]) {
   if (!isOperation(value)) continue;
   // urql's cache exchange sends the document with __typename added (formatDocument); the log
   // view sends its subscription as written. Both forms are registered.

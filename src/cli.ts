@@ -99,6 +99,23 @@ urlOption(
 
 urlOption(
   program
+    .command('explain-resources <definition>')
+    .description('print the cpu and memory a run of a definition (id or alias) would get now, and why (adaptive resources); runs nothing')
+    .option('--engine <name>', 'engine the run would use (default: the server default)')
+    .option('--cpu <units>', 'cpu override the run would give')
+    .option('--memory <mb>', 'memory override the run would give')
+    .option('--command <command>', 'command override (the history is per command)'),
+).action((definition: string, opts: { engine?: string; cpu?: string; memory?: string; command?: string; url: string }) =>
+  clientAction(async () => {
+    const client = await import('./client/follow.js');
+    const e = await client.explainResources(opts.url, definition, opts);
+    process.stdout.write(`${e.alias} (${e.definition_id}) on ${e.engine}: cpu ${e.cpu}, memory ${e.memory} MB\n${e.reason}\n`);
+    return 0;
+  }),
+);
+
+urlOption(
+  program
     .command('logs <runId>')
     .description("print a run's logs; with --follow, stream them until it stops and exit with its exit code")
     .option('--follow', 'stream new lines until the run stops'),

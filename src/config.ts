@@ -96,6 +96,29 @@ const engineList = (fallback: string) =>
     return out;
   });
 
+/**
+ * `eks:local,ecs:local`: a request for an engine that is not enabled runs on the named
+ * substitute instead (the run records both). Unset means the role's default.
+ */
+const substitutes = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    if (value === undefined) return undefined;
+    const out: Partial<Record<EngineName, EngineName>> = {};
+    for (const pair of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const [from, to, extra] = pair.split(':').map((s) => s.trim());
+      const a = canonicalEngine(from ?? '');
+      const b = canonicalEngine(to ?? '');
+      if (!a || !b || extra !== undefined) {
+        ctx.addIssue({ code: 'custom', message: `"${pair}" must be requested:substitute, both engines (${ENGINE_NAMES.join(', ')} or eks), e.g. eks:local,ecs:local` });
+        return z.NEVER;
+      }
+      if (a !== b) out[a] = b;
+    }
+    return out;
+  });
+
 const envSchema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   REDIS_URL: url(['redis:', 'rediss:']),
@@ -107,6 +130,7 @@ const envSchema = z.object({
     message: `must be one of ${ENGINE_NAMES.join(', ')} (or eks)`,
   }),
   FLOTILLA_ENGINES: engineList(''),
+  FLOTILLA_ENGINE_SUBSTITUTES: substitutes,
   FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE: bool(false),
   OWNER_ID_VAR: z
     .string()
@@ -160,6 +184,8 @@ const envSchema = z.object({
   FLOTILLA_ECS_EXECUTION_ROLE_ARN: optional,
 });
 
+const DEV_SUBSTITUTES: Partial<Record<EngineName, EngineName>> = { kubernetes: 'local', ecs: 'local' };
+
 export type Role = 'dev' | 'serve' | 'worker' | 'migrate' | 'test';
 
 export class ConfigError extends Error {
@@ -195,6 +221,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /** undefined = decided at start-up (dev picks docker when a daemon answers, else local). */
     enabledEngines,
     allowRemoteLocalEngine: e.FLOTILLA_ALLOW_REMOTE_LOCAL_ENGINE,
+    /**
+     * Requested engine → the engine that runs it when the requested one is not enabled. On by
+     * default only for `dev` (the classic UI asks for eks/ecs); `serve` substitutes only what
+     * the operator lists.
+     */
+    engineSubstitutes: e.FLOTILLA_ENGINE_SUBSTITUTES ?? (role === 'dev' ? DEV_SUBSTITUTES : {}),
     ownerIdVar: e.OWNER_ID_VAR,
     corsOrigins: e.CORS_ORIGINS,
     /** GraphQL persisted operations (src/api/graphql/persisted.ts): off, allow (also), only (allow-list). */

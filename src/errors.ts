@@ -39,6 +39,12 @@ export class ValidationError extends FlotillaError {
   }
 }
 
+/**
+ * A template payload that fails the template's JSON Schema, or renders a command that
+ * cannot be made: a ValidationError (400 over REST) that GraphQL reports as its own type.
+ */
+export class TemplatePayloadError extends ValidationError {}
+
 export class ConflictError extends FlotillaError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CONFLICT', message, options);

@@ -16,7 +16,7 @@ import { useDeepDocumentIsSyntaxError, useRefuseUnanswerable } from './graphql/r
 import { useErrorCodes } from './graphql/errorShape.js';
 import { loadPersistedOperations } from './graphql/persisted.js';
 import type { GraphQLContext } from './graphql/builder.js';
-import { createRestRouter } from './rest/index.js';
+import { createRestRouter, createV7Router } from './rest/index.js';
 import { errorResponse, json } from './rest/http.js';
 import { createHealthRoutes } from './health.js';
 import { mountWebConsole } from './webConsole.js';
@@ -113,6 +113,7 @@ export function createApp(deps: AppDeps) {
 
   const rest = createRestRouter({ services, logger });
   for (const v of REST_VERSIONS) app.route(`/api/${v}`, rest);
+  app.route('/api/v7', createV7Router({ services, logger }));
 
   app.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
   app.route('/', createHealthRoutes({ db: deps.database?.db, bus, checkRedis: Boolean(config.redisUrl), metrics: deps.metrics }));

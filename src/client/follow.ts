@@ -56,6 +56,33 @@ export async function executeByAlias(url: string, alias: string, body: Record<st
   return (await http(`${url}/api/v6/task/alias/${encodeURIComponent(alias)}/execute`, { method: 'PUT', body: JSON.stringify(body) })) as { run_id: string };
 }
 
+export interface ResourceExplanation {
+  definition_id: string;
+  alias: string;
+  engine: string;
+  cpu: number;
+  memory: number;
+  reason: string;
+}
+
+/** What a run of `definition` (an id, else an alias) would get now, and why. */
+export async function explainResources(
+  url: string,
+  definition: string,
+  opts: { engine?: string; cpu?: string; memory?: string; command?: string } = {},
+): Promise<ResourceExplanation> {
+  const q = new URLSearchParams();
+  for (const key of ['engine', 'cpu', 'memory', 'command'] as const) if (opts[key]) q.set(key, opts[key]);
+  const suffix = `/explain-resources${q.size ? `?${q}` : ''}`;
+  const byId = `${url}/api/v6/task/${encodeURIComponent(definition)}${suffix}`;
+  const res = await fetch(byId).catch(() => undefined);
+  if (res?.ok) return (await res.json()) as ResourceExplanation;
+  // Another error than "no such id" is the answer (http() words it).
+  if (res && res.status !== 404) return (await http(byId)) as ResourceExplanation;
+  // Not an id: try it as an alias.
+  return (await http(`${url}/api/v6/task/alias/${encodeURIComponent(definition)}${suffix}`)) as ResourceExplanation;
+}
+
 export async function runStatus(url: string, runId: string): Promise<{ status: string; exit_code?: number; exit_reason?: string }> {
   return (await http(`${url}/api/v6/${encodeURIComponent(runId)}/status`)) as { status: string; exit_code?: number; exit_reason?: string };
 }

@@ -63,10 +63,17 @@ export const runs = pgTable(
   'runs',
   {
     runId: text('run_id').primaryKey(),
-    definitionId: text('definition_id')
-      .notNull()
-      .references(() => taskDefinitions.definitionId, { onDelete: 'cascade' }),
+    /**
+     * The executable's id: a definition's, or for a template run the template's (the classic
+     * service did the same). No foreign key, since it names one of two tables; deleting a
+     * definition deletes its runs explicitly (store/definitions.ts).
+     */
+    definitionId: text('definition_id').notNull(),
     definitionVersion: integer('definition_version').notNull(),
+    /** `task_definition` or `template` (spec/templates.md). */
+    executableType: text('executable_type').notNull().default('task_definition'),
+    /** For a template run: `{"template_payload": <payload as sent>}`. */
+    executionRequestCustom: jsonb('execution_request_custom').$type<Record<string, unknown>>(),
     // snapshot of what was launched
     alias: text('alias').notNull(),
     groupName: text('group_name').notNull(),
@@ -81,7 +88,15 @@ export const runs = pgTable(
     gpu: integer('gpu'),
     ephemeralStorage: integer('ephemeral_storage'),
     // where and how
+    /** The engine that runs it. */
     engine: text('engine').$type<EngineName>().notNull(),
+    /** The engine the request named (canonical), when it named one; differs from engine when substituted. */
+    engineRequested: text('engine_requested'),
+    /** Why the run got its cpu and memory (adaptive resources), in words; null when nothing adapted. */
+    resourceReason: text('resource_reason'),
+    /** Peak usage the engine reported: MB and cpu units (1024 = one core). */
+    maxMemoryUsed: integer('max_memory_used'),
+    maxCpuUsed: integer('max_cpu_used'),
     clusterName: text('cluster_name').notNull(),
     status: text('status').$type<RunStatus>().notNull(),
     exitCode: integer('exit_code'),
@@ -131,6 +146,8 @@ export const runs = pgTable(
   (t) => [
     index('runs_status_started_at_idx').on(t.status, t.startedAt.desc()),
     index('runs_definition_started_at_idx').on(t.definitionId, t.startedAt.desc()),
+    // Adaptive resources: recent runs of one executable with one command.
+    index('runs_definition_command_hash_idx').on(t.definitionId, t.commandHash, t.queuedAt.desc()),
     // The classic UI's "my runs in this status, newest first" (measured at 1M runs: 112 ms → 3 ms).
     index('runs_owner_status_started_at_idx').on(t.owner, t.status, t.startedAt.desc().nullsLast()),
     index('runs_cluster_idx').on(t.clusterName),
@@ -204,6 +221,30 @@ export const clusters = pgTable('clusters', {
   updatedAt: ts('updated_at').notNull().defaultNow(),
 });
 
+/** v7 templates (spec/templates.md): one row per (template_name, version). */
+export const templates = pgTable(
+  'templates',
+  {
+    templateId: text('template_id').primaryKey(),
+    templateName: text('template_name').notNull(),
+    version: integer('version').notNull(),
+    schema: jsonb('schema').$type<Record<string, unknown>>().notNull(),
+    commandTemplate: text('command_template').notNull(),
+    defaults: jsonb('defaults').$type<Record<string, unknown>>().notNull().default({}),
+    avatarUri: text('avatar_uri'),
+    image: text('image').notNull(),
+    memory: integer('memory').notNull(),
+    cpu: integer('cpu').notNull(),
+    gpu: integer('gpu'),
+    env: jsonb('env').$type<EnvVar[]>().notNull().default([]),
+    adaptiveResourceAllocation: boolean('adaptive_resource_allocation').notNull().default(true),
+    ports: jsonb('ports').$type<number[]>().notNull().default([]),
+    tags: jsonb('tags').$type<string[]>().notNull().default([]),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('templates_name_version_key').on(t.templateName, t.version)],
+);
+
 export type TaskDefinitionRow = typeof taskDefinitions.$inferSelect;
 export type NewTaskDefinitionRow = typeof taskDefinitions.$inferInsert;
 export type RunRow = typeof runs.$inferSelect;
@@ -211,3 +252,4 @@ export type NewRunRow = typeof runs.$inferInsert;
 export type RunEventRow = typeof runEvents.$inferSelect;
 export type RunLogRow = typeof runLogs.$inferSelect;
 export type ClusterRow = typeof clusters.$inferSelect;
+export type TemplateRow = typeof templates.$inferSelect;

@@ -178,6 +178,8 @@ export function statusUpdateFacts(run: Pick<RunRow, 'startedAt'>, update: Status
   if (update.instance?.dnsName) facts.instanceDnsName = update.instance.dnsName;
   if (update.granted?.cpu) facts.cpu = update.granted.cpu;
   if (update.granted?.memory) facts.memory = update.granted.memory;
+  if (update.usage?.maxMemoryMb) facts.maxMemoryUsed = Math.round(update.usage.maxMemoryMb);
+  if (update.usage?.maxCpu) facts.maxCpuUsed = Math.round(update.usage.maxCpu);
   if (update.status === 'RUNNING' || update.status === 'STOPPED') {
     if (!run.startedAt) facts.startedAt = update.startedAt ?? update.finishedAt ?? now;
   }

@@ -1,11 +1,12 @@
 // Runs, API-facing: execute (the row *is* the queue entry), get, list, stop, the job's own
 // status report. REST and GraphQL come through here; the moves themselves are carried out
 // and published by runUpdates.ts (the engine-facing side, which the workers use).
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
 import type { Db, DbOrTx } from '../db/client.js';
-import type { RunRow } from '../db/schema.js';
+import type { EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -15,15 +16,19 @@ import * as defs from '../store/definitions.js';
 import * as store from '../store/runs.js';
 import { listRunEvents } from '../store/runEvents.js';
 import type { ListSpec } from '../store/listQuery.js';
-import { createClusterService, DEFAULT_CLUSTER, type ClusterService } from './clusterService.js';
+import { createClusterService, DEFAULT_CLUSTER, type ClusterService, type RouteRequest } from './clusterService.js';
+import { adaptsOn, sizeRun } from './adaptiveResources.js';
 import { envField, intField } from './definitionService.js';
 import { RUN_STATUSES, reportFacts, stopReason } from './lifecycle.js';
 import { LIMITS } from './resources.js';
-import { buildRunRow, newRunId, reservedEnvNames } from './runRow.js';
+import { DEFAULT_DEADLINE, newRunId, reservedEnvNames } from './runRow.js';
 import { createRunUpdates, type RunUpdates } from './runUpdates.js';
 import { parseOrThrow, snakeCase, toValidationError, unstorableText } from './validation.js';
 
 export type Run = RunRow;
+
+/** An id or alias with U+0000 cannot be stored, so nothing has it (store getters answer so too). */
+const unstorable = (key: string) => key.includes('\0');
 
 const IDEMPOTENCE_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
@@ -69,6 +74,66 @@ const executeSchema = z.object({
 });
 
 export type ExecuteInput = z.input<typeof executeSchema>;
+export type ExecuteFields = z.output<typeof executeSchema>;
+
+/** Parses an execute body and refuses what Postgres cannot store. */
+export function parseExecute(input: unknown): ExecuteFields {
+  const v = parseOrThrow(executeSchema, input, snakeCase);
+  // The owner is the request's run_tags.owner_id.
+  const nul = nulIssues({ ...v, owner: undefined, runTags: { ...v.runTags, owner_id: v.owner } });
+  if (nul.length) throw new ValidationError(nul);
+  return v;
+}
+
+/** What a run is made from: a task definition, or a template with its command rendered. */
+export interface Executable {
+  type: 'task_definition' | 'template';
+  id: string;
+  version: number;
+  alias: string;
+  groupName: string;
+  image: string;
+  command: string | null;
+  env: EnvVar[];
+  cpu: number | null;
+  memory: number | null;
+  gpu: number | null;
+  ephemeralStorage: number | null;
+  targetCluster: string | null;
+  adaptiveResourceAllocation: boolean | null;
+}
+
+export function executableOfDefinition(d: TaskDefinitionRow): Executable {
+  return {
+    type: 'task_definition',
+    id: d.definitionId,
+    version: d.version,
+    alias: d.alias,
+    groupName: d.groupName,
+    image: d.image,
+    command: d.command,
+    env: d.env,
+    cpu: d.cpu,
+    memory: d.memory,
+    gpu: d.gpu,
+    ephemeralStorage: d.ephemeralStorage,
+    targetCluster: d.targetCluster,
+    adaptiveResourceAllocation: d.adaptiveResourceAllocation,
+  };
+}
+
+/** A dry run's answer: the row as it would be inserted, with the defaults the database would fill. */
+function dryRunRow(row: NewRunRow): RunRow {
+  const now = new Date();
+  return {
+    engineRef: null, podName: null, namespace: null, instanceId: null, instanceDnsName: null,
+    exitCode: null, exitReason: null, startedAt: null, finishedAt: null, nextAttemptAt: null,
+    claimedBy: null, claimExpiresAt: null, lastError: null, missingSince: null, logCursor: null,
+    logsComplete: false, logClaimedBy: null, logClaimExpiresAt: null, maxMemoryUsed: null, maxCpuUsed: null,
+    queuedAt: now, updatedAt: now,
+    ...row,
+  } as RunRow;
+}
 
 /** Not String() for a structure: an array nested thousands deep would overflow the stack joining itself. */
 const shownStatus = (v: unknown) => (v !== null && typeof v === 'object' ? (Array.isArray(v) ? 'an array' : 'an object') : String(v));
@@ -135,59 +200,182 @@ export function createRunService(deps: RunServiceDeps) {
     return deps.engines?.names() ?? config.enabledEngines ?? [config.defaultEngine ?? 'local'];
   }
 
-  function pickEngine(requested: string | undefined): EngineName {
+  function defaultEngine(): EngineName {
+    return deps.engines?.defaultName() ?? config.defaultEngine ?? enabledEngines()[0] ?? 'local';
+  }
+
+  /**
+   * The engine a request names (classic names accepted: `eks` is kubernetes). One that is not
+   * enabled runs on its configured substitute (FLOTILLA_ENGINE_SUBSTITUTES), else is refused.
+   */
+  function chooseEngine(
+    requested: string | undefined,
+  ): { engine?: undefined; requested?: undefined; substituted: false } | { engine: EngineName; requested: EngineName; substituted: boolean } {
+    if (requested === undefined || requested.trim() === '') return { substituted: false };
     const enabled = enabledEngines();
-    if (requested === undefined || requested.trim() === '') {
-      return deps.engines?.defaultName() ?? config.defaultEngine ?? enabled[0] ?? 'local';
-    }
     const engine = canonicalEngine(requested);
     if (!engine) throw new ValidationError([{ path: ['engine'], message: `engine ${requested} is unknown: use local, docker, kubernetes (or eks), ecs` }]);
-    if (!enabled.includes(engine)) {
-      throw new ValidationError([{ path: ['engine'], message: `engine ${requested} is not enabled here; enabled: ${enabled.join(', ')}` }]);
-    }
-    return engine;
+    if (enabled.includes(engine)) return { engine, requested: engine, substituted: false };
+    const substitute = config.engineSubstitutes[engine];
+    if (substitute && enabled.includes(substitute)) return { engine: substitute, requested: engine, substituted: true };
+    throw new ValidationError([
+      {
+        path: ['engine'],
+        message: `engine ${requested} is not enabled here; enabled: ${enabled.join(', ')} (or let another engine run it: FLOTILLA_ENGINE_SUBSTITUTES=${requested.trim().toLowerCase()}:${enabled[0] ?? 'local'})`,
+      },
+    ]);
+  }
+
+  function routeRequest(name: string, v: ExecuteFields, exe: Executable, engine: EngineName | undefined): RouteRequest {
+    return {
+      name,
+      source: v.cluster ? 'request' : exe.targetCluster ? 'definition' : 'default',
+      engine,
+      tier: v.tier ?? null,
+      defaultEngine: defaultEngine(),
+      enabledEngines: enabledEngines(),
+    };
   }
 
   const service = {
     enabledEngines,
 
     async execute(target: { definitionId?: string; alias?: string }, input: unknown): Promise<RunRow> {
-      const v = parseOrThrow(executeSchema, input, snakeCase);
-      // The owner is the request's run_tags.owner_id.
-      const nul = nulIssues({ ...v, owner: undefined, runTags: { ...v.runTags, owner_id: v.owner } });
-      if (nul.length) throw new ValidationError(nul);
-      const definition =
-        target.alias !== undefined ? await defs.getDefinitionByAlias(db, target.alias) : await defs.getDefinitionById(db, target.definitionId ?? '');
+      const v = parseExecute(input);
+      const definition = unstorable(target.alias ?? target.definitionId ?? '')
+        ? undefined
+        : target.alias !== undefined
+          ? await defs.getDefinitionByAlias(db, target.alias)
+          : await defs.getDefinitionById(db, target.definitionId ?? '');
       if (!definition) {
         throw new NotFoundError(
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
         );
       }
+      return (await service.launch(executableOfDefinition(definition), v)).run;
+    },
+
+    /**
+     * The cpu and memory a run of this definition would get now, and why, without running
+     * anything (`flotilla explain-resources`): an execute as a dry run.
+     */
+    async explainResources(
+      target: { definitionId?: string; alias?: string },
+      input: { engine?: string; cpu?: number; memory?: number; gpu?: number; command?: string; cluster?: string } = {},
+    ): Promise<{ definitionId: string; alias: string; engine: string; cpu: number; memory: number; reason: string }> {
+      const definition = unstorable(target.alias ?? target.definitionId ?? '')
+        ? undefined
+        : target.alias !== undefined
+          ? await defs.getDefinitionByAlias(db, target.alias)
+          : await defs.getDefinitionById(db, target.definitionId ?? '');
+      if (!definition) {
+        throw new NotFoundError(
+          target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
+        );
+      }
+      const v = parseExecute({ ...input, owner: 'explain-resources' });
+      const { run } = await service.launch(executableOfDefinition(definition), v, { dryRun: true });
+      return { definitionId: definition.definitionId, alias: definition.alias, engine: run.engine, cpu: run.cpu, memory: run.memory, reason: run.resourceReason ?? '' };
+    },
+
+    /** Validates an execute body (v6 shape, camelCase keys) without running anything. */
+    parseExecute,
+
+    /**
+     * Builds the run of an executable (a definition, or a rendered template) and queues it;
+     * with `dryRun` it returns the row it would insert and stores nothing.
+     */
+    async launch(
+      exe: Executable,
+      v: ExecuteFields,
+      opts: { dryRun?: boolean; executionRequestCustom?: Record<string, unknown> } = {},
+    ): Promise<{ run: RunRow; created: boolean }> {
       const reserved = reservedEnvNames(config.ownerIdVar);
       for (const e of v.env) {
         if (reserved.includes(e.name)) throw new ConflictError(`environment variable ${e.name} is reserved`);
       }
-      // The cluster: request → definition target_cluster → default; it must exist, be active
+      // The cluster: request → executable target_cluster → default; it must exist, be active
       // and take this tier. With no engine named, the cluster's engine runs it.
-      const clusterName = v.cluster || definition.targetCluster || DEFAULT_CLUSTER;
-      const requestedEngine = v.engine === undefined || v.engine.trim() === '' ? undefined : pickEngine(v.engine);
-      const { engine } = await clusters.route({
-        name: clusterName,
-        source: v.cluster ? 'request' : definition.targetCluster ? 'definition' : 'default',
-        engine: requestedEngine,
-        tier: v.tier ?? null,
-        defaultEngine: pickEngine(undefined),
-        enabledEngines: enabledEngines(),
+      const clusterName = v.cluster || exe.targetCluster || DEFAULT_CLUSTER;
+      const choice = chooseEngine(v.engine);
+      let engine: EngineName;
+      const notes: string[] = [];
+      if (choice.substituted) {
+        // The substitute knows nothing of the requested engine's clusters or node lifecycles:
+        // they are recorded on the run and ignored, unless the cluster is registered for the
+        // substitute itself (then its rules apply).
+        const registered = await clusters.find(clusterName);
+        if (registered?.registered && canonicalEngine(registered.engine) === choice.engine) {
+          ({ engine } = await clusters.route(routeRequest(clusterName, v, exe, choice.engine)));
+        } else {
+          engine = choice.engine;
+          notes.push(`cluster ${clusterName} recorded, not used by engine ${engine}`);
+        }
+        notes.unshift(`engine ${choice.requested} is not enabled here; ran on its substitute ${engine}`);
+      } else {
+        ({ engine } = await clusters.route(routeRequest(clusterName, v, exe, choice.engine)));
+      }
+      const runId = newRunId(engine);
+      const gpu = v.gpu ?? exe.gpu ?? null;
+      const nodeLifecycle = gpu && gpu > 0 ? 'ondemand' : (v.nodeLifecycle ?? 'spot');
+      const command = v.command ?? exe.command ?? null;
+      const commandHash = command === null ? null : createHash('md5').update(command).digest('hex');
+      const sized = await sizeRun(db, {
+        executableId: exe.id,
+        commandHash,
+        adaptive: exe.adaptiveResourceAllocation !== false && adaptsOn(engine),
+        override: { cpu: v.cpu, memory: v.memory },
+        executable: { cpu: exe.cpu, memory: exe.memory },
+        gpu,
+        kind: exe.type === 'template' ? 'template' : 'definition',
       });
-      const row = buildRunRow(definition, v, {
-        runId: newRunId(engine),
+      const reservedEnv: EnvVar[] = [
+        { name: 'FLOTILLA_RUN_ID', value: runId },
+        { name: 'FLOTILLA_SERVER_MODE', value: config.mode },
+        { name: config.ownerIdVar, value: v.owner },
+        { name: 'AWS_ROLE_SESSION_NAME', value: runId },
+      ];
+      const requestNames = new Set(v.env.map((e) => e.name));
+      const env = [...reservedEnv, ...exe.env.filter((e) => !reserved.includes(e.name) && !requestNames.has(e.name)), ...v.env];
+      const row: NewRunRow = {
+        runId,
+        definitionId: exe.id,
+        definitionVersion: exe.version,
+        executableType: exe.type,
+        executionRequestCustom: opts.executionRequestCustom ?? null,
+        alias: exe.alias,
+        groupName: exe.groupName,
+        image: exe.image,
+        command,
+        commandHash,
+        env,
+        cpu: sized.cpu,
+        memory: sized.memory,
+        cpuLimit: sized.cpu,
+        memoryLimit: sized.memory,
+        gpu,
+        ephemeralStorage: v.ephemeralStorage ?? exe.ephemeralStorage ?? null,
         engine,
+        engineRequested: choice.requested ?? null,
+        resourceReason: sized.reason,
         clusterName,
-        mode: config.mode,
-        ownerIdVar: config.ownerIdVar,
+        status: 'QUEUED',
+        owner: v.owner,
+        runTags: { ...v.runTags, owner_id: v.owner },
+        labels: v.labels,
+        nodeLifecycle,
+        activeDeadlineSeconds: v.activeDeadlineSeconds ?? DEFAULT_DEADLINE[nodeLifecycle],
+        description: v.description ?? null,
+        idempotenceKey: v.idempotenceKey ?? null,
+        arch: v.arch ?? null,
+        serviceAccount: v.serviceAccount ?? null,
+        tier: v.tier ?? null,
+        attempt: 1,
         maxAttempts: config.workers.maxAttempts,
-      });
-      const insert = (into: DbOrTx) => store.insertRun(into, row, { reason: `executed by ${v.owner}`, detail: { engine, cluster: row.clusterName } });
+      };
+      if (opts.dryRun) return { run: dryRunRow(row), created: false };
+      const detail = { engine, cluster: row.clusterName, ...(choice.requested ? { engine_requested: choice.requested } : {}), ...(notes.length ? { notes } : {}) };
+      const insert = (into: DbOrTx) => store.insertRun(into, row, { reason: `executed by ${v.owner}`, detail });
       const key = v.idempotenceKey;
       // Without an idempotence key the insert is one statement, atomic by itself: no
       // transaction around it, so an execute is one round trip.
@@ -201,7 +389,7 @@ export function createRunService(deps: RunServiceDeps) {
             return { run: await insert(tx), created: true };
           });
       if (created) await updates.queued(run);
-      return run;
+      return { run, created };
     },
 
     async get(runId: string): Promise<RunRow> {

@@ -9,6 +9,7 @@ import { createClusterService } from './clusterService.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
 import { createRunUpdates } from './runUpdates.js';
+import { createTemplateService } from './templateService.js';
 import { createLogService } from './logService.js';
 import { createLiveService } from './liveService.js';
 import { createActivity } from './activity.js';
@@ -38,6 +39,7 @@ export function createServices(deps: ServiceDeps) {
     runUpdates,
     /** What happens to runs and engine calls; the metrics listen. Worker loops report here too. */
     activity,
+    templates: createTemplateService({ db: deps.db, runs }),
     logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),
   };

@@ -88,6 +88,8 @@ export interface StatusUpdate {
   engineRef?: string;
   /** Resources the backend actually granted, when it says. */
   granted?: { cpu?: number; memory?: number };
+  /** Peak use the backend measured (MB; cpu units, 1024 = one core), when it can. */
+  usage?: { maxMemoryMb?: number; maxCpu?: number };
   events?: EngineEvent[];
 }
 

@@ -92,13 +92,21 @@ export async function unfinishedRunIds(db: DbOrTx, definitionId: string, limit =
   return rows.map((r) => r.runId);
 }
 
-/** Deletes the definition; its runs, their events and logs go with it (ON DELETE CASCADE). */
+/**
+ * Deletes the definition and its runs (their events and logs go with them, ON DELETE
+ * CASCADE). runs.definition_id has no foreign key (template runs put a template id there),
+ * so the runs are deleted here, in the same transaction.
+ */
 export async function deleteDefinition(db: DbOrTx, id: string): Promise<boolean> {
-  const rows = await db
-    .delete(taskDefinitions)
-    .where(eq(taskDefinitions.definitionId, id))
-    .returning({ id: taskDefinitions.definitionId });
-  return rows.length > 0;
+  return db.transaction(async (tx) => {
+    const rows = await tx
+      .delete(taskDefinitions)
+      .where(eq(taskDefinitions.definitionId, id))
+      .returning({ id: taskDefinitions.definitionId });
+    if (rows.length === 0) return false;
+    await tx.delete(runs).where(and(eq(runs.definitionId, id), eq(runs.executableType, 'task_definition')));
+    return true;
+  });
 }
 
 export async function listDefinitions(

@@ -14,6 +14,7 @@ type EngineName = RunRow['engine'];
 export const runColumns: ColumnMap = {
   run_id: runs.runId,
   definition_id: runs.definitionId,
+  executable_type: runs.executableType,
   alias: runs.alias,
   group_name: runs.groupName,
   image: runs.image,
@@ -53,6 +54,8 @@ export type RunFacts = Partial<
     | 'logCursor'
     | 'stopRequestedAt'
     | 'stopConfirmedAt'
+    | 'maxMemoryUsed'
+    | 'maxCpuUsed'
   >
 >;
 

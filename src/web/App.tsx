@@ -8,6 +8,16 @@ import { TaskExecutePage } from './routes/TaskExecutePage.js';
 import { RunsPage } from './routes/RunsPage.js';
 import { RunPage } from './routes/RunPage.js';
 import { ClustersPage } from './routes/ClustersPage.js';
+import { lazy, Suspense } from 'react';
+import { Loading } from './components/States.js';
+
+// The JSON Schema form library is large; only the Templates page loads it.
+const TemplatesPage = lazy(() => import('./routes/TemplatesPage.js').then((m) => ({ default: m.TemplatesPage })));
+const templates = (
+  <Suspense fallback={<Loading what="templates" />}>
+    <TemplatesPage />
+  </Suspense>
+);
 import { NotFound } from './components/States.js';
 
 export function App() {
@@ -24,6 +34,8 @@ export function App() {
         <Route path="runs" element={<RunsPage />} />
         <Route path="runs/:runId" element={<RunPage />} />
         <Route path="clusters" element={<ClustersPage />} />
+        <Route path="templates" element={templates} />
+        <Route path="templates/:templateId" element={templates} />
         <Route path="*" element={<NotFound what="page" />} />
       </Route>
     </Routes>

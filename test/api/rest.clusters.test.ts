@@ -47,8 +47,29 @@ let counter = 0;
 const uniqueName = (prefix = 'c') => `${prefix}-${++counter}-${Math.random().toString(16).slice(2, 8)}`;
 
 describe('GET /api/v6/clusters', () => {
-  it('a fresh install lists what the enabled engines describe, unregistered and active', async () => {
+  it('classic shape: `clusters` is an array of names, what the classic UI cluster picker renders', async () => {
     const { status, body } = await call('/api/v6/clusters');
+    expect(status).toBe(200);
+    expect(Object.keys(body)).toEqual(['clusters']);
+    expect(Array.isArray(body.clusters)).toBe(true);
+    expect(body.clusters.length).toBeGreaterThan(0);
+    for (const name of body.clusters) expect(typeof name).toBe('string');
+    expect(body.clusters).toEqual(expect.arrayContaining(['default', 'local']));
+    expect(body.clusters).toEqual([...body.clusters].sort());
+    // detail=false is the same; junk is a 400 naming detail.
+    expect((await call('/api/v6/clusters?detail=false')).body).toEqual(body);
+    expect(await call('/api/v6/clusters?detail=maybe')).toEqual({ status: 400, body: { error: 'detail must be true or false, not maybe' } });
+  });
+
+  it('?detail=true lists the metadata, the same objects as GET /clusters/{name}', async () => {
+    const { status, body } = await call('/api/v6/clusters?detail=true');
+    expect(status).toBe(200);
+    expect(body.clusters.map((c: any) => c.name)).toEqual((await call('/api/v6/clusters')).body.clusters);
+    expect(body.clusters.find((c: any) => c.name === 'default')).toEqual((await get('default')).body);
+  });
+
+  it('a fresh install lists what the enabled engines describe, unregistered and active', async () => {
+    const { status, body } = await call('/api/v6/clusters?detail=true');
     expect(status).toBe(200);
     const fromEngines = body.clusters.filter((c: any) => !c.registered);
     expect(fromEngines).toEqual([
@@ -71,7 +92,7 @@ describe('GET /api/v6/clusters', () => {
   it('answers on every REST version, like the other classic routes', async () => {
     const { status, body } = await call('/api/v1/clusters');
     expect(status).toBe(200);
-    expect(body.clusters.map((c: any) => c.name)).toContain('default');
+    expect(body.clusters).toContain('default');
   });
 });
 
@@ -93,7 +114,7 @@ describe('POST /api/v6/clusters', () => {
       registered: true,
     });
     expect((await get(name)).body).toEqual(body);
-    const list = (await call('/api/v6/clusters')).body.clusters;
+    const list = (await call('/api/v6/clusters?detail=true')).body.clusters;
     expect(list.find((c: any) => c.name === name)).toEqual(body);
     // Sorted by name.
     const names = list.map((c: any) => c.name);
@@ -137,7 +158,7 @@ describe('POST /api/v6/clusters', () => {
     const { status, body } = await post({ name: 'local', engine: 'local', capabilities: ['laptop'] });
     expect(status).toBe(200);
     expect(body).toMatchObject({ name: 'local', registered: true, capabilities: ['laptop'] });
-    const list = (await call('/api/v6/clusters')).body.clusters.filter((c: any) => c.name === 'local');
+    const list = (await call('/api/v6/clusters?detail=true')).body.clusters.filter((c: any) => c.name === 'local');
     expect(list).toHaveLength(1);
     expect(list[0].registered).toBe(true);
     expect((await del('local')).body).toEqual({ deleted: true });
@@ -215,7 +236,7 @@ describe('GET|PUT|DELETE /api/v6/clusters/{id}', () => {
     const { status, body } = await put('default', { status: 'maintenance' });
     expect(status).toBe(200);
     expect(body).toMatchObject({ name: 'default', engine: 'kubernetes', status: 'maintenance', registered: true, capabilities: expect.arrayContaining(['gpu']) });
-    expect((await call('/api/v6/clusters')).body.clusters.filter((c: any) => c.name === 'default')).toEqual([body]);
+    expect((await call('/api/v6/clusters?detail=true')).body.clusters.filter((c: any) => c.name === 'default')).toEqual([body]);
     // Deleting the entry leaves the engine's own default, active again.
     expect((await del('default')).body).toEqual({ deleted: true });
     expect((await get('default')).body).toMatchObject({ name: 'default', status: 'active', registered: false });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it, afterAll } from 'vitest';
@@ -72,6 +72,24 @@ describe('local engine specifics', () => {
     expect((await engine.reconcile([run]))[0]).toMatchObject({ status: 'RUNNING' });
     await stop();
     await engine.terminate(run, 'test');
+  });
+
+  // GNU time measures the command where it is installed (it is on the CI image and here).
+  it.runIf(existsSync('/usr/bin/time'))('reports the peak memory and cpu the command used', async () => {
+    // Holds ~64 MB: a string of 64 MiB in one awk variable.
+    const run = makeEngineRun('local', { command: `awk 'BEGIN { s = sprintf("%67108864s", ""); print length(s) }'` });
+    await engine.submit(run);
+    const end = await waitForEnd(engine, run);
+    expect(end).toMatchObject({ status: 'STOPPED', exitCode: 0 });
+    expect(end.usage?.maxMemoryMb).toBeGreaterThanOrEqual(64);
+    expect(end.usage?.maxMemoryMb).toBeLessThan(1024);
+    expect(end.usage?.maxCpu).toBeGreaterThan(0);
+  });
+
+  it('a SIGKILL without an OOM kill in the cgroup is a plain signal, not OOMKilled', async () => {
+    const run = makeEngineRun('local', { command: 'kill -9 $$' });
+    await engine.submit(run);
+    expect(await waitForEnd(engine, run)).toMatchObject({ status: 'STOPPED', exitCode: 137, exitReason: 'Error: killed by signal 9' });
   });
 
   it('pushes the exit through watch', async () => {

@@ -262,7 +262,12 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
     const id = await execute(def);
     const final = await waitFor(id, 'STOPPED', 60_000);
     expect(final).toMatchObject({ memory: 512, exit_code: 137, exit_reason: 'OOMKilled' });
-  }, 90_000);
+    // Adaptive resources: the next run of the same command asks for p99 512 MB × 1.75.
+    const next = await run(await execute(def));
+    expect(next).toMatchObject({ memory: 896, memory_limit: 896 });
+    expect(next.resource_reason).toMatch(/^memory 896 MB: 1 OOM-killed run in 3 days, p99 512 MB × 1\.75/);
+    await waitFor(next.run_id, 'STOPPED', 60_000);
+  }, 150_000);
 
   it('an image that does not exist is retried, then STOPPED after max attempts with the daemon reason', async () => {
     const def = await define({ image: MISSING_IMAGE, command: 'echo never' });

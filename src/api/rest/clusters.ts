@@ -4,6 +4,7 @@ import type { Hono } from 'hono';
 import type { ClusterView } from '../../domain/clusterService.js';
 import type { RestDeps } from './index.js';
 import { json, readJsonObject } from './http.js';
+import { ValidationError } from '../../errors.js';
 
 /** Body key (lower-cased) → service input key; other keys are ignored, as everywhere in the shim. */
 const BODY_FIELDS = {
@@ -45,7 +46,18 @@ export function clusterJson(c: ClusterView): Record<string, unknown> {
 export function registerClusterRoutes(router: Hono, deps: RestDeps): void {
   const clusters = deps.services.clusters;
 
-  router.get('/clusters', async () => json({ clusters: (await clusters.list()).map(clusterJson) }));
+  // The classic UI's cluster picker renders `clusters` as option labels and crashes on
+  // objects, so the list holds names (the 2018–2021 shape); `?detail=true` (or GET
+  // /clusters/{name}, or GraphQL) gives the metadata. README "Clusters" says why.
+  router.get('/clusters', async (c) => {
+    const detail = c.req.query('detail');
+    if (detail !== undefined && !['true', 'false', '1', '0', ''].includes(detail.toLowerCase())) {
+      throw new ValidationError([{ path: ['detail'], message: `detail must be true or false, not ${detail}` }]);
+    }
+    const list = await clusters.list();
+    const wantsDetail = detail !== undefined && ['true', '1', ''].includes(detail.toLowerCase());
+    return json({ clusters: wantsDetail ? list.map(clusterJson) : list.map((cl) => cl.name) });
+  });
 
   router.post('/clusters', async (c) => {
     const body = await readJsonObject(c);

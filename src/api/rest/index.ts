@@ -7,6 +7,7 @@ import { errorResponse, json } from './http.js';
 import { registerClusterRoutes } from './clusters.js';
 import { registerDefinitionRoutes } from './definitions.js';
 import { registerRunRoutes } from './runs.js';
+import { registerTemplateRoutes } from './templates.js';
 
 export interface RestDeps {
   services: Services;
@@ -21,6 +22,15 @@ export function createRestRouter(deps: RestDeps): Hono {
   // Run routes first: /task/:id/execute and /task/:id/history must not be read as definition ids.
   registerRunRoutes(router, deps);
   registerDefinitionRoutes(router, deps);
+  router.onError((err, c) => errorResponse(err, deps.logger, c));
+  return router;
+}
+
+/** /api/v7: the templates (spec/templates.md). */
+export function createV7Router(deps: RestDeps): Hono {
+  const router = new Hono();
+  router.get('/health', () => json({ status: 'healthy', message: 'Service is up and running' }));
+  registerTemplateRoutes(router, deps);
   router.onError((err, c) => errorResponse(err, deps.logger, c));
   return router;
 }

@@ -35,7 +35,7 @@ const RUN_LIST = {
   },
 } as const satisfies Parameters<typeof createListParser>[0];
 
-const parseRunList = createListParser(RUN_LIST);
+export const parseRunList = createListParser(RUN_LIST);
 
 /** Execute body key (lower-cased) → run service input key. Unknown keys are ignored. */
 const EXECUTE_FIELDS: Record<string, string> = {
@@ -108,6 +108,18 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
   };
   router.put('/task/alias/:alias/execute', (c) => execute(c, { alias: c.req.param('alias') }));
   router.put('/task/:definition_id/execute', (c) => execute(c, { definitionId: c.req.param('definition_id') }));
+
+  // Ours (`flotilla explain-resources`): what a run would get and why, without running it.
+  const explain = async (c: Context, target: { definitionId?: string; alias?: string }) => {
+    const q = query(c);
+    const input: Record<string, unknown> = {};
+    for (const key of ['engine', 'cluster', 'command']) if (q.get(key)) input[key] = q.get(key);
+    for (const key of ['cpu', 'memory', 'gpu']) if (q.get(key)) input[key] = integerValue(q.get(key)!, key);
+    const e = await runs.explainResources(target, input);
+    return json({ definition_id: e.definitionId, alias: e.alias, engine: e.engine, cpu: e.cpu, memory: e.memory, reason: e.reason });
+  };
+  router.get('/task/alias/:alias/explain-resources', (c) => explain(c, { alias: c.req.param('alias') }));
+  router.get('/task/:definition_id/explain-resources', (c) => explain(c, { definitionId: c.req.param('definition_id') }));
 
   const list = async (c: Context, definitionId?: string) => {
     const { spec, echo } = parseRunList(query(c));

@@ -4,7 +4,7 @@
 // exit code to a file, so a run outlives the worker that started it: after a worker restart
 // its logs resume from byte offsets and its exit code is still known. Only a run whose
 // process is gone without an exit file is lost (NEEDS_RETRY, per docs/engines.md).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -35,6 +35,35 @@ interface RunFiles {
 
 const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
 
+/**
+ * GNU time, where installed, measures the command: peak resident memory (KB) and cpu seconds,
+ * written to the run's `usage` file (the last line; a line before it may say how it ended).
+ */
+function gnuTime(): string | undefined {
+  if (!existsSync('/usr/bin/time')) return undefined;
+  const probe = spawnSync('/usr/bin/time', ['-f', '%M', '-o', '/dev/null', 'true'], { stdio: 'ignore', timeout: 5000 });
+  return probe.status === 0 ? '/usr/bin/time' : undefined;
+}
+const TIME = gnuTime();
+const MEASURE = TIME ? `"${TIME}" -f '%M %e %U %S' -o "$2/usage" ` : '';
+
+/**
+ * The kernel's count of OOM kills in this process's memory cgroup (v2 memory.events, v1
+ * memory.oom_control); undefined where neither can be read. A run that ends with SIGKILL
+ * while the count rose was OOM-killed.
+ */
+async function oomKills(): Promise<number | undefined> {
+  for (const file of ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control']) {
+    try {
+      const m = /^oom_kill (\d+)$/m.exec(await readFile(file, 'utf8'));
+      if (m) return Number(m[1]);
+    } catch {
+      // not this cgroup layout
+    }
+  }
+  return undefined;
+}
+
 // $1 = command, $2 = run directory, $3 = host, $4 = start time, $5 = the launcher program.
 // The wrapper writes the pid file itself before the command runs: a worker killed right after
 // spawn leaves a run the next submit recognises (and adopts) instead of launching it again.
@@ -43,7 +72,7 @@ const SHELL = existsSync('/bin/bash') ? '/bin/bash' : '/bin/sh';
 // place so a reader never sees them half written.
 const WRAPPER =
   `printf '{"pid":%s,"host":"%s","startedAt":"%s"}' "$$" "$3" "$4" >"$2/pid.tmp" && mv "$2/pid.tmp" "$2/pid"; ` +
-  `perl -e "$5" "$2" "${SHELL}" "$1" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
+  `${MEASURE}perl -e "$5" "$2" "${SHELL}" "$1" </dev/null; code=$?; echo $code >"$2/exit.tmp"; mv "$2/exit.tmp" "$2/exit"`;
 
 /** Long enough for the submitter to record PENDING first; a push that still loses is covered by reconcile. */
 const RUNNING_PUSH_DELAY_MS = 200;
@@ -111,14 +140,29 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
     }
   }
 
-  function stopped(runId: string, code: number, finishedAt = new Date()): StatusUpdate {
-    return { runId, status: 'STOPPED', exitCode: code, exitReason: exitReasonFor(code), finishedAt };
+  /** The final update: exit, OOM kill (SIGKILL while the cgroup's OOM kill count rose), measured peaks. */
+  async function stopped(f: RunFiles, runId: string, code: number, finishedAt = new Date()): Promise<StatusUpdate> {
+    const update: StatusUpdate = { runId, status: 'STOPPED', exitCode: code, exitReason: exitReasonFor(code), finishedAt };
+    if (code === 137) {
+      const before = Number.parseInt(await readFile(join(f.dir, 'oom_before'), 'utf8').catch(() => ''), 10);
+      const now = await oomKills();
+      if (Number.isInteger(before) && now !== undefined && now > before) update.exitReason = 'OOMKilled';
+    }
+    const usage = await readFile(join(f.dir, 'usage'), 'utf8').catch(() => '');
+    const m = /(\d+) ([\d.]+) ([\d.]+) ([\d.]+)\s*$/.exec(usage);
+    if (m) {
+      const [kb, elapsed, user, sys] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4])];
+      update.usage = { maxMemoryMb: Math.max(1, Math.ceil(kb / 1024)) };
+      // Average over the run (GNU time has no peak): cpu seconds per second, in cpu units.
+      if (user + sys > 0) update.usage.maxCpu = Math.max(1, Math.round(((user + sys) / Math.max(elapsed, 0.01)) * 1024));
+    }
+    return update;
   }
 
   async function statusOf(run: EngineRun): Promise<StatusUpdate | MissingRun | undefined> {
     const f = files(run.runId);
     const code = await readExit(f);
-    if (code !== undefined) return stopped(run.runId, code);
+    if (code !== undefined) return stopped(f, run.runId, code);
     const pid = await readPid(f);
     if (!pid) return { runId: run.runId, missing: true };
     // A process on another host is not ours to judge.
@@ -127,7 +171,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
     // The exit file may land just after the process ends; look once more before calling it lost.
     await new Promise((r) => setTimeout(r, 50));
     const late = await readExit(f);
-    if (late !== undefined) return stopped(run.runId, late);
+    if (late !== undefined) return stopped(f, run.runId, late);
     return { runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' };
   }
 
@@ -148,7 +192,8 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         await rm(f.dir, { recursive: true, force: true });
       }
       await mkdir(f.work, { recursive: true });
-      await writeFile(f.output, '');
+      const oomBefore = await oomKills();
+      await Promise.all([writeFile(f.output, ''), ...(oomBefore === undefined ? [] : [writeFile(join(f.dir, 'oom_before'), String(oomBefore))])]);
       const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin', HOME: f.work };
       for (const e of run.env) env[e.name] = e.value;
       const command = run.command ?? 'true';
@@ -188,10 +233,10 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         push({ runId: run.runId, status: 'RUNNING', startedAt });
       };
       child.once('exit', () => {
-        void Promise.all([readExit(f), submitRecorded]).then(([code]) => {
+        void Promise.all([readExit(f), submitRecorded]).then(async ([code]) => {
           if (code === undefined) return push({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' });
           pushRunning();
-          push(stopped(run.runId, code));
+          push(await stopped(f, run.runId, code));
         });
       });
       // Status and log readers look for the pid file, so it is there before submit returns.

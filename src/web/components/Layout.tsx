@@ -34,6 +34,7 @@ export function Layout() {
         </NavLink>
         <nav aria-label="Main">
           <NavLink to="/tasks">Tasks</NavLink>
+          <NavLink to="/templates">Templates</NavLink>
           <NavLink to="/runs">Runs</NavLink>
           <NavLink to="/clusters">Clusters</NavLink>
         </nav>

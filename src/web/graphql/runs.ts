@@ -42,6 +42,7 @@ export const RunFields = graphql(`
     groupName
     clusterName
     engine
+    engineRequested
     engineRef
     image
     command
@@ -51,6 +52,9 @@ export const RunFields = graphql(`
     cpuLimit
     memory
     memoryLimit
+    resourceReason
+    maxMemoryUsed
+    maxCpuUsed
     gpu
     ephemeralStorage
     nodeLifecycle

@@ -90,6 +90,7 @@ export function RunPage() {
           <dd>
             {run.engine.toLowerCase()} / {run.clusterName}
             {run.namespace ? ` (namespace ${run.namespace})` : ''}
+            {run.engineRequested && run.engineRequested !== run.engine ? ` — asked for ${run.engineRequested.toLowerCase()}, ran on its substitute` : ''}
           </dd>
           <dt>Engine reference</dt>
           <dd className="mono">{[run.engineRef, run.podName, run.instanceId, run.instanceDnsName].filter(Boolean).join(' · ') || '—'}</dd>
@@ -101,6 +102,20 @@ export function RunPage() {
           <dd>
             {formatMemory(run.memory)} / {formatMemory(run.memoryLimit)}
           </dd>
+          {run.resourceReason && (
+            <>
+              <dt>Why these resources</dt>
+              <dd className="resource-reason">{run.resourceReason}</dd>
+            </>
+          )}
+          {(run.maxMemoryUsed != null || run.maxCpuUsed != null) && (
+            <>
+              <dt>Peak use</dt>
+              <dd>
+                {formatMemory(run.maxMemoryUsed)} · {formatCpu(run.maxCpuUsed)}
+              </dd>
+            </>
+          )}
           <dt>GPU · storage</dt>
           <dd>
             {run.gpu ?? 0} · {formatMemory(run.ephemeralStorage)}

@@ -1,5 +1,5 @@
 // Expected failures as typed results (plugin-errors); anything else is masked by Yoga.
-import { ConflictError, FlotillaError, NotFoundError, ValidationError, type FieldIssue } from '../../../errors.js';
+import { ConflictError, FlotillaError, NotFoundError, TemplatePayloadError, ValidationError, type FieldIssue } from '../../../errors.js';
 import { builder } from '../builder.js';
 import { ErrorCodeEnum, type ErrorCodeName } from './enums.js';
 
@@ -39,7 +39,17 @@ builder.objectType(ValidationError, {
   name: 'ValidationError',
   description: 'Some input fields are invalid (code VALIDATION); `fields` lists each one.',
   interfaces: [ErrorInterface],
-  isTypeOf: (v) => v instanceof ValidationError,
+  isTypeOf: (v) => v instanceof ValidationError && !(v instanceof TemplatePayloadError),
+  fields: (t) => ({
+    fields: t.field({ type: [FieldErrorRef], resolve: (e) => e.issues }),
+  }),
+});
+
+builder.objectType(TemplatePayloadError, {
+  name: 'TemplatePayloadError',
+  description: "The payload fails the template's JSON Schema (each failing path in fields), or the command cannot be rendered from it.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (v) => v instanceof TemplatePayloadError,
   fields: (t) => ({
     fields: t.field({ type: [FieldErrorRef], description: 'Each invalid field.', resolve: (e) => e.issues }),
   }),

@@ -14,6 +14,7 @@ import './runEvent.js';
 import './runLog.js';
 import './run.js';
 import './runMutations.js';
+import './template.js';
 import './subscriptions.js';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -10,7 +10,7 @@
 import { builder, type GraphQLContext } from '../builder.js';
 import { badInput } from './connection.js';
 
-export const NODE_TYPES = ['Run', 'TaskDefinition', 'Cluster', 'RunEvent'] as const;
+export const NODE_TYPES = ['Run', 'TaskDefinition', 'Cluster', 'RunEvent', 'Template'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 export function toGlobalId(type: NodeType, id: string | number): string {
@@ -52,6 +52,7 @@ export const NodeInterface = builder.interfaceRef<object>('Node').implement({
     if ('runId' in value && 'queuedAt' in value) return 'Run';
     if ('definitionId' in value && 'version' in value) return 'TaskDefinition';
     if ('registered' in value) return 'Cluster';
+    if ('templateId' in value) return 'Template';
     throw new Error('a Node of no known type');
   },
 });
@@ -70,6 +71,8 @@ async function loadNodes(ids: readonly string[], arg: (i: number) => string, ctx
           return ctx.loaders.clusterByName.load(id);
         case 'RunEvent':
           return ctx.loaders.eventBySeq.load(Number(id));
+        case 'Template':
+          return ctx.services.templates.get(id).catch(() => null);
       }
     }),
   );

@@ -81,6 +81,19 @@ RunRef.implement({
 
     // where it runs
     engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (r) => engineOf(r.engine) }),
+    engineRequested: t.field({
+      type: EngineEnum,
+      nullable: true,
+      description: 'The engine the request named (eks is KUBERNETES); differs from engine when a substitute ran it (FLOTILLA_ENGINE_SUBSTITUTES). Null when none was named.',
+      resolve: (r) => (r.engineRequested ? engineOf(r.engineRequested) : null),
+    }),
+    resourceReason: t.exposeString('resourceReason', {
+      nullable: true,
+      description: 'Why the run got its cpu and memory, e.g. "memory 896 MB: 2 OOM-killed runs in 3 days, p99 512 MB × 1.75 …".',
+    }),
+    maxMemoryUsed: t.exposeInt('maxMemoryUsed', { nullable: true, description: 'Peak memory in MB, where the engine reports it.' }),
+    maxCpuUsed: t.exposeInt('maxCpuUsed', { nullable: true, description: 'Peak cpu in units (1024 = one core), where the engine reports it.' }),
+    executableType: t.exposeString('executableType', { description: '`task_definition` or `template`.' }),
     clusterName: t.exposeString('clusterName', { description: 'The cluster it runs on.' }),
     engineRef: t.exposeString('engineRef', { nullable: true, description: 'The engine object: Job name, task ARN, container id, host:pid.' }),
     podName: t.exposeString('podName', { nullable: true, description: 'Kubernetes: the pod of its Job.' }),

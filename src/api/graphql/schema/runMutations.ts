@@ -7,7 +7,7 @@ import { EnvVarInput } from './envVar.js';
 import { mutationResult } from './errors.js';
 import { NodeLifecycleEnum, RunRef } from './run.js';
 
-const ExecuteInput = builder.inputType('ExecuteInput', {
+export const ExecuteInput = builder.inputType('ExecuteInput', {
   description: 'How to run a definition. Omitted (or null) fields take the definition value or the default.',
   fields: (t) => ({
     owner: t.string({ required: true, description: 'Who is running it; becomes run_tags.owner_id and the owner env var.' }),
@@ -39,7 +39,7 @@ const ExecuteInput = builder.inputType('ExecuteInput', {
  * a few levels down: runTags and labels (JSON) could nest deep enough to overflow the stack,
  * and the run service refuses anything nested there anyway (their values must be strings).
  */
-function nulIssues(value: unknown, path: (string | number)[], out: FieldIssue[] = []): FieldIssue[] {
+export function nulIssues(value: unknown, path: (string | number)[], out: FieldIssue[] = []): FieldIssue[] {
   if (path.length > 8) return out;
   if (typeof value === 'string') {
     if (value.includes('\0')) out.push({ path, message: `${path.join('.')} must not contain NUL characters` });
