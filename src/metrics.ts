@@ -1,20 +1,32 @@
 // Prometheus metrics for one process. Each process (and each test app) gets its own Registry
 // rather than prom-client's global one, so several apps in one process never collide.
-// Observations are fire-and-forget calls from the workers and the run service; the run
-// counts are read from Postgres on scrape, cached briefly so scrapes cannot load the database.
+// Observations hang off the typed events of domain/activity.ts (observe) and the loops' own
+// reports (trackLoops); the run counts are read from Postgres on scrape, cached briefly so
+// scrapes cannot load the database.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Db } from './db/client.js';
 import type { RunRow } from './db/schema.js';
-import { RUN_STATUSES } from './domain/statuses.js';
+import { RUN_STATUSES } from './domain/lifecycle.js';
 import { FlotillaError } from './errors.js';
 import type { Logger } from './logger.js';
 import { countRunsByStatus } from './store/runs.js';
+import type { Activity, EngineOperation } from './domain/activity.js';
 
 export const RUN_COUNT_CACHE_MS = 5_000;
 
-/** Where an engine call failed. */
-export type EngineOperation = 'submit' | 'reconcile' | 'logs' | 'terminate';
+export type { EngineOperation };
 export type EngineErrorKind = 'retryable' | 'permanent' | 'unexpected';
+
+/** What a worker loop reports about itself (workers/loop.ts `status()`). */
+export interface LoopView {
+  name: string;
+  state: string;
+  lastSuccessAt: Date | null;
+  failures: number;
+  wedged: boolean;
+}
+
+const LOOP_STATES = ['running', 'idle', 'backing-off', 'stopped'] as const;
 
 /** The live service's follower counters (services.live.stats). */
 export interface LiveStats {
@@ -39,6 +51,10 @@ export interface Metrics {
   render(): Promise<string>;
   /** Reads the live service's follower counters on every scrape. */
   trackLive(stats: LiveStats): void;
+  /** Counts what `activity` reports (dispatches, STOPPED runs, engine errors, log lines). */
+  observe(activity: Activity): void;
+  /** Reads the worker loops' own reports on every scrape. */
+  trackLoops(loops: () => readonly LoopView[]): void;
   /** A run left QUEUED for its engine (the submit worker). */
   observeDispatch(run: Pick<RunRow, 'engine' | 'queuedAt' | 'attempt' | 'nextAttemptAt'>, at?: Date): void;
   /** A run reached STOPPED. */
@@ -152,6 +168,48 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
     },
   });
 
+  let loopViews: (() => readonly LoopView[]) | undefined;
+  new Gauge({
+    name: 'flotilla_worker_loop_state',
+    help: 'Each worker loop in this process: 1 for its current state (running, idle, backing-off, stopped), 0 for the others',
+    labelNames: ['loop', 'state'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const l of loopViews?.() ?? []) for (const state of LOOP_STATES) this.set({ loop: l.name, state }, l.state === state ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'flotilla_worker_loop_last_success_timestamp_seconds',
+    help: 'When each worker loop last finished a pass without error (0: not yet)',
+    labelNames: ['loop'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const l of loopViews?.() ?? []) this.set({ loop: l.name }, l.lastSuccessAt ? l.lastSuccessAt.getTime() / 1000 : 0);
+    },
+  });
+  new Gauge({
+    name: 'flotilla_worker_loop_consecutive_failures',
+    help: 'Failed passes in a row of each worker loop (0 after a good one)',
+    labelNames: ['loop'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const l of loopViews?.() ?? []) this.set({ loop: l.name }, l.failures);
+    },
+  });
+  new Gauge({
+    name: 'flotilla_worker_loop_wedged',
+    help: 'Whether a worker loop has been in one pass for longer than it may take (1 = wedged; /health/ready fails)',
+    labelNames: ['loop'] as const,
+    registers,
+    collect() {
+      this.reset();
+      for (const l of loopViews?.() ?? []) this.set({ loop: l.name }, l.wedged ? 1 : 0);
+    },
+  });
+
   const dispatch = new Histogram({
     name: 'flotilla_dispatch_latency_seconds',
     help: 'Time from QUEUED (execute, or a retry becoming due) to accepted by the engine',
@@ -197,12 +255,21 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
 
   if (opts.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
-  return {
+  const metrics: Metrics = {
     registry,
     contentType: registry.contentType,
     render: () => registry.metrics(),
     trackLive(stats) {
       live = stats;
+    },
+    trackLoops(views) {
+      loopViews = views;
+    },
+    observe(activity) {
+      activity.on('dispatched', (run) => metrics.observeDispatch(run));
+      activity.on('stopped', (run) => metrics.observeStopped(run));
+      activity.on('engineError', (engine, operation, err) => metrics.engineError(engine, operation, err));
+      activity.on('logsCollected', (engine, chunks) => metrics.logsCollected(engine, chunks));
     },
     observeDispatch(run, at = new Date()) {
       dispatch.observe({ engine: run.engine }, Math.max(0, (at.getTime() - dispatchStart(run).getTime()) / 1000));
@@ -228,4 +295,5 @@ export function createMetrics(opts: MetricsOptions = {}): Metrics {
       logBytes.inc({ engine }, bytes);
     },
   };
+  return metrics;
 }

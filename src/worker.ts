@@ -19,19 +19,22 @@ export function parseWorkerList(list: string | undefined, fallback: WorkerName[]
 
 /** Starts the loops on an open runtime (shared by `worker` and `dev`). */
 export function runWorkers(runtime: Runtime, enabled: WorkerName[]): Workers {
-  return startWorkers(
+  const workers = startWorkers(
     {
       workerId: newWorkerId(),
       db: runtime.database.db,
       bus: runtime.bus,
       config: runtime.config,
       logger: runtime.logger.child({ component: 'workers' }),
-      runs: runtime.services.runs,
+      updates: runtime.services.runUpdates,
       engines: runtime.engines,
-      metrics: runtime.metrics,
+      activity: runtime.services.activity,
     },
     enabled,
   );
+  // /metrics exports what each loop reports about itself.
+  runtime.metrics.trackLoops(() => workers.status());
+  return workers;
 }
 
 export async function worker(opts: { workers?: string } = {}, env: NodeJS.ProcessEnv = process.env): Promise<void> {
@@ -49,10 +52,12 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
   shutdown.add(() => runtime.close());
   // Listen before claiming anything, so a port already in use fails with no run held.
   const port = config.workers.metricsPort;
+  let workers: Workers | undefined;
+  const loops = () => workers?.status() ?? [];
   const health =
     port === undefined
       ? undefined
-      : await listenHealth({ db: runtime.database.db, bus: runtime.bus, checkRedis: Boolean(config.redisUrl), metrics: runtime.metrics }, config.host, port).catch(
+      : await listenHealth({ db: runtime.database.db, bus: runtime.bus, checkRedis: Boolean(config.redisUrl), metrics: runtime.metrics, loops }, config.host, port).catch(
           async (err: unknown) => {
             await runtime.close();
             throw new ConfigError(`WORKER_METRICS_PORT=${port}: cannot listen on ${config.host}:${port} (${(err as Error).message}); pick a free port or unset it`);
@@ -60,6 +65,6 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
         );
   if (health) logger.info({ url: health.url }, 'worker metrics and health listening');
   if (health) shutdown.add(() => health.close());
-  const workers = runWorkers(runtime, enabled);
-  shutdown.add(() => workers.stop());
+  const started = (workers = runWorkers(runtime, enabled));
+  shutdown.add(() => started.stop());
 }

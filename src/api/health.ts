@@ -1,6 +1,7 @@
 // Probes and metrics for orchestrators: /health/live (the process answers; no I/O, so a slow
 // database never gets a healthy process restarted), /health/ready (Postgres and, when
-// configured, Redis answer; a load balancer stops sending traffic otherwise) and /metrics.
+// configured, Redis answer, and no worker loop of the process is wedged; a load balancer
+// stops sending traffic otherwise) and /metrics.
 // Mounted by the API app, and on its own port by `flotilla worker` (WORKER_METRICS_PORT).
 import { Hono } from 'hono';
 import { ping, type Db } from '../db/client.js';
@@ -21,6 +22,8 @@ export interface HealthDeps {
   metrics?: Metrics;
   /** Added to /health/ready's answer (does not make it fail). */
   warnings?: string[];
+  /** The worker loops of this process: one wedged in a pass makes /health/ready fail. */
+  loops?: () => readonly { name: string; wedged: boolean; tickStartedAt: Date | null }[];
 }
 
 type Check = { status: 'ok'; ms: number } | { status: 'failing'; ms: number; error: string };
@@ -49,8 +52,18 @@ export async function readiness(deps: HealthDeps): Promise<{ ready: boolean; bod
   if (deps.db) probes.push(['database', () => ping(deps.db!)]);
   if (deps.checkRedis && deps.bus) probes.push(['redis', () => deps.bus!.ping()]);
   const results = await Promise.all(probes.map(async ([name, probe]) => [name, await runCheck(probe)] as const));
-  const checks = Object.fromEntries(results);
+  const checks: Record<string, unknown> = Object.fromEntries(results);
   const failing = results.filter(([, c]) => c.status !== 'ok').map(([name]) => name);
+  const wedged = (deps.loops?.() ?? []).filter((l) => l.wedged);
+  if (deps.loops) {
+    checks.loops = wedged.length
+      ? {
+          status: 'failing',
+          error: wedged.map((l) => `${l.name} has been in one pass since ${l.tickStartedAt?.toISOString() ?? '?'}`).join('; '),
+        }
+      : { status: 'ok' };
+    if (wedged.length) failing.push('loops');
+  }
   if (failing.length === 0) return { ready: true, body: { status: 'ready', checks } };
   return { ready: false, body: { status: 'not ready', failing, checks } };
 }

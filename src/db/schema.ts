@@ -1,4 +1,4 @@
-// The whole data model (DESIGN §2). Migrations in drizzle/ are generated from this file
+// The whole data model (docs/architecture.md "Data"). Migrations in drizzle/ are generated from this file
 // with `npm run db:generate` and only ever appended.
 import { sql } from 'drizzle-orm';
 import {
@@ -14,6 +14,8 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import type { EngineName } from '../config.js';
+import type { RunStatus } from '../engines/types.js';
 
 export interface EnvVar {
   name: string;
@@ -90,7 +92,7 @@ export const runs = pgTable(
     ephemeralStorage: integer('ephemeral_storage'),
     // where and how
     /** The engine that runs it. */
-    engine: text('engine').notNull(),
+    engine: text('engine').$type<EngineName>().notNull(),
     /** The engine the request named (canonical), when it named one; differs from engine when substituted. */
     engineRequested: text('engine_requested'),
     /** Why the run got its cpu and memory (adaptive resources), in words; null when nothing adapted. */
@@ -99,7 +101,7 @@ export const runs = pgTable(
     maxMemoryUsed: integer('max_memory_used'),
     maxCpuUsed: integer('max_cpu_used'),
     clusterName: text('cluster_name').notNull(),
-    status: text('status').notNull(),
+    status: text('status').$type<RunStatus>().notNull(),
     exitCode: integer('exit_code'),
     exitReason: text('exit_reason'),
     queuedAt: ts('queued_at').notNull().defaultNow(),
@@ -130,6 +132,13 @@ export const runs = pgTable(
     lastError: text('last_error'),
     /** When reconcile first could not find the backend object (cleared when found). */
     missingSince: ts('missing_since'),
+    /**
+     * The stop intent: set in the same transaction as a stop (or timeout) moves the run to
+     * STOPPED; a worker terminates the engine object until the engine confirms, then sets
+     * stop_confirmed_at. An API instance that dies after the commit cannot lose the stop.
+     */
+    stopRequestedAt: ts('stop_requested_at'),
+    stopConfirmedAt: ts('stop_confirmed_at'),
     // log collection: the engine's resume cursor is stored with each persisted chunk
     logCursor: text('log_cursor'),
     logsComplete: boolean('logs_complete').notNull().default(false),
@@ -154,6 +163,9 @@ export const runs = pgTable(
     // The submit worker's claim query: due QUEUED runs, oldest first.
     index('runs_due_idx').on(t.nextAttemptAt, t.queuedAt).where(sql`${t.status} = 'QUEUED'`),
     index('runs_active_idx').on(t.engine, t.status).where(sql`${t.status} IN ('PENDING', 'RUNNING')`),
+    index('runs_stop_pending_idx')
+      .on(t.stopRequestedAt)
+      .where(sql`${t.stopRequestedAt} IS NOT NULL AND ${t.stopConfirmedAt} IS NULL`),
     index('runs_logs_pending_idx').on(t.queuedAt).where(sql`${t.logsComplete} = false AND ${t.status} IN ('RUNNING', 'STOPPED')`),
   ],
 );
@@ -168,8 +180,8 @@ export const runEvents = pgTable(
       .references(() => runs.runId, { onDelete: 'cascade' }),
     at: ts('at').notNull().defaultNow(),
     kind: text('kind').notNull(),
-    fromStatus: text('from_status'),
-    toStatus: text('to_status'),
+    fromStatus: text('from_status').$type<RunStatus>(),
+    toStatus: text('to_status').$type<RunStatus>(),
     reason: text('reason'),
     detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
     /**
@@ -202,7 +214,7 @@ export const runLogs = pgTable(
 
 export const clusters = pgTable('clusters', {
   name: text('name').primaryKey(),
-  engine: text('engine').notNull(),
+  engine: text('engine').$type<EngineName>().notNull(),
   status: text('status').notNull().default('active'),
   allowedTiers: jsonb('allowed_tiers').$type<string[]>().notNull().default([]),
   capabilities: jsonb('capabilities').$type<string[]>().notNull().default([]),

@@ -16,13 +16,14 @@ import { ConflictError, NotFoundError, ValidationError, errorMessage, type Field
 import type { Logger } from '../logger.js';
 import * as store from '../store/clusters.js';
 import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { isUniqueViolation } from '../store/errors.js';
 
 export const CLUSTER_STATUSES = ['active', 'maintenance', 'offline'] as const;
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
 
 export interface ClusterView {
   name: string;
-  engine: string;
+  engine: EngineName;
   status: ClusterStatus;
   allowedTiers: string[];
   capabilities: string[];
@@ -42,7 +43,6 @@ const NAME = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
 const NAME_RULE = 'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit';
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
-// Entry messages get the entry's path in front ("allowed_tiers[1]: must be a string").
 /**
  * Engine settings are a few levels deep. A deeper document is refused: Postgres parses jsonb
  * recursively and fails (a 500) some thousands of levels down.
@@ -153,13 +153,6 @@ function rejectUnstorable(input: Record<string, unknown>): void {
   if (issues.length) throw new ValidationError(issues);
 }
 
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: string }).code === '23505') return true;
-  }
-  return false;
-}
-
 const notFound = (name: string) => new NotFoundError(`Cluster ${name} not found`);
 
 const viewOf = (row: ClusterRow): ClusterView => ({
@@ -240,7 +233,6 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
 
     /** Registered or described; undefined when neither. */
     async find(name: string): Promise<ClusterView | undefined> {
-      if (name.includes('\0')) return undefined;
       const row = await store.getCluster(db, name);
       if (row) return viewOf(row);
       return (await described()).find((c) => c.name === name);
@@ -325,7 +317,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
      */
     async route(req: RouteRequest): Promise<{ engine: EngineName }> {
       const where = req.source === 'definition' ? ` (the definition's target_cluster)` : '';
-      const row = req.name.includes('\0') ? undefined : await store.getCluster(db, req.name);
+      const row = await store.getCluster(db, req.name);
       if (row) {
         if (row.status !== 'active') {
           throw new ConflictError(`cluster ${req.name}${where} is in ${row.status}: it takes no new runs until it is active again; choose another cluster`);

@@ -12,6 +12,7 @@ import { envLimitIssues, limitedCommand, limitedTags } from './inputLimits.js';
 import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
 import { definitionHistory } from '../db/schema.js';
 import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { isUniqueViolation } from '../store/errors.js';
 
 export type TaskDefinition = TaskDefinitionRow;
 
@@ -106,13 +107,6 @@ export type UpdateDefinitionInput = z.input<typeof updateSchema>;
 export const DEFINITION_SORT_FIELDS = ['alias', 'image', 'group_name', 'memory'] as const;
 /** Columns a definition list may be filtered by; the first five match substrings. */
 export const DEFINITION_FILTER_FIELDS = ['alias', 'image', 'group_name', 'command', 'definition_id', 'memory', 'cpu', 'gpu', 'target_cluster'] as const;
-
-function isUniqueViolation(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: string }).code === '23505') return true;
-  }
-  return false;
-}
 
 const aliasConflict = (alias: string, cause?: unknown) =>
   // The classic message, typo included: clients match on it.
@@ -215,13 +209,13 @@ export function createDefinitionService(deps: { db: Db; stopRun?: (runId: string
 
     /** A live definition; with `includeArchived`, also a deleted one whose runs are kept. */
     async get(id: string, opts: { includeArchived?: boolean } = {}): Promise<TaskDefinition> {
-      const row = unstorable(id) ? undefined : await store.getDefinitionById(db, id, opts);
+      const row = await store.getDefinitionById(db, id, opts);
       if (!row) throw new NotFoundError(`Definition with ID ${id} not found`);
       return row;
     },
 
     async getByAlias(alias: string): Promise<TaskDefinition> {
-      const row = unstorable(alias) ? undefined : await store.getDefinitionByAlias(db, alias);
+      const row = await store.getDefinitionByAlias(db, alias);
       if (!row) throw new NotFoundError(`Definition with alias ${alias} not found`);
       return row;
     },

@@ -1,4 +1,4 @@
-// Live views of runs for subscriptions (DESIGN §5). Postgres is the truth; the bus only
+// Live views of runs for subscriptions (docs/architecture.md "Events and live updates"). Postgres is the truth; the bus only
 // says "something changed" quickly. Every follower subscribes to the bus *before* reading
 // Postgres, detects gaps by seq, backfills from Postgres, and holds at most a bounded
 // buffer per subscriber: a slow reader costs a re-read, never unbounded memory.
@@ -9,7 +9,7 @@ import type { EventBus } from '../events/bus.js';
 import { runFromSnapshot, type RunLogEvent } from '../events/topics.js';
 import { readLogChunks } from '../store/runLogs.js';
 import { getRun } from '../store/runs.js';
-import { RANK, type RunStatus } from './statuses.js';
+import { RANK } from './lifecycle.js';
 
 export interface LiveLimits {
   /** Live log chunks held per subscriber before it falls back to reading Postgres. */
@@ -60,7 +60,7 @@ function createSignal() {
 
 function isNewer(a: RunRow, than: RunRow | undefined): boolean {
   if (!than) return true;
-  if (a.status !== than.status) return RANK[a.status as RunStatus] > RANK[than.status as RunStatus] || than.status === 'NEEDS_RETRY' || a.status === 'QUEUED';
+  if (a.status !== than.status) return RANK[a.status] > RANK[than.status] || than.status === 'NEEDS_RETRY' || a.status === 'QUEUED';
   return a.updatedAt.getTime() > than.updatedAt.getTime();
 }
 

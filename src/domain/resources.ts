@@ -1,4 +1,4 @@
-// Resource rules of spec/engines.md "Resources", in one place.
+// Resource rules of docs/engines.md "Resources", in one place.
 
 export const LIMITS = {
   cpu: { min: 256, max: 60_000 },

@@ -1,5 +1,6 @@
-// Runs: execute (the row *is* the queue entry), status changes, stop, reads. REST, GraphQL
-// and the workers all come through here; events are published after commit.
+// Runs, API-facing: execute (the row *is* the queue entry), get, list, stop, the job's own
+// status report. REST and GraphQL come through here; the moves themselves are carried out
+// and published by runUpdates.ts (the engine-facing side, which the workers use).
 import { createHash, randomUUID } from 'node:crypto';
 import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
 import { limitedCommand } from './inputLimits.js';
@@ -8,27 +9,29 @@ import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
 import type { Db, DbOrTx } from '../db/client.js';
 import type { EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
-import type { EngineEvent, EngineRun, StatusUpdate } from '../engines/types.js';
 import type { EngineRegistry } from '../engines/registry.js';
-import { ConflictError, NotFoundError, ValidationError, errorMessage, type FieldIssue } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import { runSnapshot } from '../events/topics.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import * as defs from '../store/definitions.js';
 import * as store from '../store/runs.js';
-import { appendRunEvents, listRunEvents } from '../store/runEvents.js';
+import { listRunEvents } from '../store/runEvents.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { createClusterService, DEFAULT_CLUSTER, type ClusterService, type RouteRequest } from './clusterService.js';
 import { adaptsOn, sizeRun } from './adaptiveResources.js';
 import { envField, intField } from './definitionService.js';
+import { RUN_STATUSES, reportFacts, stopReason } from './lifecycle.js';
 import { LIMITS } from './resources.js';
-import { isRunStatus, type RunStatus } from './statuses.js';
-import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { DEFAULT_DEADLINE, newRunId, reservedEnvNames } from './runRow.js';
+import { createRunUpdates, type RunUpdates } from './runUpdates.js';
+import { parseOrThrow, snakeCase, toValidationError, unstorableText } from './validation.js';
 
 export type Run = RunRow;
 
-const DEFAULT_DEADLINE = { spot: 172_800, ondemand: 604_800 } as const;
+/** An id or alias with U+0000 cannot be stored, so nothing has it (store getters answer so too). */
+const unstorable = (key: string) => key.includes('\0');
+
 const IDEMPOTENCE_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
 const stringMap = (name: string) =>
@@ -36,7 +39,7 @@ const stringMap = (name: string) =>
 
 /**
  * A cpu/memory override: any non-negative integer, clamped later to the engine limits
- * (spec/engines.md "Resources" clamps the effective value; it does not refuse it).
+ * (docs/engines.md "Resources" clamps the effective value; it does not refuse it).
  */
 const resourceOverride = (name: string, max: number) => {
   const message = `${name} must be a non-negative integer (values above ${max} are clamped to ${max})`;
@@ -134,6 +137,27 @@ function dryRunRow(row: NewRunRow): RunRow {
   } as RunRow;
 }
 
+/** Not String() for a structure: an array nested thousands deep would overflow the stack joining itself. */
+const shownStatus = (v: unknown) => (v !== null && typeof v === 'object' ? (Array.isArray(v) ? 'an array' : 'an object') : String(v));
+const EXIT_CODE_RANGE = 'exit_code must be between -2147483648 and 2147483647';
+
+/** A job's own status report (`PUT /{run_id}/status`). */
+const reportSchema = z.object({
+  status: z.enum(RUN_STATUSES, { error: (iss) => `status ${shownStatus(iss.input)} is invalid` }),
+  // A 32-bit column: a larger integer would fail in the driver (a 500). The range is checked
+  // first so a huge integer is told the range, not that it is no integer.
+  exitCode: z
+    .number({ error: 'exit_code must be an integer' })
+    .min(-2_147_483_648, { error: EXIT_CODE_RANGE })
+    .max(2_147_483_647, { error: EXIT_CODE_RANGE })
+    .int({ error: 'exit_code must be an integer' })
+    .nullish(),
+  exitReason: z
+    .string({ error: 'exit_reason must be a string' })
+    .refine((s) => !unstorableText(s), { error: (iss) => `exit_reason must not contain ${unstorableText(iss.input as string)}` })
+    .nullish(),
+});
+
 export interface RunServiceDeps {
   db: Db;
   bus: EventBus;
@@ -143,50 +167,8 @@ export interface RunServiceDeps {
   metrics?: Metrics;
   /** Routing checks at execute; built from db and engines when absent. */
   clusters?: ClusterService;
-}
-
-export function reservedEnvNames(config: Config): string[] {
-  return ['FLOTILLA_RUN_ID', 'FLOTILLA_SERVER_MODE', config.ownerIdVar, 'AWS_ROLE_SESSION_NAME'];
-}
-
-export function newRunId(engine: string): string {
-  const prefix = `${engine}-`;
-  // Hex without dashes, so the id is a clean DNS label for Kubernetes Job names.
-  return prefix + randomUUID().replace(/-/g, '').slice(-(36 - prefix.length));
-}
-
-export function toEngineRun(row: RunRow): EngineRun {
-  return {
-    runId: row.runId,
-    definitionId: row.definitionId,
-    definitionVersion: row.definitionVersion,
-    alias: row.alias,
-    groupName: row.groupName,
-    image: row.image,
-    command: row.command,
-    env: row.env,
-    cpu: row.cpu,
-    memory: row.memory,
-    cpuLimit: row.cpuLimit,
-    memoryLimit: row.memoryLimit,
-    gpu: row.gpu,
-    ephemeralStorage: row.ephemeralStorage,
-    clusterName: row.clusterName,
-    owner: row.owner,
-    labels: row.labels,
-    nodeLifecycle: row.nodeLifecycle,
-    activeDeadlineSeconds: row.activeDeadlineSeconds,
-    arch: row.arch,
-    serviceAccount: row.serviceAccount,
-    status: row.status as RunStatus,
-    attempt: row.attempt,
-    engineRef: row.engineRef,
-    podName: row.podName,
-    namespace: row.namespace,
-    queuedAt: row.queuedAt,
-    startedAt: row.startedAt,
-    finishedAt: row.finishedAt,
-  };
+  /** The engine-facing side; built from the same deps when absent. */
+  updates?: RunUpdates;
 }
 
 /**
@@ -211,9 +193,6 @@ function nulIssues(value: unknown, path: (string | number)[] = [], issues: Field
   return issues;
 }
 
-/** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
-const unstorable = (key: string) => key.includes('\0');
-
 /** ECS refuses a RunTask whose container overrides exceed 8 KiB; say so now, not at submit. */
 export const ECS_OVERRIDES_MAX_BYTES = 8192;
 function checkEcsOverrideSize(command: string | null, env: EnvVar[]): void {
@@ -228,18 +207,10 @@ function checkEcsOverrideSize(command: string | null, env: EnvVar[]): void {
   }
 }
 
-export function stopReason(by?: string | null): string {
-  return by ? `Task terminated by - ${by}` : 'Task terminated by user';
-}
-
 export function createRunService(deps: RunServiceDeps) {
-  const { db, bus, config, logger } = deps;
+  const { db, config } = deps;
   const clusters = deps.clusters ?? createClusterService(deps);
-
-  async function publish(run: RunRow): Promise<void> {
-    const event = { runId: run.runId, status: run.status, run: runSnapshot(run) };
-    await Promise.all([bus.publish('run.status', event, run.runId), bus.publish('runs.changed', event)]);
-  }
+  const updates = deps.updates ?? createRunUpdates(deps);
 
   function enabledEngines(): EngineName[] {
     return deps.engines?.names() ?? config.enabledEngines ?? [config.defaultEngine ?? 'local'];
@@ -282,23 +253,7 @@ export function createRunService(deps: RunServiceDeps) {
     };
   }
 
-  /** Moves a run and publishes the change; undefined when the race was lost. */
-  async function transition(
-    runId: string,
-    to: RunStatus,
-    facts: store.RunFacts,
-    reason: string | null,
-    opts: { from?: RunStatus[]; claimedBy?: string; attempt?: number; detail?: Record<string, unknown> } = {},
-  ): Promise<RunRow | undefined> {
-    const result = await store.transitionRun(db, runId, to, facts, { reason, detail: opts.detail }, opts);
-    if (result?.run.status === 'STOPPED') deps.metrics?.observeStopped(result.run);
-    if (result) await publish(result.run);
-    return result?.run;
-  }
-
   const service = {
-    publish,
-    transition,
     enabledEngines,
 
     async execute(target: { definitionId?: string; alias?: string }, input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<RunRow> {
@@ -354,7 +309,7 @@ export function createRunService(deps: RunServiceDeps) {
       v: ExecuteFields,
       opts: { dryRun?: boolean; executionRequestCustom?: Record<string, unknown>; /** Who executed it (audit). */ actor?: string | null } = {},
     ): Promise<{ run: RunRow; created: boolean }> {
-      const reserved = reservedEnvNames(config);
+      const reserved = reservedEnvNames(config.ownerIdVar);
       for (const e of v.env) {
         if (reserved.includes(e.name)) throw new ConflictError(`environment variable ${e.name} is reserved`);
       }
@@ -453,14 +408,12 @@ export function createRunService(deps: RunServiceDeps) {
             if (earlier) return { run: earlier, created: false };
             return { run: await insert(tx), created: true };
           });
-      if (created) {
-        await Promise.all([publish(run), bus.publish('runs.queued', { runId: run.runId })]);
-      }
+      if (created) await updates.queued(run);
       return { run, created };
     },
 
     async get(runId: string): Promise<RunRow> {
-      const run = unstorable(runId) ? undefined : await store.getRun(db, runId);
+      const run = await store.getRun(db, runId);
       if (!run) throw new NotFoundError(`Run with id ${runId} not found`);
       return run;
     },
@@ -487,143 +440,33 @@ export function createRunService(deps: RunServiceDeps) {
       const stopOne = async (target: RunRow): Promise<void> => {
         if (seen.has(target.runId)) return;
         seen.add(target.runId);
-        if (target.status !== 'STOPPED') {
-          const reason = stopReason(opts.by);
-          const now = new Date();
-          const stopped = await transition(
-            target.runId,
-            'STOPPED',
-            { exitCode: 1, exitReason: reason, finishedAt: now, claimedBy: null, claimExpiresAt: null },
-            reason,
-            { detail: { action: 'stop', by: opts.by ?? null, actor: actor?.id ?? null } },
-          );
-          // A QUEUED run has no engine object yet; if a submitter is launching it right
-          // now, the submitter loses the race and terminates what it launched.
-          if (stopped && (target.engineRef || target.status === 'PENDING' || target.status === 'RUNNING')) {
-            await service.terminateOnEngine(stopped, reason);
-          }
-        }
+        if (target.status !== 'STOPPED') await updates.stop(target, stopReason(opts.by), opts.by ?? null, actor?.id ?? null);
         for (const child of await store.listChildRuns(db, target.runId)) await stopOne(child);
       };
       await stopOne(run);
       return service.get(runId);
     },
 
-    async terminateOnEngine(run: RunRow, reason: string): Promise<void> {
-      const engine = deps.engines?.get(run.engine as EngineName);
-      if (!engine) {
-        logger.warn({ runId: run.runId, engine: run.engine }, 'cannot terminate: engine not enabled in this process');
-        await appendRunEvents(db, [{ runId: run.runId, kind: 'warning', reason: `engine ${run.engine} is not enabled in this process; the job may still be running there` }]);
-        return;
-      }
-      try {
-        await engine.terminate(toEngineRun(run), reason);
-      } catch (err) {
-        logger.error({ err, runId: run.runId }, 'terminate failed');
-        deps.metrics?.engineError(run.engine, 'terminate', err);
-        await appendRunEvents(db, [{ runId: run.runId, kind: 'warning', reason: `terminate failed: ${errorMessage(err)}` }]);
-      }
-    },
-
     /** A job's self-report (`PUT /{run_id}/status`): precedence rules apply, a lost race is fine. */
     async report(runId: string, input: { status?: unknown; exitCode?: unknown; exitReason?: unknown }, actor: Actor | null = LOCAL_ADMIN): Promise<RunRow> {
       assertAllowed(actor, 'run.report');
       if (actor !== LOCAL_ADMIN) assertAllowed(actor, 'run.report', { ownerId: (await service.get(runId)).owner });
-      if (!isRunStatus(input.status)) {
-        // Not String(): an array nested thousands deep would overflow the stack joining itself.
-        const shown = input.status !== null && typeof input.status === 'object' ? (Array.isArray(input.status) ? 'an array' : 'an object') : String(input.status);
-        throw new ValidationError([{ path: ['status'], message: `status ${shown} is invalid` }]);
-      }
-      if (input.exitCode !== undefined && input.exitCode !== null && !Number.isInteger(input.exitCode)) {
-        throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be an integer' }]);
-      }
-      // A 32-bit column: a larger integer would fail in the driver (a 500).
-      if (typeof input.exitCode === 'number' && (input.exitCode < -2_147_483_648 || input.exitCode > 2_147_483_647)) {
-        throw new ValidationError([{ path: ['exit_code'], message: 'exit_code must be between -2147483648 and 2147483647' }]);
-      }
-      if (input.exitReason !== undefined && input.exitReason !== null && typeof input.exitReason !== 'string') {
-        throw new ValidationError([{ path: ['exit_reason'], message: 'exit_reason must be a string' }]);
-      }
-      const nul = nulIssues({ exitReason: input.exitReason });
-      if (nul.length) throw new ValidationError(nul);
+      const parsed = reportSchema.safeParse({ status: input.status, exitCode: input.exitCode, exitReason: input.exitReason });
+      // The first problem only, in field order, as the classic service answered.
+      if (!parsed.success) throw toValidationError(new z.ZodError(parsed.error.issues.slice(0, 1)), snakeCase);
+      const { status, exitCode, exitReason } = parsed.data;
       const run = await service.get(runId);
-      const status = input.status;
-      const facts: store.RunFacts = {};
-      if (typeof input.exitCode === 'number') facts.exitCode = input.exitCode;
-      if (typeof input.exitReason === 'string') facts.exitReason = input.exitReason;
-      if (status === 'RUNNING' && !run.startedAt) facts.startedAt = new Date();
-      if (status === 'STOPPED') {
-        facts.finishedAt = new Date();
-        if (!run.startedAt) facts.startedAt = facts.finishedAt;
-      }
+      const facts = reportFacts(run, status, { exitCode, exitReason });
       if (status === run.status) {
         if (status !== 'STOPPED' && Object.keys(facts).length) await store.updateRunFacts(db, runId, facts);
       } else {
-        await transition(runId, status, facts, 'reported by the job', { detail: { action: 'report' } });
+        await updates.transition(runId, status, facts, 'reported by the job', { detail: { action: 'report' } });
       }
       return service.get(runId);
-    },
-
-    /** Applies what an engine says about a run (push or reconcile). */
-    async applyUpdate(run: RunRow, update: StatusUpdate): Promise<RunRow | undefined> {
-      const facts: store.RunFacts = { missingSince: null };
-      if (update.engineRef) facts.engineRef = update.engineRef;
-      if (update.podName) facts.podName = update.podName;
-      if (update.instance?.instanceId) facts.instanceId = update.instance.instanceId;
-      if (update.instance?.dnsName) facts.instanceDnsName = update.instance.dnsName;
-      if (update.granted?.cpu) facts.cpu = update.granted.cpu;
-      if (update.granted?.memory) facts.memory = update.granted.memory;
-      if (update.usage?.maxMemoryMb) facts.maxMemoryUsed = Math.round(update.usage.maxMemoryMb);
-      if (update.usage?.maxCpu) facts.maxCpuUsed = Math.round(update.usage.maxCpu);
-      if (update.status === 'RUNNING' || update.status === 'STOPPED') {
-        if (!run.startedAt) facts.startedAt = update.startedAt ?? update.finishedAt ?? new Date();
-      }
-      if (update.status === 'STOPPED') {
-        facts.finishedAt = update.finishedAt ?? new Date();
-        facts.exitCode = update.exitCode ?? null;
-        facts.exitReason = update.exitReason ?? null;
-        facts.claimedBy = null;
-        facts.claimExpiresAt = null;
-      }
-      if (update.status === 'NEEDS_RETRY') {
-        facts.lastError = update.exitReason ?? 'engine asked for a retry';
-        facts.exitReason = update.exitReason ?? null;
-      }
-      await service.recordEngineEvents(run.runId, update.events);
-      // The update describes the attempt `run` was read on. If the run has been retried
-      // since (a reconcile batch read before a retry), it is about the old backend object
-      // and must not move or change the new attempt.
-      const attempt = run.attempt;
-      if (update.status === run.status) {
-        const changed = Object.entries(facts).some(([k, v]) => k !== 'missingSince' && (run as Record<string, unknown>)[k] !== v);
-        if (!changed && run.missingSince === null) return run;
-        const row = await store.updateRunFacts(db, run.runId, facts, { status: update.status, attempt });
-        if (row && changed) await publish(row);
-        return row;
-      }
-      return transition(run.runId, update.status, facts, update.exitReason ?? null, { detail: { source: 'engine' }, attempt });
-    },
-
-    async recordEngineEvents(runId: string, events: EngineEvent[] | undefined): Promise<void> {
-      if (!events?.length) return;
-      await appendRunEvents(
-        db,
-        events.map((e) => ({
-          runId,
-          kind: 'engine',
-          at: e.at,
-          reason: e.reason,
-          detail: { event_type: e.eventType, message: e.message, source_object: e.sourceObject ?? null },
-          // An engine re-reports what it saw before a worker restart (its memory of reported
-          // events is per process); the same event gives the same key and is stored once.
-          dedupeKey: createHash('md5')
-            .update([e.at.toISOString(), e.eventType, e.reason, e.sourceObject ?? '', e.message].join('\n'))
-            .digest('hex'),
-        })),
-      );
     },
   };
   return service;
 }
+
 
 export type RunService = ReturnType<typeof createRunService>;

@@ -8,9 +8,11 @@ import type { Metrics } from '../metrics.js';
 import { createClusterService } from './clusterService.js';
 import { createDefinitionService } from './definitionService.js';
 import { createRunService } from './runService.js';
+import { createRunUpdates } from './runUpdates.js';
 import { createTemplateService } from './templateService.js';
 import { createLogService } from './logService.js';
 import { createLiveService } from './liveService.js';
+import { createActivity } from './activity.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -25,12 +27,18 @@ export interface ServiceDeps {
 
 export function createServices(deps: ServiceDeps) {
   const clusters = createClusterService(deps);
-  const runs = createRunService({ ...deps, clusters });
+  const activity = createActivity();
+  deps.metrics?.observe(activity);
+  const runUpdates = createRunUpdates({ ...deps, activity });
+  const runs = createRunService({ ...deps, clusters, updates: runUpdates });
   return {
     // A forced delete stops the definition's runs through the one stop path.
     definitions: createDefinitionService({ ...deps, stopRun: (runId, by) => runs.stop(runId, { by }) }),
     clusters,
     runs,
+    runUpdates,
+    /** What happens to runs and engine calls; the metrics listen. Worker loops report here too. */
+    activity,
     templates: createTemplateService({ db: deps.db, runs }),
     logs: createLogService({ ...deps, completeWaitMs: deps.config.logCompleteWaitMs }),
     live: createLiveService(deps),

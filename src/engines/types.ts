@@ -1,5 +1,5 @@
-// The engine contract (spec/engines.md). Engines receive their config in the constructor,
-// never read process.env, and import nothing from the rest of Flotilla but this file and
+// The engine contract (docs/engines.md). Engines receive their config in the constructor,
+// never read process.env, and import nothing from the rest of Flotilla but this file, io.ts and
 // errors.ts. Every call is safe to repeat.
 
 export type RunStatus = 'QUEUED' | 'PENDING' | 'RUNNING' | 'STOPPED' | 'NEEDS_RETRY';

@@ -1,5 +1,5 @@
-// Typed topics of the event bus (DESIGN §5). Payloads are small JSON objects; anything
-// large (a log chunk's text) is read back from Postgres when a subscriber needs it.
+// Typed topics of the event bus (docs/architecture.md "Events and live updates"). A log
+// event carries its chunk's text; Postgres is read only to fill a gap or catch up.
 import type { RunLogRow, RunRow } from '../db/schema.js';
 
 export interface RunStatusEvent {
@@ -16,6 +16,7 @@ export type RunJsonSnapshot = {
 export interface RunLogEvent {
   runId: string;
   seq: number;
+  /** stdout, stderr, or `eof`: the run is STOPPED and every chunk is persisted. */
   stream: string;
   at: string;
   text: string;
@@ -30,7 +31,6 @@ export interface Topics {
 
 export type TopicName = keyof Topics;
 
-/** `run.log` events with stream `eof` say: the run is STOPPED and every chunk is persisted. */
 /** Per-run topics carry the run id in the channel name; global ones do not. */
 export function channel(topic: TopicName, runId?: string): string {
   return runId && (topic === 'run.status' || topic === 'run.log') ? `flotilla:${topic}:${runId}` : `flotilla:${topic}`;

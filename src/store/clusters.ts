@@ -2,6 +2,7 @@
 import { and, asc, count, eq, inArray, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { clusters, runs, type ClusterRow } from '../db/schema.js';
+import { isStorableKey } from './keys.js';
 import { preparedFor } from './prepared.js';
 
 export type NewClusterRow = typeof clusters.$inferInsert;
@@ -11,6 +12,7 @@ export async function listClusters(db: DbOrTx): Promise<ClusterRow[]> {
 }
 
 export async function getCluster(db: DbOrTx, name: string): Promise<ClusterRow | undefined> {
+  if (!isStorableKey(name)) return undefined;
   const query = preparedFor(db, 'cluster_by_name', (d) => d.select().from(clusters).where(eq(clusters.name, sql.placeholder('name'))).prepare('flotilla_cluster_by_name'));
   const [row] = await query.execute({ name });
   return row;

@@ -3,6 +3,7 @@ import { and, asc, count, eq, inArray, isNull, like, ne, sql } from 'drizzle-orm
 import type { DbOrTx } from '../db/client.js';
 import { definitionHistory, runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
+import { isStorableKey } from './keys.js';
 import { preparedFor } from './prepared.js';
 
 export const definitionColumns: ColumnMap = {
@@ -28,6 +29,7 @@ const live = isNull(taskDefinitions.archivedAt);
 
 /** A live definition by id; archived ones only with `includeArchived` (their runs still point at them). */
 export async function getDefinitionById(db: DbOrTx, id: string, opts: { includeArchived?: boolean } = {}): Promise<TaskDefinitionRow | undefined> {
+  if (!isStorableKey(id)) return undefined;
   if (opts.includeArchived) {
     const [archived] = await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id));
     return archived;
@@ -41,6 +43,7 @@ export async function getDefinitionById(db: DbOrTx, id: string, opts: { includeA
 
 /** The live definition with this alias (archived ones may share it). */
 export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<TaskDefinitionRow | undefined> {
+  if (!isStorableKey(alias)) return undefined;
   const query = preparedFor(db, 'definition_by_alias', (d) =>
     d.select().from(taskDefinitions).where(and(eq(taskDefinitions.alias, sql.placeholder('alias')), live)).prepare('flotilla_definition_by_alias'),
   );
@@ -49,8 +52,9 @@ export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<T
 }
 
 export async function getDefinitionsByIds(db: DbOrTx, ids: readonly string[]): Promise<TaskDefinitionRow[]> {
-  if (ids.length === 0) return [];
-  return db.select().from(taskDefinitions).where(inArray(taskDefinitions.definitionId, [...ids]));
+  const storable = ids.filter(isStorableKey);
+  if (storable.length === 0) return [];
+  return db.select().from(taskDefinitions).where(inArray(taskDefinitions.definitionId, storable));
 }
 
 /** Applies `changes`, bumps version; undefined when the definition does not exist. */

@@ -1,11 +1,15 @@
 // Every read and write of runs. Status changes go through `transitionRun`: one conditional
-// UPDATE plus a run_events row in one transaction; a lost race returns undefined.
+// UPDATE plus a run_events row in one transaction; a lost race returns undefined. Which
+// moves are allowed is not decided here: the caller (domain/runUpdates.ts) passes the
+// predecessors from domain/lifecycle.ts.
 import { and, count, eq, getTableColumns, inArray, lt, min, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
-import type { RunStatus } from '../domain/statuses.js';
-import { predecessorsOf } from '../domain/statuses.js';
 import { keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
+import { isStorableKey } from './keys.js';
+
+type RunStatus = RunRow['status'];
+type EngineName = RunRow['engine'];
 
 export const runColumns: ColumnMap = {
   run_id: runs.runId,
@@ -48,6 +52,8 @@ export type RunFacts = Partial<
     | 'cpu'
     | 'memory'
     | 'logCursor'
+    | 'stopRequestedAt'
+    | 'stopConfirmedAt'
     | 'maxMemoryUsed'
     | 'maxCpuUsed'
   >
@@ -87,13 +93,15 @@ function runFromDriverRow(raw: Record<string, unknown>): RunRow {
 }
 
 export async function getRun(db: DbOrTx, runId: string): Promise<RunRow | undefined> {
+  if (!isStorableKey(runId)) return undefined;
   const [row] = await db.select().from(runs).where(eq(runs.runId, runId));
   return row;
 }
 
 export async function getRunsByIds(db: DbOrTx, ids: readonly string[]): Promise<RunRow[]> {
-  if (ids.length === 0) return [];
-  return db.select().from(runs).where(inArray(runs.runId, [...ids]));
+  const storable = ids.filter(isStorableKey);
+  if (storable.length === 0) return [];
+  return db.select().from(runs).where(inArray(runs.runId, storable));
 }
 
 /** The most recent run with this idempotence key queued since `since` that did not fail. */
@@ -114,9 +122,9 @@ export async function findByIdempotenceKey(db: DbOrTx, key: string, since: Date)
 }
 
 /**
- * Moves a run to `to` if its current status allows it (and, when given, only while
- * `claimedBy` holds it, and only while it is still on `attempt`). Returns the updated row,
- * or undefined when the race was lost.
+ * Moves a run to `to` if its current status is one of `opts.from` (and, when given, only
+ * while `claimedBy` holds it, and only while it is still on `attempt`). Returns the updated
+ * row, or undefined when the race was lost.
  */
 export async function transitionRun(
   db: Db,
@@ -124,18 +132,18 @@ export async function transitionRun(
   to: RunStatus,
   facts: RunFacts,
   event: TransitionEvent,
-  opts: { from?: RunStatus[]; claimedBy?: string; attempt?: number } = {},
+  opts: { from: readonly RunStatus[]; claimedBy?: string; attempt?: number },
 ): Promise<{ run: RunRow; from: RunStatus } | undefined> {
-  const from = opts.from ?? predecessorsOf(to);
+  const { from } = opts;
   return db.transaction(async (tx) => {
     const [current] = await tx
       .select({ status: runs.status, attempt: runs.attempt })
       .from(runs)
       .where(eq(runs.runId, runId))
       .for('update');
-    if (!current || !from.includes(current.status as RunStatus)) return undefined;
+    if (!current || !from.includes(current.status)) return undefined;
     if (opts.attempt !== undefined && current.attempt !== opts.attempt) return undefined;
-    const conditions = [eq(runs.runId, runId), inArray(runs.status, from)];
+    const conditions = [eq(runs.runId, runId), inArray(runs.status, [...from])];
     if (opts.claimedBy) conditions.push(eq(runs.claimedBy, opts.claimedBy));
     if (opts.attempt !== undefined) conditions.push(eq(runs.attempt, opts.attempt));
     const [row] = await tx
@@ -152,7 +160,7 @@ export async function transitionRun(
       reason: event.reason ?? null,
       detail: event.detail ?? {},
     });
-    return { run: row, from: current.status as RunStatus };
+    return { run: row, from: current.status };
   });
 }
 
@@ -200,7 +208,7 @@ export async function fillMissingEngineFacts(
  * Claims up to `limit` due QUEUED runs for `workerId` (FOR UPDATE SKIP LOCKED, so workers
  * never claim the same run), leasing them until `leaseMs` from now.
  */
-export async function claimDueRuns(db: DbOrTx, workerId: string, engines: string[], limit: number, leaseMs: number): Promise<RunRow[]> {
+export async function claimDueRuns(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
   if (engines.length === 0) return [];
   const rows = await db.execute<{ run_id: string }>(sql`
     update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
@@ -209,7 +217,7 @@ export async function claimDueRuns(db: DbOrTx, workerId: string, engines: string
       where status = 'QUEUED'
         and (next_attempt_at is null or next_attempt_at <= now())
         and (claim_expires_at is null or claim_expires_at < now())
-        and ${inArray(runs.engine, engines)}
+        and ${inArray(runs.engine, [...engines])}
       order by queued_at
       limit ${limit}
       for update skip locked
@@ -231,7 +239,7 @@ export async function releaseQueuedClaim(db: DbOrTx, runId: string, workerId: st
 export async function claimActiveRuns(
   db: DbOrTx,
   workerId: string,
-  engines: string[],
+  engines: readonly EngineName[],
   limit: number,
   leaseMs: number,
   exclude: string[],
@@ -243,7 +251,7 @@ export async function claimActiveRuns(
       select run_id from ${runs}
       where status in ('PENDING', 'RUNNING')
         and (claim_expires_at is null or claim_expires_at < now() or claimed_by = ${workerId})
-        and ${inArray(runs.engine, engines)}
+        and ${inArray(runs.engine, [...engines])}
         ${exclude.length ? sql`and ${notInArray(runs.runId, exclude)}` : sql``}
       order by updated_at
       limit ${limit}
@@ -277,7 +285,7 @@ export async function releaseExpiredClaims(db: DbOrTx): Promise<number> {
 }
 
 /** Runs whose output still needs collecting, leased to `workerId` for log collection. */
-export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: string[], limit: number, leaseMs: number): Promise<RunRow[]> {
+export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
   if (engines.length === 0 || limit <= 0) return [];
   const rows = await db.execute<{ run_id: string }>(sql`
     update ${runs} set log_claimed_by = ${workerId}, log_claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
@@ -285,7 +293,7 @@ export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: st
       select run_id from ${runs}
       where logs_complete = false and status in ('RUNNING', 'STOPPED')
         and (log_claim_expires_at is null or log_claim_expires_at < now())
-        and ${inArray(runs.engine, engines)}
+        and ${inArray(runs.engine, [...engines])}
       order by queued_at
       limit ${limit}
       for update skip locked

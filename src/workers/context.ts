@@ -2,11 +2,11 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
-import type { RunService } from '../domain/runService.js';
+import type { RunUpdates } from '../domain/runUpdates.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { Activity } from '../domain/activity.js';
 
 /** What every worker loop is given. */
 export interface WorkerContext {
@@ -15,10 +15,14 @@ export interface WorkerContext {
   bus: EventBus;
   config: Config;
   logger: Logger;
-  runs: RunService;
+  /** Every status move a worker makes goes through these verbs. */
+  updates: RunUpdates;
   engines: EngineRegistry;
-  /** Absent in tests that do not look at metrics. */
-  metrics?: Metrics;
+  /**
+   * Where the loops report dispatches, engine errors and collected log lines (the metrics
+   * listen there: services.activity). Absent: a fresh one nobody listens to.
+   */
+  activity?: Activity;
 }
 
 export function newWorkerId(): string {

@@ -2,22 +2,26 @@
 // the order that loses nothing: stop claiming, then flush logs and give leases back.
 import type { WorkerName } from '../config.js';
 import type { WorkerContext } from './context.js';
-import { startLoop, type Loop } from './loop.js';
+import { startLoop, type Loop, type LoopStatus } from './loop.js';
 import { createSubmitter } from './submitter.js';
 import { createStatusSync } from './statusSync.js';
 import { createRetrier } from './retrier.js';
 import { createLogCollector } from './logCollector.js';
 import { createSweeper } from './sweeper.js';
+import { createActivity } from '../domain/activity.js';
 
 export interface Workers {
   loops: Loop[];
+  /** What each loop is doing (for /health/ready and /metrics). */
+  status(): LoopStatus[];
   stop(): Promise<void>;
   wakeAll(): void;
 }
 
 const LOG_INTERVAL_MS = 250;
 
-export function startWorkers(ctx: WorkerContext, enabled: readonly WorkerName[] = ctx.config.workers.enabled): Workers {
+export function startWorkers(given: WorkerContext, enabled: readonly WorkerName[] = given.config.workers.enabled): Workers {
+  const ctx: WorkerContext = { ...given, activity: given.activity ?? createActivity() };
   const { config, logger, bus } = ctx;
   const loops: Loop[] = [];
   const unsubscribers: (() => void)[] = [];
@@ -63,6 +67,7 @@ export function startWorkers(ctx: WorkerContext, enabled: readonly WorkerName[] 
 
   return {
     loops,
+    status: () => loops.map((l) => l.status()),
     wakeAll: () => loops.forEach((l) => l.wake()),
     async stop() {
       for (const u of unsubscribers) u();

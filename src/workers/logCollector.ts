@@ -3,9 +3,8 @@
 // transaction, then publishes them. A collector that dies resumes from the stored cursor,
 // so nothing is lost or repeated. When the run is STOPPED and its output ended, the run's
 // logs are marked complete and the engine may release the backend object.
-import type { EngineName } from '../config.js';
 import type { RunRow } from '../db/schema.js';
-import { toEngineRun } from '../domain/runService.js';
+import { toEngineRun } from '../domain/runUpdates.js';
 import type { LogChunk } from '../engines/types.js';
 import { logEvent } from '../events/topics.js';
 import { lastLogSeq, type NewLogChunk } from '../store/runLogs.js';
@@ -40,7 +39,7 @@ export function createLogCollector(ctx: WorkerContext) {
   const leaseMs = config.workers.leaseMs;
 
   async function collect(run: RunRow, signal: AbortSignal): Promise<void> {
-    const engine = engines.get(run.engine as EngineName);
+    const engine = engines.get(run.engine);
     if (!engine) return;
     const log = logger.child({ runId: run.runId });
     let seq = await lastLogSeq(db, run.runId);
@@ -74,7 +73,7 @@ export function createLogCollector(ctx: WorkerContext) {
           const inserted = await storeLogBatch(target, seq, rows, cursor, storedCursor);
           seq += inserted.length;
           storedCursor = cursor;
-          ctx.metrics?.logsCollected(run.engine, rows);
+          ctx.activity?.emit('logsCollected', run.engine, rows);
           await Promise.all(inserted.map((row) => bus.publish('run.log', logEvent(row), run.runId)));
         } catch (err) {
           failure = err;
@@ -117,7 +116,7 @@ export function createLogCollector(ctx: WorkerContext) {
     } catch (err) {
       await flush().catch(() => {});
       if (!(err instanceof LeaseLost)) {
-        if (err !== failure) ctx.metrics?.engineError(run.engine, 'logs', err);
+        if (err !== failure) ctx.activity?.emit('engineError', run.engine, 'logs', err);
         log.warn({ err }, 'log collection interrupted; will resume from the last stored position');
         await store.finishLogCollection(db, run.runId, workerId, false).catch(() => {});
       }

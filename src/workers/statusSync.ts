@@ -2,18 +2,16 @@
 // they come, and a reconcile pass over leased batches as the safety net.
 import type { EngineName } from '../config.js';
 import type { RunRow } from '../db/schema.js';
-import { toEngineRun } from '../domain/runService.js';
+import { MISSING_GRACE_MS } from '../domain/lifecycle.js';
+import { toEngineRun } from '../domain/runUpdates.js';
 import type { StatusUpdate } from '../engines/types.js';
 import * as store from '../store/runs.js';
 import type { WorkerContext } from './context.js';
 
-/** A backend object missing for this long means the run is over (spec/engines.md). */
-export const MISSING_GRACE_MS = 30 * 60 * 1000;
-export const MISSING_REASON = 'Job either timed out or not found on the cluster.';
 const BATCH = 500;
 
 export function createStatusSync(ctx: WorkerContext) {
-  const { db, logger, runs, engines, workerId, config } = ctx;
+  const { db, logger, updates, engines, workerId, config } = ctx;
 
   async function applyPushed(update: StatusUpdate): Promise<void> {
     const run = await store.getRun(db, update.runId);
@@ -22,13 +20,13 @@ export function createStatusSync(ctx: WorkerContext) {
     if (!run) return;
     // A stopped run does not move, but its engine events still belong on its timeline: an
     // event watch may lag the status watch (Kubernetes pod events after the Job completed).
-    if (run.status === 'STOPPED') return runs.recordEngineEvents(run.runId, update.events);
+    if (run.status === 'STOPPED') return updates.recordEngineEvents(run.runId, update.events);
     // Pushes are at-least-once and unordered (SQS, EventBridge): a late one about an earlier
     // attempt's backend object must not move a retried run. Until the new attempt's object is
     // recorded, which object a push is about cannot be told; the submit result and reconcile cover it.
     if (update.engineRef && run.engineRef && update.engineRef !== run.engineRef) return;
     if (update.engineRef && !run.engineRef && run.attempt > 1) return;
-    await runs.applyUpdate(run, update);
+    await updates.applyUpdate(run, update);
   }
 
   // A watch pushes a run's updates in order; applied concurrently they could land out of
@@ -47,22 +45,22 @@ export function createStatusSync(ctx: WorkerContext) {
   const stopWatches = engines.all().flatMap((engine) => (engine.watch ? [engine.watch(enqueue)] : []));
 
   async function reconcileBatch(batch: RunRow[]): Promise<void> {
-    const byEngine = new Map<string, RunRow[]>();
+    const byEngine = new Map<EngineName, RunRow[]>();
     for (const run of batch) byEngine.set(run.engine, [...(byEngine.get(run.engine) ?? []), run]);
     for (const [name, list] of byEngine) {
-      const engine = engines.get(name as EngineName);
+      const engine = engines.get(name);
       if (!engine) continue;
       const byId = new Map(list.map((r) => [r.runId, r]));
-      const updates = await engine.reconcile(list.map(toEngineRun)).catch((err: unknown) => {
-        ctx.metrics?.engineError(name, 'reconcile', err);
+      const reported = await engine.reconcile(list.map(toEngineRun)).catch((err: unknown) => {
+        ctx.activity?.emit('engineError', name, 'reconcile', err);
         throw err;
       });
-      for (const u of updates) {
+      for (const u of reported) {
         const run = byId.get(u.runId);
         if (!run) continue;
         try {
           if ('missing' in u) await handleMissing(run);
-          else await runs.applyUpdate(run, u);
+          else await updates.applyUpdate(run, u);
         } catch (err) {
           logger.error({ err, runId: run.runId }, 'applying reconciled update failed');
         }
@@ -73,13 +71,11 @@ export function createStatusSync(ctx: WorkerContext) {
   async function handleMissing(run: RunRow): Promise<void> {
     const now = new Date();
     if (!run.missingSince) {
-      await store.updateRunFacts(db, run.runId, { missingSince: now });
+      await updates.markMissing(run, now);
       return;
     }
     if (now.getTime() - run.missingSince.getTime() < MISSING_GRACE_MS) return;
-    await runs.transition(run.runId, 'STOPPED', { exitReason: MISSING_REASON, finishedAt: now, claimedBy: null, claimExpiresAt: null }, MISSING_REASON, {
-      from: ['PENDING', 'RUNNING'],
-    });
+    await updates.lose(run);
   }
 
   async function tick(): Promise<boolean> {

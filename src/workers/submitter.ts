@@ -1,11 +1,9 @@
 // Claims due QUEUED runs (FOR UPDATE SKIP LOCKED + lease) and submits them to their engine.
 // Engines are idempotent on run id, so a worker killed mid-submit is harmless: the lease
 // expires and another worker submits again, getting back what is already there.
-import type { EngineName } from '../config.js';
 import type { RunRow } from '../db/schema.js';
-import { toEngineRun } from '../domain/runService.js';
+import { toEngineRun } from '../domain/runUpdates.js';
 import { FlotillaError, errorMessage } from '../errors.js';
-import * as store from '../store/runs.js';
 import type { WorkerContext } from './context.js';
 
 /** Backoff for a retryable submit error grows with the time the run has waited: 1 s … 60 s. */
@@ -14,87 +12,32 @@ export function submitBackoffMs(run: Pick<RunRow, 'queuedAt'>, now = Date.now())
 }
 
 export function createSubmitter(ctx: WorkerContext) {
-  const { db, config, logger, runs, engines, workerId } = ctx;
-
-  /** Whether the run's move to STOPPED was the engine reporting its end (not a user or the sweeper). */
-  async function stoppedByEngine(runId: string): Promise<boolean> {
-    const stops = (await runs.events(runId)).filter((e) => e.kind === 'status' && e.toStatus === 'STOPPED');
-    return (stops.at(-1)?.detail as { source?: unknown } | undefined)?.source === 'engine';
-  }
+  const { config, logger, updates, engines, workerId, activity } = ctx;
 
   async function submitOne(run: RunRow): Promise<void> {
-    const engine = engines.get(run.engine as EngineName);
+    const engine = engines.get(run.engine);
     if (!engine) {
       // Claimed only runs of enabled engines, so this is a registry bug; give it back.
-      await store.releaseQueuedClaim(db, run.runId, workerId, new Date(Date.now() + 30_000), `engine ${run.engine} is not enabled on ${workerId}`);
+      await updates.release(run, workerId, new Date(Date.now() + 30_000), `engine ${run.engine} is not enabled on ${workerId}`);
       return;
     }
     const log = logger.child({ runId: run.runId, engine: run.engine });
     try {
       const result = await engine.submit(toEngineRun(run));
-      if (result.status !== 'NEEDS_RETRY') ctx.metrics?.observeDispatch(run);
-      const facts: store.RunFacts = {
-        engineRef: result.engineRef,
-        podName: result.podName ?? null,
-        instanceId: result.instance?.instanceId ?? null,
-        instanceDnsName: result.instance?.dnsName ?? null,
-        claimedBy: null,
-        claimExpiresAt: null,
-        lastError: null,
-      };
-      if (result.namespace) facts.namespace = result.namespace;
-      if (result.status === 'RUNNING' || result.status === 'STOPPED') facts.startedAt = result.startedAt ?? new Date();
-      if (result.status === 'STOPPED') {
-        facts.finishedAt = result.finishedAt ?? new Date();
-        facts.exitCode = result.exitCode ?? null;
-        facts.exitReason = result.exitReason ?? null;
-      }
-      if (result.status === 'NEEDS_RETRY') facts.lastError = facts.exitReason = result.exitReason ?? 'engine asked for a retry';
-      const moved = await runs.transition(run.runId, result.status, facts, result.exitReason ?? `submitted to ${run.engine}`, {
-        from: ['QUEUED'],
-        claimedBy: workerId,
-        detail: { engine_ref: result.engineRef },
-      });
-      await runs.recordEngineEvents(run.runId, result.events);
-      if (!moved) {
-        // Lost the race: stopped by a user, or the engine already reported the end.
-        // What submit learned (object name, pod, namespace) is kept either way.
-        await store.fillMissingEngineFacts(db, run.runId, run.attempt, {
-          engineRef: result.engineRef,
-          podName: result.podName ?? null,
-          namespace: result.namespace ?? null,
-          instanceId: result.instance?.instanceId ?? null,
-          instanceDnsName: result.instance?.dnsName ?? null,
-        });
-        const now = await store.getRun(db, run.runId);
-        if (now?.status === 'STOPPED' && (await stoppedByEngine(run.runId))) {
-          // A short command ended and the engine's watch said so before submit returned.
-          // Its backend object still holds the logs: the collector reads them, then
-          // releases it. Terminating here (docker: remove) would lose them.
-          log.debug('run finished before its submit was recorded');
-        } else if (now?.status === 'STOPPED') {
-          log.info('run was stopped while being submitted; terminating what was launched');
-          await engine.terminate(toEngineRun({ ...now, engineRef: result.engineRef }), now.exitReason ?? 'stopped');
-        }
-      }
+      if (result.status !== 'NEEDS_RETRY') activity?.emit('dispatched', run);
+      await updates.submitted(run, result, workerId);
     } catch (err) {
       const reason = errorMessage(err);
-      ctx.metrics?.engineError(run.engine, 'submit', err);
+      activity?.emit('engineError', run.engine, 'submit', err);
       if (err instanceof FlotillaError && err.code === 'PERMANENT_ENGINE') {
         log.warn({ reason }, 'permanent submit error');
-        await runs.transition(
-          run.runId,
-          'STOPPED',
-          { exitReason: reason, finishedAt: new Date(), lastError: reason, claimedBy: null, claimExpiresAt: null },
-          reason,
-          { from: ['QUEUED'], claimedBy: workerId, detail: { source: 'submit' } },
-        );
+        await updates.rejected(run, reason, workerId);
         return;
       }
       // Retryable (busy, throttled, network) or unexpected: stay QUEUED and back off.
       const delay = submitBackoffMs(run);
       log.warn({ reason, retryInMs: delay }, 'submit failed; will retry');
-      await store.releaseQueuedClaim(db, run.runId, workerId, new Date(Date.now() + delay), reason);
+      await updates.release(run, workerId, new Date(Date.now() + delay), reason);
     }
   }
 
@@ -123,7 +66,7 @@ export function createSubmitter(ctx: WorkerContext) {
         more = true;
         continue;
       }
-      const claimed = await store.claimDueRuns(db, workerId, [engine], room, config.workers.leaseMs);
+      const claimed = await updates.claim(workerId, [engine], room, config.workers.leaseMs);
       claimed.forEach(launch);
       if (claimed.length === room) more = true;
     }

@@ -2,12 +2,14 @@
 // runs launched by in-process workers on the local engine.
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RANK, type RunStatus } from '../../src/domain/statuses.js';
+import { RANK, type RunStatus } from '../../src/domain/lifecycle.js';
 import { followUntilReturn } from '../../src/api/graphql/schema/subscriptions.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { encodeLogToken } from '../../src/domain/logService.js';
 import { createDefinition } from '../helpers/factories.js';
 import { record, serveTestApp, sse, wsClient, type ServedApp } from '../helpers/live.js';
+import { waitFinished } from '../helpers/wait.js';
+import { executeGql } from '../helpers/execute.js';
 
 let t: TestApp;
 let served: ServedApp;
@@ -29,21 +31,12 @@ const LOGS = `subscription($id: ID!, $after: String) { runLogs(runId: $id, after
 
 async function execute(command: string, owner = 'live-tester'): Promise<string> {
   const definition = await createDefinition(t.services, { command });
-  const res = await t.gql(
-    `mutation($id: ID!, $owner: String!) { executeTask(definitionId: $id, input: { owner: $owner }) { ... on ExecuteTaskSuccess { run { runId } } } }`,
-    { id: definition.definitionId, owner },
-  );
-  return res.data.executeTask.run.runId;
+  return executeGql(t, definition.definitionId, {}, owner);
 }
 
 /** Waits until the run is STOPPED with its output fully stored. */
 async function finished(runId: string): Promise<void> {
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-    const run = await t.services.runs.get(runId);
-    if (run.status === 'STOPPED' && run.logsComplete) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`run ${runId} did not finish`);
+  await waitFinished(t.services, runId);
 }
 
 function expectRising(statuses: RunStatus[]): void {

@@ -105,9 +105,9 @@ describe('/metrics after runs executed through REST', () => {
       bus: t.bus,
       config: t.config,
       logger: silentLogger,
-      runs: services.runs,
+      updates: services.runUpdates,
       engines: t.engines!,
-      metrics,
+      activity: services.activity,
     });
     await expect.poll(() => value('flotilla_runs{status="STOPPED",engine="local"}'), { timeout: 15_000, interval: 100 }).toBe(2);
     // Logs are complete a little after STOPPED: each run printed three lines.

@@ -91,9 +91,9 @@ describe('adaptive resources at execute', () => {
     const exec = async (n: number) =>
       (await (await t.fetch(`/api/v7/template/${tpl.template_id}/execute`, { method: 'PUT', json: { owner_id: 'ara', engine: 'docker', template_payload: { n } } })).json()) as any;
     const a = await exec(1);
-    await t.services.runs.transition(a.run_id, 'PENDING', {}, 'test');
-    await t.services.runs.transition(a.run_id, 'RUNNING', { startedAt: new Date() }, 'test');
-    await t.services.runs.transition(a.run_id, 'STOPPED', { exitCode: 137, exitReason: 'OOMKilled', finishedAt: new Date() }, 'test');
+    await t.services.runUpdates.transition(a.run_id, 'PENDING', {}, 'test');
+    await t.services.runUpdates.transition(a.run_id, 'RUNNING', { startedAt: new Date() }, 'test');
+    await t.services.runUpdates.transition(a.run_id, 'STOPPED', { exitCode: 137, exitReason: 'OOMKilled', finishedAt: new Date() }, 'test');
     expect(await exec(1)).toMatchObject({ memory: 896 });
     expect(await exec(2)).toMatchObject({ memory: 512 });
   });

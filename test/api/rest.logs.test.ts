@@ -7,6 +7,8 @@ import { encodeLogToken } from '../../src/domain/logService.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition, createRun } from '../helpers/factories.js';
 import { pidOfLocalRef, processGroupMembers } from '../helpers/processes.js';
+import { waitFinished } from '../helpers/wait.js';
+import { executeRest } from '../helpers/execute.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const MiB = 1024 * 1024;
@@ -23,9 +25,7 @@ afterAll(async () => {
 });
 
 async function execute(body: Record<string, unknown> = {}, def = hello): Promise<string> {
-  const res = await t.fetch(`/api/v6/task/${def.definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'alice' }, ...body } });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { run_id: string }).run_id;
+  return (await executeRest(t, def.definitionId, body)).run_id as string;
 }
 
 async function logs(runId: string, lastSeen?: string): Promise<{ status: number; body: any }> {
@@ -37,12 +37,7 @@ async function logs(runId: string, lastSeen?: string): Promise<{ status: number;
 
 /** Waits until the run is STOPPED and its output is fully collected. */
 async function finished(runId: string, timeout = 20_000): Promise<void> {
-  await expect
-    .poll(async () => {
-      const row = await t.services.runs.get(runId);
-      return row.status === 'STOPPED' && row.logsComplete;
-    }, { timeout, interval: 50 })
-    .toBe(true);
+  await waitFinished(t.services, runId, timeout);
 }
 
 describe('before any worker runs', () => {
@@ -125,7 +120,7 @@ describe('with the workers running', () => {
 
     // Only the retry loop runs, so the run stays QUEUED for its second attempt.
     await t.stopWorkers();
-    await t.services.runs.transition(runId, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
+    await t.services.runUpdates.transition(runId, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
     t.startWorkers(['retry']);
     await expect.poll(() => t.services.runs.get(runId).then((r) => `${r.status}/${r.attempt}`), { timeout: 10_000, interval: 50 }).toBe('QUEUED/2');
     await expect.poll(() => processGroupMembers(first), { timeout: 5000, interval: 50 }).toEqual([]);

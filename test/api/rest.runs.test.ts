@@ -291,7 +291,7 @@ describe('getting one run', () => {
   });
 
   it('pod_events holds the engine events of a single run; lists leave it empty', async () => {
-    await t.services.runs.recordEngineEvents(r.running!.runId, [
+    await t.services.runUpdates.recordEngineEvents(r.running!.runId, [
       { at: new Date('2024-05-01T12:00:00Z'), eventType: 'Normal', reason: 'Pulled', message: 'image pulled', sourceObject: 'pod/x' },
     ]);
     const one = (await get(`/api/v6/history/${r.running!.runId}`)).body;
@@ -434,7 +434,7 @@ describe('GET /api/v6/{run_id}/events', () => {
 
   it('includes engine events', async () => {
     const run = await createRun(t.services, { definition: defs.report, status: 'PENDING' });
-    await t.services.runs.recordEngineEvents(run.runId, [{ at: new Date(), eventType: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available' }]);
+    await t.services.runUpdates.recordEngineEvents(run.runId, [{ at: new Date(), eventType: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available' }]);
     const { body } = await get(`/api/v6/${run.runId}/events`);
     expect(body.total).toBe(3);
     expect(body.pod_events[2]).toMatchObject({ event_type: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available' });

@@ -14,6 +14,7 @@ import { startWorkers } from '../../src/workers/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition } from '../helpers/factories.js';
 import { pidOfLocalRef, processGroupMembers } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -29,9 +30,7 @@ afterAll(async () => {
 });
 
 async function execute(body: Record<string, unknown> = {}, def = sleeper): Promise<any> {
-  const res = await t.fetch(`/api/v6/task/${def.definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'alice' }, ...body } });
-  expect(res.status).toBe(200);
-  return res.json();
+  return executeRest(t, def.definitionId, body);
 }
 
 async function run(runId: string): Promise<any> {
@@ -228,7 +227,7 @@ describe('a stop that races a submit in flight', () => {
     const engines = registryOf([gated.engine]);
     const services = createServices({ db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, engines });
     const { app } = createApp({ config: t.config, services, bus: t.bus, logger: silentLogger });
-    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, runs: services.runs, engines }, ['submit']);
+    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, updates: services.runUpdates, engines }, ['submit']);
     try {
       const executed = (await (
         await app.fetch(new Request(`http://flotilla.test/api/v6/task/${sleeper.definitionId}/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'alice' } }) }))

@@ -21,7 +21,6 @@ const OVERLAYS = ['kubernetes', 'ecs'] as const;
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
 const noKubectl = kubectl.error || kubectl.status !== 0 ? 'kubectl is not installed (apt-get install kubectl), so the manifests cannot be rendered' : '';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any };
 
 function render(dir: string): Manifest[] {

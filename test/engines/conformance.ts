@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Engine, EngineRun, LogChunk, MissingRun, StatusUpdate } from '../../src/engines/types.js';
+import { engineRunFixture } from '../helpers/engineRun.js';
 
 export interface ConformanceOptions {
   /** Builds the engine under test (and whatever peer it needs). */
@@ -22,38 +23,15 @@ export interface ConformanceOptions {
 
 export function makeEngineRun(engine: string, overrides: Partial<EngineRun> = {}): EngineRun {
   const runId = `${engine}-${randomUUID()}`.slice(0, 36);
-  return {
+  return engineRunFixture({
     runId,
     definitionId: 'conformance-' + randomUUID(),
-    definitionVersion: 1,
     alias: 'conformance',
     groupName: 'conformance',
-    image: 'flotilla-test:latest',
-    command: 'echo hello',
-    env: [{ name: 'FLOTILLA_RUN_ID', value: runId }],
-    cpu: 256,
-    memory: 512,
-    cpuLimit: 256,
-    memoryLimit: 512,
-    gpu: null,
-    ephemeralStorage: null,
-    clusterName: 'default',
     owner: 'conformance',
-    labels: {},
-    nodeLifecycle: 'spot',
-    activeDeadlineSeconds: null,
-    arch: null,
-    serviceAccount: null,
-    status: 'QUEUED',
-    attempt: 1,
-    engineRef: null,
-    podName: null,
-    namespace: null,
     queuedAt: new Date(),
-    startedAt: null,
-    finishedAt: null,
     ...overrides,
-  };
+  });
 }
 
 /** Polls reconcile until the run is STOPPED (or NEEDS_RETRY); returns the final update. */

@@ -65,7 +65,7 @@ const WORKER_TEST_ENV = {
 
 /** Kills the process group of every run the local engine started under `workdir`. */
 function killLocalRuns(workdir: string): void {
-  let dirs: string[] = [];
+  let dirs: string[];
   try {
     dirs = readdirSync(workdir);
   } catch {
@@ -121,7 +121,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     startWorkers(enabled = config.workers.enabled) {
       if (!engines) throw new Error('createTestApp: pass `engines` to run workers');
       testApp.workers ??= startWorkers(
-        { workerId: newWorkerId(), db: database.db, bus, config, logger: silentLogger, runs: services.runs, engines },
+        { workerId: newWorkerId(), db: database.db, bus, config, logger: silentLogger, updates: services.runUpdates, engines },
         enabled,
       );
       return testApp.workers;

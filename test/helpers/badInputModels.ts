@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import type { GraphQLField } from 'graphql';
 import { REST_VERSIONS } from '../../src/api/app.js';
-import { RUN_STATUSES } from '../../src/domain/statuses.js';
+import { RUN_STATUSES } from '../../src/domain/lifecycle.js';
 import type { Effect, EffectIds } from './badInputTargets.js';
 import {
   applyObjectMutation, applyQueryMutation, encodePath, invalidJsonText, junkValue, mayChangeRoute, objectMutation, oddContentType,
@@ -260,7 +260,10 @@ export function buildRestRequest(route: Route, plan: RestPlan, resolve: (ref: Re
   const q = queryText(query, raw);
   if (plan.queryMutations.length) {
     changed = true;
-    for (const [k, v] of new URLSearchParams(q.slice(1))) blame.push(k), values.push(v);
+    for (const [k, v] of new URLSearchParams(q.slice(1))) {
+      blame.push(k);
+      values.push(v);
+    }
   }
 
   let body: string | undefined;

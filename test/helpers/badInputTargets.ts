@@ -81,7 +81,10 @@ export async function createTargets(t: TestApp, onWrite: () => void, withCluster
         const [row] = await t.database.db.select({ id: taskDefinitions.definitionId }).from(taskDefinitions).where(eq(taskDefinitions.definitionId, f.definitionId));
         next.push(row ? f : await make());
       }
-      if (renew) next.shift(), next.push(await make());
+      if (renew) {
+        next.shift();
+        next.push(await make());
+      }
       fixtures = next;
       if (withClusters && (await t.database.db.select().from(clusters).where(eq(clusters.name, fixtureCluster))).length === 0) await cluster(fixtureCluster);
     },

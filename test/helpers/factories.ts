@@ -1,10 +1,10 @@
 // Factories for definitions and runs in every status. Runs are made the way production
 // makes them: executed through the run service, then moved along the state machine with
-// `services.runs.transition`, so every row has its run_events timeline.
+// `services.runUpdates.transition`, so every row has its run_events timeline.
 import { randomBytes } from 'node:crypto';
 import type { RunRow, TaskDefinitionRow } from '../../src/db/schema.js';
 import type { Services } from '../../src/domain/services.js';
-import type { RunStatus } from '../../src/domain/statuses.js';
+import type { RunStatus } from '../../src/domain/lifecycle.js';
 import type { RunFacts } from '../../src/store/runs.js';
 
 export function uniqueAlias(prefix = 'task'): string {
@@ -18,7 +18,7 @@ export async function createDefinition(services: Services, fields: Record<string
 
 /** Moves a run or fails loudly: a factory that silently lost a transition would lie. */
 export async function moveRun(services: Services, runId: string, to: RunStatus, facts: RunFacts = {}, reason = 'test'): Promise<RunRow> {
-  const row = await services.runs.transition(runId, to, facts, reason);
+  const row = await services.runUpdates.transition(runId, to, facts, reason);
   if (!row) throw new Error(`factory: could not move ${runId} to ${to}`);
   return row;
 }

@@ -13,7 +13,9 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
       await r.connect();
       await r.ping();
     } catch (err) {
-      throw new Error(`TEST_REDIS_URL=${TEST_REDIS_URL} does not answer (${(err as Error).message}). Start Redis: redis-server --daemonize yes --port 6379 --save "" --appendonly no`);
+      throw new Error(`TEST_REDIS_URL=${TEST_REDIS_URL} does not answer (${(err as Error).message}). Start Redis: redis-server --daemonize yes --port 6379 --save "" --appendonly no`, {
+        cause: err,
+      });
     } finally {
       r.disconnect();
     }
@@ -27,6 +29,7 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
     throw new Error(
       `TEST_DATABASE_URL=${TEST_DATABASE_URL} does not answer (${(err as Error).message}).\n` +
         `Start Postgres (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) or unset TEST_DATABASE_URL to test on PGlite.`,
+      { cause: err },
     );
   }
   const TEMPLATE_DB = `flotilla_tpl_${randomBytes(4).toString('hex')}`;

@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/logger.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 import { record, serveTestApp, wsClient } from '../helpers/live.js';
 
 const HOST = process.env.TEST_DOCKER_HOST || undefined;
@@ -139,9 +140,7 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
   }
 
   async function execute(definitionId: string, body: Record<string, unknown> = {}): Promise<string> {
-    const res = await t.fetch(`/api/v6/task/${definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: OWNER }, ...body } });
-    expect(res.status, await res.clone().text()).toBe(200);
-    return ((await res.json()) as { run_id: string }).run_id;
+    return (await executeRest(t, definitionId, body, OWNER)).run_id as string;
   }
 
   async function run(id: string): Promise<Record<string, any>> {
@@ -201,11 +200,13 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
 
   /** Containers the daemon created for a run since `sinceSeconds`, from its event log. */
   async function createEventsFor(id: string, sinceSeconds: number): Promise<number> {
-    const stream = (await docker.docker.getEvents({
+    // dockerode's types only describe the callback form for options with `until`.
+    const getEvents = docker.docker.getEvents as unknown as (opts: object) => Promise<NodeJS.ReadableStream>;
+    const stream = await getEvents.call(docker.docker, {
       since: sinceSeconds,
       until: Math.floor(Date.now() / 1000),
       filters: { type: ['container'], event: ['create'], label: [`flotilla-run-id=${id}`] },
-    } as never)) as unknown as NodeJS.ReadableStream;
+    });
     let text = '';
     for await (const data of stream) text += (data as Buffer).toString('utf8');
     return text.split('\n').filter((l) => l.trim() !== '').length;

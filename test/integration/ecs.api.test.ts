@@ -143,7 +143,7 @@ describe.skipIf(!MOTO_URL)('ECS runs through the REST API and a worker', () => {
     }
     const config = loadConfig({ ...workerEnv, LOG_LEVEL: 'silent' }, 'worker');
     const engines = registryOf([await createEngine('ecs', config, silentLogger)]);
-    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, runs: t.services.runs, engines });
+    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, updates: t.services.runUpdates, engines });
     return {
       async stop() {
         await workers.stop();

@@ -25,6 +25,7 @@ import { createTestApp, type TestApp } from '../helpers/app.js';
 import { uniqueAlias } from '../helpers/factories.js';
 import { TEST_DATABASE_URL, TEST_REDIS_URL } from '../helpers/env.js';
 import { startFlotilla, type FlotillaProcess } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 
 type Json = Record<string, any>;
 
@@ -85,7 +86,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
         if (running) return;
         const config = loadConfig({ ...sharedEnv, LOG_LEVEL: 'silent' }, 'worker');
         const engines = await createEngineRegistry(config, silentLogger, { enabled: ['kubernetes'], defaultName: 'kubernetes' }, lookup);
-        const loops = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, runs: t.services.runs, engines });
+        const loops = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, updates: t.services.runUpdates, engines });
         running = {
           async stop() {
             await loops.stop();
@@ -154,9 +155,7 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
   // ---- helpers ----
 
   async function execute(body: Record<string, unknown> = {}): Promise<string> {
-    const res = await t.fetch(`/api/v6/task/${definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'k8s-api' }, ...body } });
-    const json = (await res.json()) as Json;
-    expect(res.status, JSON.stringify(json)).toBe(200);
+    const json = await executeRest(t, definitionId, body, 'k8s-api');
     expect(json).toMatchObject({ status: 'QUEUED', engine: 'kubernetes' });
     return json.run_id as string;
   }
@@ -321,8 +320,8 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     const id = await execute({ command: 'echo once' });
     await finished(id);
     const event = { at: new Date('2026-01-02T03:04:05Z'), eventType: 'Warning', reason: 'Replayed', message: 'seen by two workers', sourceObject: 'pod/x' };
-    await t.services.runs.recordEngineEvents(id, [event]);
-    await t.services.runs.recordEngineEvents(id, [event, { ...event, message: 'a different event' }]);
+    await t.services.runUpdates.recordEngineEvents(id, [event]);
+    await t.services.runUpdates.recordEngineEvents(id, [event, { ...event, message: 'a different event' }]);
     const replayed = (await podEvents(id)).filter((e) => e.reason === 'Replayed');
     expect(replayed.map((e) => e.message)).toEqual(['seen by two workers', 'a different event']);
   });

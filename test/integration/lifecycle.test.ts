@@ -6,6 +6,7 @@ import type { TaskDefinitionRow } from '../../src/db/schema.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { createDefinition } from '../helpers/factories.js';
 import { pidOfLocalRef, processGroupMembers } from '../helpers/processes.js';
+import { executeRest } from '../helpers/execute.js';
 
 let t: TestApp;
 let def: TaskDefinitionRow;
@@ -19,9 +20,7 @@ afterAll(async () => {
 });
 
 async function execute(body: Record<string, unknown>): Promise<any> {
-  const res = await t.fetch(`/api/v6/task/${def.definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'alice' }, ...body } });
-  expect(res.status).toBe(200);
-  return res.json();
+  return executeRest(t, def.definitionId, body);
 }
 
 async function run(runId: string): Promise<any> {
@@ -150,7 +149,7 @@ describe('retries', () => {
     const { run_id } = await execute({ command: 'echo "run $FLOTILLA_RUN_ID"; sleep 600' });
     const first = await runningAttempt(run_id, 1);
     await expect.poll(() => t.fetch(`/api/v6/${run_id}/logs?raw_text=true`).then((r) => r.text()), { timeout: 10_000, interval: 50 }).toBe(`run ${run_id}\n`);
-    const moved = await t.services.runs.transition(run_id, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
+    const moved = await t.services.runUpdates.transition(run_id, 'NEEDS_RETRY', { lastError: 'node lost', exitReason: 'node lost' }, 'node lost');
     expect(moved?.status).toBe('NEEDS_RETRY');
     await expect.poll(() => processGroupMembers(first), { timeout: 5000, interval: 50 }).toEqual([]);
     const second = await runningAttempt(run_id, 2);

@@ -23,7 +23,7 @@ afterAll(async () => {
 
 async function newRun() {
   const run = await t.services.runs.execute({ definitionId }, { owner: 'live' });
-  await t.services.runs.transition(run.runId, 'RUNNING', { startedAt: new Date() }, 'test');
+  await t.services.runUpdates.transition(run.runId, 'RUNNING', { startedAt: new Date() }, 'test');
   await t.database.db.update((await import('../../src/db/schema.js')).runs).set({ logClaimedBy: WORKER });
   return run.runId;
 }
@@ -40,7 +40,7 @@ async function write(runId: string, fromSeq: number, lines: string[], publish: (
 }
 
 async function finish(runId: string, lastSeq: number) {
-  await t.services.runs.transition(runId, 'STOPPED', { exitCode: 0, finishedAt: new Date() }, 'test');
+  await t.services.runUpdates.transition(runId, 'STOPPED', { exitCode: 0, finishedAt: new Date() }, 'test');
   await store.finishLogCollection(t.database.db, runId, WORKER, true);
   await t.bus.publish('run.log', { runId, seq: lastSeq, stream: 'eof', at: new Date().toISOString(), text: '' }, runId);
 }
@@ -131,9 +131,9 @@ describe('followStatus', () => {
       for await (const r of live.followStatus(run.runId, new AbortController().signal)) seen.push(r.status);
     })();
     await new Promise((r) => setTimeout(r, 100));
-    await t.services.runs.transition(run.runId, 'PENDING', {}, 'test');
-    await t.services.runs.transition(run.runId, 'RUNNING', { startedAt: new Date() }, 'test');
-    await t.services.runs.transition(run.runId, 'STOPPED', { exitCode: 0, finishedAt: new Date() }, 'test');
+    await t.services.runUpdates.transition(run.runId, 'PENDING', {}, 'test');
+    await t.services.runUpdates.transition(run.runId, 'RUNNING', { startedAt: new Date() }, 'test');
+    await t.services.runUpdates.transition(run.runId, 'STOPPED', { exitCode: 0, finishedAt: new Date() }, 'test');
     await done;
     expect(seen[0]).toBe('QUEUED');
     expect(seen[seen.length - 1]).toBe('STOPPED');
@@ -162,9 +162,9 @@ describe('followRuns', () => {
     })();
     await new Promise((r) => setTimeout(r, 50));
     const other = await t.services.runs.execute({ definitionId }, { owner: 'someone-else' });
-    await t.services.runs.transition(other.runId, 'STOPPED', { exitCode: 0 }, 'test');
+    await t.services.runUpdates.transition(other.runId, 'STOPPED', { exitCode: 0 }, 'test');
     const mine = await t.services.runs.execute({ definitionId }, { owner: 'feed-owner' });
-    await t.services.runs.transition(mine.runId, 'STOPPED', { exitCode: 0 }, 'test');
+    await t.services.runUpdates.transition(mine.runId, 'STOPPED', { exitCode: 0 }, 'test');
     await done;
     expect(seen).toEqual(['feed-owner:STOPPED']);
   });

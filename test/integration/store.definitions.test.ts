@@ -170,9 +170,9 @@ describe('delete', () => {
     memory: 512,
     cpuLimit: 256,
     memoryLimit: 512,
-    engine: 'local',
+    engine: 'local' as const,
     clusterName: 'local',
-    status: 'STOPPED',
+    status: 'STOPPED' as const,
     owner: 'tester',
   });
 

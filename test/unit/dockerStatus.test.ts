@@ -62,7 +62,7 @@ describe('docker failures', () => {
   });
 
   it('turns daemon events into timeline entries', () => {
-    const e = eventFromDocker({ Action: 'oom', timeNano: 1_764_418_505_754_920_418, Actor: { ID: 'abc', Attributes: { name: 'flotilla-run-1' } } });
+    const e = eventFromDocker({ Action: 'oom', timeNano: 1_764_418_505_754_920_400, Actor: { ID: 'abc', Attributes: { name: 'flotilla-run-1' } } });
     expect(e).toEqual({ at: new Date(1_764_418_505_754), eventType: 'Warning', reason: 'OOMKilled', message: 'The container exceeded its memory limit and was killed', sourceObject: 'container/flotilla-run-1' });
     expect(eventFromDocker({ Action: 'die', time: 1, Actor: { Attributes: { exitCode: '3' } } })).toMatchObject({ reason: 'Died', message: 'Container exited with code 3' });
     expect(eventFromDocker({ Action: 'exec_start', time: 1 })).toBeNull();

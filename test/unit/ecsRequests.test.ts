@@ -6,11 +6,12 @@ import { buildRunTask, clientToken, runTags, shortRunId } from '../../src/engine
 import { buildTaskDefinition, familyName, fargateSize, taskDefinitionKey } from '../../src/engines/ecs/taskDefinition.js';
 import type { EcsEngineConfig } from '../../src/engines/ecs/index.js';
 import type { EngineRun } from '../../src/engines/types.js';
+import { engineRunFixture } from '../helpers/engineRun.js';
 
 const RUN_ID = 'ecs-0123456789abcdef0123456789abcdef';
 
 function run(overrides: Partial<EngineRun> = {}): EngineRun {
-  return {
+  return engineRunFixture({
     runId: RUN_ID,
     definitionId: 'analytics-5b8e3e0c-6f1d-4c1e-9a57-3f0f3c7d2a11',
     definitionVersion: 3,
@@ -26,25 +27,11 @@ function run(overrides: Partial<EngineRun> = {}): EngineRun {
     memory: 1500,
     cpuLimit: 512,
     memoryLimit: 1500,
-    gpu: null,
-    ephemeralStorage: null,
     clusterName: 'batch',
     owner: 'ada@example.com',
     labels: { team: 'data' },
-    nodeLifecycle: 'spot',
-    activeDeadlineSeconds: null,
-    arch: null,
-    serviceAccount: null,
-    status: 'QUEUED',
-    attempt: 1,
-    engineRef: null,
-    podName: null,
-    namespace: null,
-    queuedAt: new Date('2024-01-01T00:00:00Z'),
-    startedAt: null,
-    finishedAt: null,
     ...overrides,
-  };
+  });
 }
 
 const fargate: EcsEngineConfig = {

@@ -8,11 +8,12 @@ import {
   sanitizeLabelValue,
 } from '../../src/engines/kubernetes/jobManifest.js';
 import type { EngineRun } from '../../src/engines/types.js';
+import { engineRunFixture } from '../helpers/engineRun.js';
 
 const RUN_ID = 'kubernetes-0f8c2d0e-6a1b-4c1e-9d5f-1';
 
 function run(overrides: Partial<EngineRun> = {}): EngineRun {
-  return {
+  return engineRunFixture({
     runId: RUN_ID,
     definitionId: 'analytics-4d3c2b1a-0000-4000-8000-000000000001',
     definitionVersion: 3,
@@ -30,25 +31,9 @@ function run(overrides: Partial<EngineRun> = {}): EngineRun {
     memory: 2048,
     cpuLimit: 2000,
     memoryLimit: 4096,
-    gpu: null,
-    ephemeralStorage: null,
-    clusterName: 'default',
     owner: 'Jane.Doe@Example.com',
-    labels: {},
-    nodeLifecycle: 'spot',
-    activeDeadlineSeconds: null,
-    arch: null,
-    serviceAccount: null,
-    status: 'QUEUED',
-    attempt: 1,
-    engineRef: null,
-    podName: null,
-    namespace: null,
-    queuedAt: new Date('2024-01-01T00:00:00Z'),
-    startedAt: null,
-    finishedAt: null,
     ...overrides,
-  };
+  });
 }
 
 const opts = { namespace: 'flotilla', ttlSecondsAfterFinished: 3600 };

@@ -7,7 +7,7 @@ import type { EventBus } from '../../events/bus.js';
 export interface GraphQLContext {
   services: Services;
   bus: EventBus;
-  /** Per-request batch loaders (no N+1), created in context.ts. */
+  /** Per-request batch loaders (no N+1), created with the context in api/app.ts. */
   loaders: import('./loaders.js').Loaders;
   /**
    * Headers of the request (over WebSocket: of the upgrade request). `stopRun` reads the

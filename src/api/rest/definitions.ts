@@ -7,7 +7,7 @@ import { DEFINITION_FILTER_FIELDS, DEFINITION_SORT_FIELDS } from '../../domain/d
 import type { RestDeps } from './index.js';
 import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
 import { createListParser, integerValue, listEnvelope, parseBooleanParam, parseNonNegativeInt, type FilterConfig } from './listParams.js';
-import { stopOptions } from './runs.js';
+import { stopOptions } from '../headers.js';
 import { definitionJson } from './serialize.js';
 
 /** Body key (lower-cased) → service input key. Keys not listed are ignored, as classic did. */

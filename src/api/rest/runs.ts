@@ -3,7 +3,7 @@
 import type { Context, Hono } from 'hono';
 import { stream as honoStream } from 'hono/streaming';
 import type { RunRow, RunEventRow } from '../../db/schema.js';
-import { RUN_STATUSES } from '../../domain/statuses.js';
+import { RUN_STATUSES } from '../../domain/lifecycle.js';
 import { decodeLogToken, encodeLogToken } from '../../domain/logService.js';
 import { ValidationError } from '../../errors.js';
 import type { RestDeps } from './index.js';
@@ -11,6 +11,7 @@ import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
 import type { Actor } from '../../domain/authorization.js';
 import { createListParser, integerValue, listEnvelope, oneOfValue, type FilterConfig } from './listParams.js';
 import { runJson, podEventJson } from './serialize.js';
+import { stopOptions } from '../headers.js';
 
 const substring: FilterConfig = { kind: 'substring' };
 const exact: FilterConfig = { kind: 'exact' };
@@ -81,22 +82,6 @@ export function toExecuteInput(body: Record<string, unknown>): Record<string, un
   input.owner = owner;
   input.runTags = runTags;
   return input;
-}
-
-/** The e-mail of whoever stops a run: any request header whose name contains `-email`. */
-export function stopperEmail(headers: Headers): string | undefined {
-  for (const [name, value] of headers) {
-    if (name.toLowerCase().includes('-email') && value.trim()) return value.trim();
-  }
-  return undefined;
-}
-
-/**
- * Who stopped a run. With FLOTILLA_AUTH=none anyone may say (the classic `-email` header);
- * signed in, it is the identity, whatever headers the request carries.
- */
-export function stopOptions(actor: Actor | null, headers: Headers): { by: string | undefined; actor: Actor | null } {
-  return { by: actor?.via === 'none' ? stopperEmail(headers) : (actor?.id ?? undefined), actor };
 }
 
 function query(c: Context): URLSearchParams {

@@ -8,8 +8,9 @@ import type { RestDeps } from './index.js';
 import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
 import { listEnvelope, parseNonNegativeInt } from './listParams.js';
 import { omitEmpty, runJson } from './serialize.js';
-import { parseRunList, stopOptions, toExecuteInput } from './runs.js';
+import { parseRunList, toExecuteInput } from './runs.js';
 import { assertAllowed } from '../../domain/authorization.js';
+import { stopOptions } from '../headers.js';
 
 export function templateJson(t: TemplateRow): Record<string, unknown> {
   return omitEmpty(

@@ -2,6 +2,7 @@
 import type Docker from 'dockerode';
 import type { Logger } from '../../logger.js';
 import { LABEL_RUN_ID } from './createBody.js';
+import { abortableSleep, ndjson } from '../io.js';
 
 export interface DockerEvent {
   Type?: string;
@@ -17,17 +18,6 @@ export const WATCHED_ACTIONS = ['create', 'start', 'oom', 'kill', 'die'] as cons
 
 const MAX_RECONNECT_DELAY_MS = 30_000;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Calls `onEvent` for each container event carrying the run-id label, one at a time, in
@@ -47,21 +37,12 @@ export function watchContainerEvents(docker: Docker, onEvent: (e: DockerEvent) =
       try {
         const stream = (await docker.getEvents({ filters, since, abortSignal: signal } as Docker.GetEventsOptions)) as unknown as NodeJS.ReadableStream;
         delay = 250;
-        let rest = '';
-        for await (const data of stream) {
-          rest += (data as Buffer).toString('utf8');
-          let nl: number;
-          while ((nl = rest.indexOf('\n')) >= 0) {
-            const line = rest.slice(0, nl).trim();
-            rest = rest.slice(nl + 1);
-            if (!line) continue;
-            const event = JSON.parse(line) as DockerEvent;
-            if (event.time) since = Math.max(since, event.time);
-            try {
-              await onEvent(event);
-            } catch (err) {
-              logger?.warn({ err, event: event.Action, container: event.Actor?.ID }, 'docker event handler failed');
-            }
+        for await (const event of ndjson<DockerEvent>(stream)) {
+          if (event.time) since = Math.max(since, event.time);
+          try {
+            await onEvent(event);
+          } catch (err) {
+            logger?.warn({ err, event: event.Action, container: event.Actor?.ID }, 'docker event handler failed');
           }
         }
         if (!signal.aborted) logger?.warn('docker event stream ended; reconnecting');
@@ -69,7 +50,7 @@ export function watchContainerEvents(docker: Docker, onEvent: (e: DockerEvent) =
         if (signal.aborted) break;
         logger?.warn({ err, retryInMs: delay }, 'docker event stream failed; reconnecting');
       }
-      await sleep(delay, signal);
+      await abortableSleep(delay, signal);
       delay = Math.min(delay * 2, MAX_RECONNECT_DELAY_MS);
     }
   })();

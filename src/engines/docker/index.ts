@@ -1,4 +1,4 @@
-// The docker engine (spec/engines.md "docker"): one container per run on one daemon.
+// The docker engine (docs/engines.md "docker"): one container per run on one daemon.
 import type Docker from 'dockerode';
 import { PermanentEngineError, RetryableEngineError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../logger.js';
@@ -8,6 +8,7 @@ import { LABEL_ATTEMPT, LABEL_RUN_ID, buildCreateBody, containerName, imageRefer
 import { watchContainerEvents } from './events.js';
 import { followContainerLogs } from './logStream.js';
 import { containerStatus, eventFromDocker, failureOutcome, type ContainerFacts, type DockerFailure } from './status.js';
+import { ndjson } from '../io.js';
 
 export { isDockerAvailable } from './connection.js';
 
@@ -125,17 +126,8 @@ class DockerEngine implements Engine {
     try {
       const stream = (await this.docker.createImage({ ...imageReference(image), abortSignal: AbortSignal.timeout(this.pullTimeoutMs) })) as NodeJS.ReadableStream;
       // Errors after the pull started arrive as {"error": …} lines in a 200 response.
-      let rest = '';
-      for await (const data of stream) {
-        rest += (data as Buffer).toString('utf8');
-        let nl: number;
-        while ((nl = rest.indexOf('\n')) >= 0) {
-          const line = rest.slice(0, nl).trim();
-          rest = rest.slice(nl + 1);
-          if (!line) continue;
-          const progress = JSON.parse(line) as { error?: string };
-          if (progress.error) return { kind: 'pull', message: progress.error };
-        }
+      for await (const progress of ndjson<{ error?: string }>(stream)) {
+        if (progress.error) return { kind: 'pull', message: progress.error };
       }
     } catch (err) {
       const code = statusOf(err);

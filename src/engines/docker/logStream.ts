@@ -3,6 +3,7 @@
 import type Docker from 'dockerode';
 import type { LogChunk } from '../types.js';
 import { FrameDecoder, LogAssembler, parseCursor, type LogCursor } from './logs.js';
+import { abortableSleep } from '../io.js';
 
 interface DockerHttpError {
   statusCode?: number;
@@ -13,17 +14,6 @@ const notFound = (err: unknown) => (err as DockerHttpError)?.statusCode === 404;
 /** The container has not been started yet (or is between restarts): wait before reading. */
 const WAIT_FOR_START_MS = 200;
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /**
  * Opens `GET /containers/{name}/logs` as a stream. dockerode buffers the whole answer in
@@ -57,7 +47,7 @@ export async function* followContainerLogs(docker: Docker, name: string, start: 
       throw err;
     }
     if (state.Status === 'created' || state.Status === 'restarting') {
-      await sleep(WAIT_FOR_START_MS, signal);
+      await abortableSleep(WAIT_FOR_START_MS, signal);
       continue;
     }
     // A running container is followed; once it has finished, one more read without follow
@@ -84,7 +74,7 @@ export async function* followContainerLogs(docker: Docker, name: string, start: 
       if (signal.aborted) return;
       // The connection dropped mid-stream: go round again from the last cursor.
       if (!follow) throw err;
-      await sleep(WAIT_FOR_START_MS, signal);
+      await abortableSleep(WAIT_FOR_START_MS, signal);
       continue;
     }
     if (!follow) {

@@ -1,4 +1,4 @@
-// How Docker's view of a container becomes a run status (spec/engines.md "Exit codes and
+// How Docker's view of a container becomes a run status (docs/engines.md "Exit codes and
 // reasons"). Pure: the engine feeds it `docker inspect` output and its own failures.
 import type { EngineEvent, StatusUpdate } from '../types.js';
 

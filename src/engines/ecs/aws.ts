@@ -81,7 +81,7 @@ export function isAbort(err: unknown): boolean {
 }
 
 /**
- * Maps an SDK error to the engine contract (spec/engines.md "ecs"): throttling, server faults and
+ * Maps an SDK error to the engine contract (docs/engines.md "ecs"): throttling, server faults and
  * network trouble are worth retrying; ClientException / InvalidParameterException mean the request
  * itself is wrong, except "No Container Instances", which is a capacity problem that passes.
  */

@@ -1,4 +1,4 @@
-// The ECS engine (spec/engines.md "ecs"): RunTask per run, status from DescribeTasks and from
+// The ECS engine (docs/engines.md "ecs"): RunTask per run, status from DescribeTasks and from
 // EventBridge events on SQS, logs from CloudWatch, StopTask to terminate.
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import {

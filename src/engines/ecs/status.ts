@@ -1,4 +1,4 @@
-// ECS task → run status (spec/engines.md "ecs" and the exit-reason table), pure.
+// ECS task → run status (docs/engines.md "ecs" and the exit-reason table), pure.
 // Used for DescribeTasks answers and for EventBridge "ECS Task State Change" details alike.
 import type { EngineEvent, StatusUpdate } from '../types.js';
 import { CONTAINER_NAME } from './taskDefinition.js';

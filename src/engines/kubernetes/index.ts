@@ -1,17 +1,17 @@
 // The `kubernetes` engine (the classic `eks`): one batch/v1 Job per run, status pushed by one
 // set of watches per cluster and pulled by one set of list calls per cluster, pod logs
-// followed with a timestamp cursor, terminate = delete the Job (spec/engines.md "kubernetes").
+// followed with a timestamp cursor, terminate = delete the Job (docs/engines.md "kubernetes").
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
-import { PermanentEngineError, RetryableEngineError, errorMessage } from '../../errors.js';
+import { RetryableEngineError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { Engine, EngineEvent, EngineRun, MissingRun, StatusUpdate, SubmitResult } from '../types.js';
 import { isAlreadyExists, toEngineError } from './apiErrors.js';
-import { createClusterClient, loadKubeConfig, type ClusterClient } from './cluster.js';
+import { createClusterResolver, type ClusterState } from './clusters.js';
 import { ATTEMPT_ANNOTATION, buildJobManifest } from './jobManifest.js';
 import { followPodLog } from './logs.js';
 import { createPodLogSource, newestPod } from './podLogSource.js';
 import { engineEventOf, mapRunState, runIdOfPodName, stateKey, toDate, type MappedState } from './status.js';
-import { createTracker, type PodEntry, type Tracker } from './tracker.js';
+import { createTracker, type PodEntry } from './tracker.js';
 
 export interface KubernetesClusterConfig {
   /** Kubeconfig context; default: the kubeconfig's current context. */
@@ -61,16 +61,6 @@ export interface KubernetesEngineConfig {
   logPollMs?: number;
 }
 
-interface ClusterState {
-  client: ClusterClient;
-  tracker?: Tracker;
-  settings: KubernetesClusterConfig;
-  /** When the registry last confirmed `settings` (0: never asked). */
-  checkedAt: number;
-}
-
-const sameSettings = (a: KubernetesClusterConfig, b: KubernetesClusterConfig) => (a.context ?? '') === (b.context ?? '') && (a.namespace ?? '') === (b.namespace ?? '');
-
 const MAX_REMEMBERED_RUNS = 20_000;
 
 /** A Map that forgets its oldest entries past a size, for per-run memory that must stay bounded. */
@@ -98,7 +88,6 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
     warn: (o: object, m: string) => logger?.warn(o, m),
   };
 
-  const clusters = new Map<string, ClusterState>();
   const listeners = new Set<(u: StatusUpdate) => void>();
   const lastKey = new Map<string, string>();
   const seenEvents = new Map<string, Set<string>>();
@@ -112,73 +101,15 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
   let flushScheduled = false;
   let closed = false;
 
-  function makeCluster(name: string, c: KubernetesClusterConfig, checkedAt = 0): ClusterState {
-    const client = createClusterClient({
-      name,
-      kubeconfigPath: config.kubeconfig,
-      context: c.context,
-      namespace: c.namespace ?? namespace,
-      qps: config.qps ?? 20,
-      burst: config.burst ?? 30,
-      requestTimeoutMs: config.requestTimeoutMs ?? 30_000,
-    });
-    const state: ClusterState = { client, settings: c, checkedAt };
-    clusters.set(name, state);
-    if (listeners.size) startTracker(state);
-    return state;
-  }
-  for (const [name, c] of Object.entries(clusterConfigs)) makeCluster(name, c);
-
-  const refreshMs = config.clusterRefreshMs ?? 30_000;
-  const resolving = new Map<string, Promise<ClusterState>>();
-
-  /** The run's cluster: listed, registered (lookupCluster), or a kubeconfig context of that name. */
-  function clusterOf(run: EngineRun): Promise<ClusterState> {
-    const name = run.clusterName || defaultCluster;
-    const known = clusters.get(name);
-    if (known && (!config.lookupCluster || Date.now() - known.checkedAt < refreshMs)) return Promise.resolve(known);
-    // One registry question per name at a time, however many runs ask (a reconcile batch).
-    let pending = resolving.get(name);
-    if (!pending) {
-      pending = resolveCluster(name, known).finally(() => resolving.delete(name));
-      resolving.set(name, pending);
-    }
-    return pending;
-  }
-
-  async function resolveCluster(name: string, known: ClusterState | undefined): Promise<ClusterState> {
-    if (config.lookupCluster) {
-      let found: KubernetesClusterConfig | undefined;
-      try {
-        found = await config.lookupCluster(name);
-      } catch (err) {
-        // Keep using what works while the registry cannot be read.
-        if (known) return known;
-        throw new RetryableEngineError(`looking up Kubernetes cluster "${name}" in the registry failed: ${errorMessage(err)}`, { cause: err });
-      }
-      if (found && !(known && sameSettings(known.settings, found))) {
-        // New, or its context or namespace changed: new clients and watches.
-        if (known?.tracker) {
-          const old = known.tracker;
-          known.tracker = undefined;
-          void old.stop();
-        }
-        return makeCluster(name, found, Date.now());
-      }
-      if (known) {
-        known.checkedAt = Date.now();
-        return known;
-      }
-    }
-    let hasContext = false;
-    try {
-      hasContext = loadKubeConfig(config.kubeconfig, undefined).getContexts().some((c) => c.name === name);
-    } catch {
-      hasContext = false;
-    }
-    if (hasContext) return makeCluster(name, { context: name }, Date.now());
-    throw new PermanentEngineError(`Kubernetes cluster "${name}" is not configured (known: ${[...clusters.keys()].join(', ')}) and the kubeconfig has no context of that name`);
-  }
+  const resolver = createClusterResolver(config, {
+    namespace,
+    clusters: clusterConfigs,
+    // A cluster met while watching gets its watches at once.
+    onCreate: (state) => {
+      if (listeners.size) startTracker(state);
+    },
+  });
+  const clusterOf = (run: EngineRun) => resolver.of(run.clusterName || defaultCluster);
 
   const namespaceOf = (run: EngineRun, cs: ClusterState) => run.namespace || cs.client.namespace;
 
@@ -284,7 +215,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
   }
 
   async function stopTrackers(): Promise<void> {
-    const stops = [...clusters.values()].map(async (cs) => {
+    const stops = resolver.all().map(async (cs) => {
       const t = cs.tracker;
       cs.tracker = undefined;
       await t?.stop();
@@ -386,7 +317,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
 
     watch(onUpdate) {
       listeners.add(onUpdate);
-      for (const cs of clusters.values()) startTracker(cs);
+      for (const cs of resolver.all()) startTracker(cs);
       return async () => {
         listeners.delete(onUpdate);
         if (listeners.size === 0) await stopTrackers();
@@ -415,7 +346,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
 
     async describe() {
       return {
-        clusters: [...clusters.keys()],
+        clusters: resolver.names(),
         capabilities: ['gpu', 'spot', 'arch', 'ephemeral-storage', 'service-account', 'active-deadline', 'events'],
       };
     },

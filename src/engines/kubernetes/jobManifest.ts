@@ -1,4 +1,4 @@
-// Pure builder of the batch/v1 Job a run becomes (spec/engines.md "kubernetes").
+// Pure builder of the batch/v1 Job a run becomes (docs/engines.md "kubernetes").
 // No I/O: the engine shell around it creates what this returns.
 import type { V1Affinity, V1Container, V1EnvVar, V1Job, V1NodeSelectorRequirement, V1PodSpec, V1ResourceRequirements } from '@kubernetes/client-node';
 import { kubernetesMillicores } from '../../domain/resources.js';

@@ -8,6 +8,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { LogChunk } from '../types.js';
 import { httpStatusOf } from './apiErrors.js';
 import { CONTAINER_NAME } from './jobManifest.js';
+import { abortableSleep } from '../io.js';
 
 export const MAX_CHUNK_BYTES = 64 * 1024;
 
@@ -92,17 +93,6 @@ export function createLineFilter(start: LogPosition | undefined) {
 
 const toDate = (ts: string) => new Date(ts.slice(0, 23) + 'Z');
 
-const abortable = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 export async function* followPodLog(source: LogSource, cursor: string | null, signal: AbortSignal, opts: FollowOptions): AsyncGenerator<LogChunk> {
   let position = parseCursor(cursor);
@@ -114,7 +104,7 @@ export async function* followPodLog(source: LogSource, cursor: string | null, si
     const where = await source.locate(signal);
     if (where.kind === 'gone') return;
     if (where.kind === 'waiting') {
-      await abortable(wait, signal);
+      await abortableSleep(wait, signal);
       wait = Math.min(wait * 2, 5000);
       continue;
     }
@@ -131,7 +121,7 @@ export async function* followPodLog(source: LogSource, cursor: string | null, si
       if (status === 404) return; // the pod is gone: what was read is all there will be
       // 400: the container is still being created; anything else may pass too.
       if (status !== 400 && ++failures >= maxFailures) throw err;
-      await abortable(wait, signal);
+      await abortableSleep(wait, signal);
       wait = Math.min(wait * 2, 5000);
       continue;
     }
@@ -194,6 +184,6 @@ export async function* followPodLog(source: LogSource, cursor: string | null, si
       }
       return;
     }
-    await abortable(250, signal);
+    await abortableSleep(250, signal);
   }
 }

@@ -1,4 +1,4 @@
-// Job + pod → run status (spec/engines.md "kubernetes" and the exit-reason table).
+// Job + pod → run status (docs/engines.md "kubernetes" and the exit-reason table).
 // Pure: the same objects give the same answer whether they came from a list (dates parsed by
 // the client) or a watch stream (dates as strings), so every date goes through toDate().
 import type { CoreV1Event, V1ContainerStatus, V1Job, V1JobCondition, V1Pod } from '@kubernetes/client-node';

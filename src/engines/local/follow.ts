@@ -3,6 +3,7 @@
 // restarts from a chunk's cursor repeats nothing and skips nothing.
 import { open, type FileHandle } from 'node:fs/promises';
 import type { LogChunk } from '../types.js';
+import { abortableSleep } from '../io.js';
 
 const MAX_CHUNK = 64 * 1024;
 const IDLE_MIN_MS = 10;
@@ -24,17 +25,6 @@ export function formatCursor(o: Offsets): string {
   return `${o.stdout}:${o.stderr}`;
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 
 /** Reads up to MAX_CHUNK bytes at `offset`; returns the whole lines in it (and a final partial line when `final`). */
 async function readLines(fh: FileHandle, offset: number, final: boolean): Promise<{ text: string; bytes: number } | undefined> {
@@ -86,7 +76,7 @@ export async function* followFiles(
       if (done && !progressed) return;
       if (progressed) idle = IDLE_MIN_MS;
       else {
-        await sleep(idle, signal);
+        await abortableSleep(idle, signal);
         idle = Math.min(IDLE_MAX_MS, idle * 2);
       }
     }
@@ -162,7 +152,7 @@ export async function* followMerged(path: string, cursor: string | null, isDone:
       if (done && !progressed) return;
       if (progressed) idle = IDLE_MIN_MS;
       else {
-        await sleep(idle, signal);
+        await abortableSleep(idle, signal);
         idle = Math.min(IDLE_MAX_MS, idle * 2);
       }
     }

@@ -3,7 +3,7 @@
 // stores stdout and stderr in one file in the exact order they were written, then writes the
 // exit code to a file, so a run outlives the worker that started it: after a worker restart
 // its logs resume from byte offsets and its exit code is still known. Only a run whose
-// process is gone without an exit file is lost (NEEDS_RETRY, per spec/engines.md).
+// process is gone without an exit file is lost (NEEDS_RETRY, per docs/engines.md).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';

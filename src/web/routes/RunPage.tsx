@@ -56,7 +56,7 @@ export function RunPage() {
             </button>
           )}
           {viewer.can('run.execute') && (
-            <button type="button" onClick={() => navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}>
+            <button type="button" onClick={() => void navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}>
               Retry
             </button>
           )}

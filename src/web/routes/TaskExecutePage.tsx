@@ -106,7 +106,7 @@ export function TaskExecutePage() {
     });
     const out = res.data?.executeTask;
     if (out?.__typename === 'ExecuteTaskSuccess') {
-      navigate(`/runs/${encodeURIComponent(out.run.runId)}`);
+      void navigate(`/runs/${encodeURIComponent(out.run.runId)}`);
       return;
     }
     if (out?.__typename === 'ValidationError' && 'fields' in out) {

@@ -127,7 +127,7 @@ export function TaskFormPage({ mode }: { mode: Mode }) {
       return;
     }
     if (out.__typename === 'CreateTaskDefinitionSuccess' || out.__typename === 'UpdateTaskDefinitionSuccess') {
-      navigate(`/tasks/${encodeURIComponent(out.taskDefinition.definitionId)}`);
+      void navigate(`/tasks/${encodeURIComponent(out.taskDefinition.definitionId)}`);
       return;
     }
     if (out.__typename === 'ValidationError' && 'fields' in out) {

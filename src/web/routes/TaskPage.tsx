@@ -39,7 +39,7 @@ export function TaskPage() {
   const onDelete = async () => {
     const res = await deleteTask({ id: t.definitionId });
     const out = res.data?.deleteTaskDefinition;
-    if (out?.__typename === 'DeleteTaskDefinitionSuccess') navigate('/tasks', { replace: true });
+    if (out?.__typename === 'DeleteTaskDefinitionSuccess') void navigate('/tasks', { replace: true });
     else setDeleteError(out && 'message' in out ? out.message : (res.error?.message ?? 'Delete failed'));
   };
 

@@ -31,7 +31,7 @@ function TemplateRunner({ template }: { template: Template }) {
     const out = res.data?.executeTemplate;
     if (out?.__typename === 'ExecuteTemplateSuccess') {
       if (dryRun) setOutcome({ kind: 'dry', command: out.run.command, resources: out.run.resourceReason });
-      else navigate(`/runs/${encodeURIComponent(out.run.runId)}`);
+      else void navigate(`/runs/${encodeURIComponent(out.run.runId)}`);
       return;
     }
     const fields = out?.__typename === 'TemplatePayloadError' ? out.fields.map((f) => f.message) : [];

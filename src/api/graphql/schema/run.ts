@@ -5,7 +5,6 @@
 // `runId` is the domain id (the string REST, the CLI, logs and URLs use); `id` is the
 // Relay global id (node.ts).
 import type { RunRow } from '../../../db/schema.js';
-import type { RunStatus } from '../../../domain/statuses.js';
 import type { ListSpec } from '../../../store/listQuery.js';
 import { builder } from '../builder.js';
 import {
@@ -46,7 +45,7 @@ RunRef.implement({
   fields: (t) => ({
     id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use runId in URLs and arguments.', resolve: (r) => toGlobalId('Run', r.runId) }),
     runId: t.exposeID('runId', { description: 'The run id, `<engine>-<hex>` (36 characters): what URLs, REST, the CLI and arguments use.' }),
-    status: t.field({ type: RunStatusEnum, description: 'Where it is in its lifecycle.', resolve: (r) => r.status as RunStatus }),
+    status: t.field({ type: RunStatusEnum, description: 'Where it is in its lifecycle.', resolve: (r) => r.status }),
     exitCode: t.exposeInt('exitCode', { nullable: true, description: '0 is success; null until STOPPED (or when the engine could not tell).' }),
     exitReason: t.exposeString('exitReason', { nullable: true, description: 'Why it stopped, in words.' }),
     queuedAt: t.expose('queuedAt', { type: 'DateTime', description: 'When it was executed.' }),

@@ -1,7 +1,6 @@
 // One entry of a run's timeline: a status change, an engine event (image pulled, OOMKilled…)
 // or a user action. Answers "why is it pending?".
 import type { RunEventRow } from '../../../db/schema.js';
-import type { RunStatus } from '../../../domain/statuses.js';
 import { builder } from '../builder.js';
 import { RunStatusEnum } from './runStatus.js';
 import { NodeInterface, toGlobalId } from './node.js';
@@ -16,8 +15,8 @@ export const RunEventRef = builder.objectRef<RunEventRow>('RunEvent').implement(
     seq: t.string({ description: 'Increases with every event of every run: orders the timeline. A decimal number as a string.', resolve: (e) => String(e.seq) }),
     at: t.expose('at', { type: 'DateTime', description: 'When it happened (as recorded by the server).' }),
     kind: t.field({ type: RunEventKindEnum, description: 'What the entry records.', resolve: (e) => eventKindOf(e.kind) }),
-    fromStatus: t.field({ type: RunStatusEnum, nullable: true, description: 'For STATUS: the status before.', resolve: (e) => e.fromStatus as RunStatus | null }),
-    toStatus: t.field({ type: RunStatusEnum, nullable: true, description: 'For STATUS: the status after.', resolve: (e) => e.toStatus as RunStatus | null }),
+    fromStatus: t.field({ type: RunStatusEnum, nullable: true, description: 'For STATUS: the status before.', resolve: (e) => e.fromStatus }),
+    toStatus: t.field({ type: RunStatusEnum, nullable: true, description: 'For STATUS: the status after.', resolve: (e) => e.toStatus }),
     reason: t.exposeString('reason', { nullable: true, description: 'Why, in words.' }),
     detail: t.expose('detail', { type: 'JSON', description: 'Engine event type, message and source object; who stopped the run; …' }),
   }),

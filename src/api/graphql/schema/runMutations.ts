@@ -1,7 +1,7 @@
 // executeTask and stopRun: the same run service the REST shim calls, with expected failures
 // as typed results (ValidationError with field paths, NotFoundError, ConflictError).
 import { NotFoundError, ValidationError, type FieldIssue } from '../../../errors.js';
-import { stopOptions } from '../../rest/runs.js';
+import { stopOptions } from '../../headers.js';
 import { builder } from '../builder.js';
 import { EnvVarInput } from './envVar.js';
 import { mutationResult } from './errors.js';

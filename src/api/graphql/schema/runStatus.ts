@@ -1,5 +1,5 @@
-// The run lifecycle (DESIGN §3) as a GraphQL enum; values are the stored strings.
-import { RUN_STATUSES, type RunStatus } from '../../../domain/statuses.js';
+// The run lifecycle (docs/architecture.md "The run state machine") as a GraphQL enum; values are the stored strings.
+import { RUN_STATUSES, type RunStatus } from '../../../domain/lifecycle.js';
 import { builder } from '../builder.js';
 
 const DESCRIPTIONS: Record<RunStatus, string> = {

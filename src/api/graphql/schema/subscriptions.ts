@@ -1,4 +1,4 @@
-// Live subscriptions (DESIGN §5) over graphql-ws and SSE. The delivery rules (replay from
+// Live subscriptions (docs/architecture.md "Events and live updates") over graphql-ws and SSE. The delivery rules (replay from
 // Postgres, gaps, bounded buffers, completion) are services.live's; this module turns its
 // followers into subscription streams:
 // - an unknown run (or a bad cursor) fails the subscribe call, so the client gets a GraphQL

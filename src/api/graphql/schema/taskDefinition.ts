@@ -19,7 +19,7 @@ import {
   resolveListConnection,
   type FilterRules,
 } from './connection.js';
-import { stopOptions } from '../../rest/runs.js';
+import { stopOptions } from '../../headers.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
 import { mutationResult } from './errors.js';
 import { RunConnection, RunFilter, RunOrder, RunRef, runKeyOrder, runListSpec } from './run.js';
