@@ -1,7 +1,7 @@
 // Runs, API-facing: execute (the row *is* the queue entry), get, list, stop, the job's own
 // status report. REST and GraphQL come through here; the moves themselves are carried out
 // and published by runUpdates.ts (the engine-facing side, which the workers use).
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
 import { limitedCommand } from './inputLimits.js';
 import { sql } from 'drizzle-orm';

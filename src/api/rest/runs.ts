@@ -8,7 +8,6 @@ import { decodeLogToken, encodeLogToken } from '../../domain/logService.js';
 import { ValidationError } from '../../errors.js';
 import type { RestDeps } from './index.js';
 import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
-import type { Actor } from '../../domain/authorization.js';
 import { createListParser, integerValue, listEnvelope, oneOfValue, type FilterConfig } from './listParams.js';
 import { runJson, podEventJson } from './serialize.js';
 import { stopOptions } from '../headers.js';
