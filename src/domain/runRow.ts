@@ -1,9 +1,9 @@
-// Building the row of a new run from its definition and the execute request: a pure
+// Building the row of a new run from its executable (definition or template) and the execute request: a pure
 // function (no database, no clock but `now`), so every rule of what a run snapshots is
 // unit-tested in test/unit/runRow.test.ts.
 import { createHash, randomUUID } from 'node:crypto';
 import type { EngineName } from '../config.js';
-import type { EnvVar, NewRunRow, TaskDefinitionRow } from '../db/schema.js';
+import type { EnvVar, NewRunRow } from '../db/schema.js';
 import { effectiveResources } from './resources.js';
 
 export const DEFAULT_DEADLINE = { spot: 172_800, ondemand: 604_800 } as const;
@@ -28,15 +28,39 @@ export interface RunRequest {
   tier?: string;
 }
 
+/** What a run is launched from: a task definition or a v7 template, in one shape. */
+export interface Executable {
+  type: 'task_definition' | 'template';
+  id: string;
+  version: number;
+  alias: string;
+  groupName: string;
+  image: string;
+  command: string | null;
+  env: EnvVar[];
+  cpu: number | null;
+  memory: number | null;
+  gpu: number | null;
+  ephemeralStorage: number | null;
+  targetCluster: string | null;
+  adaptiveResourceAllocation: boolean | null;
+}
+
 export interface RunPlacement {
   runId: string;
   engine: EngineName;
+  /** The engine the request named, when a substitute runs it instead (null otherwise). */
+  engineRequested?: string | null;
   clusterName: string;
   /** FLOTILLA_SERVER_MODE given to the job. */
   mode: string;
   /** The env var that carries the owner (config.ownerIdVar). */
   ownerIdVar: string;
   maxAttempts: number;
+  /** cpu/memory as sized by adaptive resources, with why; absent: override → executable → minimum. */
+  resources?: { cpu: number; memory: number; reason: string | null };
+  /** A template run's rendered request, kept with the run. */
+  executionRequestCustom?: Record<string, unknown> | null;
 }
 
 export function reservedEnvNames(ownerIdVar: string): string[] {
@@ -49,17 +73,26 @@ export function newRunId(engine: string): string {
   return prefix + randomUUID().replace(/-/g, '').slice(-(36 - prefix.length));
 }
 
+/** The command a run executes: the request's, else the executable's (null runs the entrypoint). */
+export function runCommand(exe: Pick<Executable, 'command'>, v: Pick<RunRequest, 'command'>): string | null {
+  return v.command ?? exe.command ?? null;
+}
+
+export function commandHashOf(command: string | null): string | null {
+  return command === null ? null : createHash('md5').update(command).digest('hex');
+}
+
 /**
  * The new run's row, status QUEUED. Env: the reserved variables first, then the
- * definition's (minus reserved names and those the request sets), then the request's.
+ * executable's (minus reserved names and those the request sets), then the request's.
  */
-export function buildRunRow(definition: TaskDefinitionRow, v: RunRequest, at: RunPlacement): NewRunRow {
+export function buildRunRow(exe: Executable, v: RunRequest, at: RunPlacement): NewRunRow & { command: string | null; env: EnvVar[] } {
   const { runId, engine, clusterName } = at;
   const reserved = reservedEnvNames(at.ownerIdVar);
-  const gpu = v.gpu ?? definition.gpu ?? null;
+  const gpu = v.gpu ?? exe.gpu ?? null;
   const nodeLifecycle = gpu && gpu > 0 ? 'ondemand' : (v.nodeLifecycle ?? 'spot');
-  const { cpu, memory } = effectiveResources({ cpu: v.cpu, memory: v.memory }, definition);
-  const command = v.command ?? definition.command ?? null;
+  const { cpu, memory } = at.resources ?? effectiveResources({ cpu: v.cpu, memory: v.memory }, exe);
+  const command = runCommand(exe, v);
   const reservedEnv: EnvVar[] = [
     { name: 'FLOTILLA_RUN_ID', value: runId },
     { name: 'FLOTILLA_SERVER_MODE', value: at.mode },
@@ -67,24 +100,28 @@ export function buildRunRow(definition: TaskDefinitionRow, v: RunRequest, at: Ru
     { name: 'AWS_ROLE_SESSION_NAME', value: runId },
   ];
   const requestNames = new Set(v.env.map((e) => e.name));
-  const env = [...reservedEnv, ...definition.env.filter((e) => !reserved.includes(e.name) && !requestNames.has(e.name)), ...v.env];
+  const env = [...reservedEnv, ...exe.env.filter((e) => !reserved.includes(e.name) && !requestNames.has(e.name)), ...v.env];
   return {
     runId,
-    definitionId: definition.definitionId,
-    definitionVersion: definition.version,
-    alias: definition.alias,
-    groupName: definition.groupName,
-    image: definition.image,
+    definitionId: exe.id,
+    definitionVersion: exe.version,
+    executableType: exe.type,
+    executionRequestCustom: at.executionRequestCustom ?? null,
+    alias: exe.alias,
+    groupName: exe.groupName,
+    image: exe.image,
     command,
-    commandHash: command === null ? null : createHash('md5').update(command).digest('hex'),
+    commandHash: commandHashOf(command),
     env,
     cpu,
     memory,
     cpuLimit: cpu,
     memoryLimit: memory,
     gpu,
-    ephemeralStorage: v.ephemeralStorage ?? definition.ephemeralStorage ?? null,
+    ephemeralStorage: v.ephemeralStorage ?? exe.ephemeralStorage ?? null,
     engine,
+    engineRequested: at.engineRequested ?? null,
+    resourceReason: at.resources?.reason ?? null,
     clusterName,
     status: 'QUEUED',
     owner: v.owner,

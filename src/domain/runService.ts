@@ -1,7 +1,6 @@
 // Runs, API-facing: execute (the row *is* the queue entry), get, list, stop, the job's own
 // status report. REST and GraphQL come through here; the moves themselves are carried out
 // and published by runUpdates.ts (the engine-facing side, which the workers use).
-import { createHash } from 'node:crypto';
 import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
 import { limitedCommand } from './inputLimits.js';
 import { sql } from 'drizzle-orm';
@@ -23,7 +22,7 @@ import { adaptsOn, sizeRun } from './adaptiveResources.js';
 import { envField, intField } from './definitionService.js';
 import { RUN_STATUSES, reportFacts, stopReason } from './lifecycle.js';
 import { LIMITS } from './resources.js';
-import { DEFAULT_DEADLINE, newRunId, reservedEnvNames } from './runRow.js';
+import { buildRunRow, commandHashOf, newRunId, reservedEnvNames, runCommand, type Executable } from './runRow.js';
 import { createRunUpdates, type RunUpdates } from './runUpdates.js';
 import { parseOrThrow, snakeCase, toValidationError, unstorableText } from './validation.js';
 
@@ -88,22 +87,7 @@ export function parseExecute(input: unknown): ExecuteFields {
 }
 
 /** What a run is made from: a task definition, or a template with its command rendered. */
-export interface Executable {
-  type: 'task_definition' | 'template';
-  id: string;
-  version: number;
-  alias: string;
-  groupName: string;
-  image: string;
-  command: string | null;
-  env: EnvVar[];
-  cpu: number | null;
-  memory: number | null;
-  gpu: number | null;
-  ephemeralStorage: number | null;
-  targetCluster: string | null;
-  adaptiveResourceAllocation: boolean | null;
-}
+export type { Executable } from './runRow.js';
 
 export function executableOfDefinition(d: TaskDefinitionRow): Executable {
   return {
@@ -336,62 +320,27 @@ export function createRunService(deps: RunServiceDeps) {
       }
       const runId = newRunId(engine);
       const gpu = v.gpu ?? exe.gpu ?? null;
-      const nodeLifecycle = gpu && gpu > 0 ? 'ondemand' : (v.nodeLifecycle ?? 'spot');
-      const command = v.command ?? exe.command ?? null;
-      const commandHash = command === null ? null : createHash('md5').update(command).digest('hex');
       const sized = await sizeRun(db, {
         executableId: exe.id,
-        commandHash,
+        commandHash: commandHashOf(runCommand(exe, v)),
         adaptive: exe.adaptiveResourceAllocation !== false && adaptsOn(engine),
         override: { cpu: v.cpu, memory: v.memory },
         executable: { cpu: exe.cpu, memory: exe.memory },
         gpu,
         kind: exe.type === 'template' ? 'template' : 'definition',
       });
-      const reservedEnv: EnvVar[] = [
-        { name: 'FLOTILLA_RUN_ID', value: runId },
-        { name: 'FLOTILLA_SERVER_MODE', value: config.mode },
-        { name: config.ownerIdVar, value: v.owner },
-        { name: 'AWS_ROLE_SESSION_NAME', value: runId },
-      ];
-      const requestNames = new Set(v.env.map((e) => e.name));
-      const env = [...reservedEnv, ...exe.env.filter((e) => !reserved.includes(e.name) && !requestNames.has(e.name)), ...v.env];
-      const row: NewRunRow = {
+      const row = buildRunRow(exe, v, {
         runId,
-        definitionId: exe.id,
-        definitionVersion: exe.version,
-        executableType: exe.type,
-        executionRequestCustom: opts.executionRequestCustom ?? null,
-        alias: exe.alias,
-        groupName: exe.groupName,
-        image: exe.image,
-        command,
-        commandHash,
-        env,
-        cpu: sized.cpu,
-        memory: sized.memory,
-        cpuLimit: sized.cpu,
-        memoryLimit: sized.memory,
-        gpu,
-        ephemeralStorage: v.ephemeralStorage ?? exe.ephemeralStorage ?? null,
         engine,
         engineRequested: choice.requested ?? null,
-        resourceReason: sized.reason,
         clusterName,
-        status: 'QUEUED',
-        owner: v.owner,
-        runTags: { ...v.runTags, owner_id: v.owner },
-        labels: v.labels,
-        nodeLifecycle,
-        activeDeadlineSeconds: v.activeDeadlineSeconds ?? DEFAULT_DEADLINE[nodeLifecycle],
-        description: v.description ?? null,
-        idempotenceKey: v.idempotenceKey ?? null,
-        arch: v.arch ?? null,
-        serviceAccount: v.serviceAccount ?? null,
-        tier: v.tier ?? null,
-        attempt: 1,
+        mode: config.mode,
+        ownerIdVar: config.ownerIdVar,
         maxAttempts: config.workers.maxAttempts,
-      };
+        resources: sized,
+        executionRequestCustom: opts.executionRequestCustom ?? null,
+      });
+      const { command, env } = row;
       if (engine === 'ecs') checkEcsOverrideSize(command, env);
       if (opts.dryRun) return { run: dryRunRow(row), created: false };
       const detail = { engine, cluster: row.clusterName, ...(opts.actor !== undefined ? { actor: opts.actor } : {}), ...(choice.requested ? { engine_requested: choice.requested } : {}), ...(notes.length ? { notes } : {}) };

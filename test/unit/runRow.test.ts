@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskDefinitionRow } from '../../src/db/schema.js';
 import { buildRunRow, newRunId, type RunPlacement, type RunRequest } from '../../src/domain/runRow.js';
+import { executableOfDefinition } from '../../src/domain/runService.js';
 
-const definition: TaskDefinitionRow = {
+const definitionRow: TaskDefinitionRow = {
   definitionId: 'g-1',
   alias: 'a',
   groupName: 'g',
@@ -30,6 +31,7 @@ const definition: TaskDefinitionRow = {
   createdBy: null,
   updatedBy: null,
 };
+const definition = executableOfDefinition(definitionRow);
 const request: RunRequest = { owner: 'ann', runTags: { team: 'x' }, env: [{ name: 'BOTH', value: 'req' }], labels: {} };
 const at: RunPlacement = { runId: 'local-abc', engine: 'local', clusterName: 'default', mode: 'dev', ownerIdVar: 'FLOTILLA_RUN_OWNER_ID', maxAttempts: 3 };
 
