@@ -27,7 +27,7 @@ export function engineOf(stored: string): EngineName {
   return stored === 'eks' ? 'kubernetes' : (stored as EngineName);
 }
 
-export type RunEventKindName = 'status' | 'engine' | 'warning' | 'other';
+export type RunEventKindName = 'status' | 'engine' | 'warning' | 'stop' | 'other';
 
 export const RunEventKindEnum = builder.enumType('RunEventKind', {
   description: 'What a timeline entry records.',
@@ -35,11 +35,12 @@ export const RunEventKindEnum = builder.enumType('RunEventKind', {
     STATUS: { value: 'status', description: 'A status transition: fromStatus → toStatus, with the reason.' },
     ENGINE: { value: 'engine', description: 'Something the engine reported (image pulled, scheduled, OOMKilled…); see detail.' },
     WARNING: { value: 'warning', description: 'Something went wrong without changing the status (e.g. a failed terminate).' },
+    STOP: { value: 'stop', description: 'The engine confirmed that a stopped run\'s job is gone (the stop intent was carried out).' },
     OTHER: { value: 'other', description: 'A kind this server version has no name for; read reason and detail.' },
   } as const,
 });
 
-const KNOWN_KINDS = new Set<string>(['status', 'engine', 'warning']);
+const KNOWN_KINDS = new Set<string>(['status', 'engine', 'warning', 'stop']);
 
 export function eventKindOf(stored: string): RunEventKindName {
   return KNOWN_KINDS.has(stored) ? (stored as RunEventKindName) : 'other';
