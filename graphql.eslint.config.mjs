@@ -21,7 +21,10 @@ export default [
         {
           acceptedIdNames: ['id'],
           acceptedIdTypes: ['ID'],
-          exceptions: { types: ['PageInfo', 'EnvVar', 'FieldError', 'RunLogChunk', 'RunLogPage', 'Viewer'], suffixes: ['Success', 'Error', 'Connection', 'Edge'] },
+          exceptions: {
+            types: ['PageInfo', 'EnvVar', 'FieldError', 'RunLogChunk', 'RunLogPage', 'Viewer'],
+            suffixes: ['Success', 'Error', 'Connection', 'Edge'],
+          },
         },
       ],
       // Every unbounded list is a connection. The plain lists are small and bounded by

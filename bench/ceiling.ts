@@ -40,7 +40,9 @@ export async function benchCeiling(): Promise<Record<string, number>> {
     if (r.status !== 0) throw new Error(`pgbench failed: ${r.stderr || r.stdout}`);
     const tps = Number(/tps = ([\d.]+)/.exec(r.stdout)?.[1]);
     const latency = Number(/latency average = ([\d.]+) ms/.exec(r.stdout)?.[1]);
-    console.log(`ceiling: pgbench, ${CONCURRENCY} clients, one run-shaped INSERT per transaction: ${fmt(tps, 0)} transactions/s (latency average ${fmt(latency, 2)} ms)`);
+    console.log(
+      `ceiling: pgbench, ${CONCURRENCY} clients, one run-shaped INSERT per transaction: ${fmt(tps, 0)} transactions/s (latency average ${fmt(latency, 2)} ms)`,
+    );
     return { clients: CONCURRENCY, tps, latency_avg_ms: latency };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -17,7 +17,10 @@ import { BENCH_REDIS_URL, fmt, freshDatabase, percentile, pool } from './lib.js'
 const N = Number(process.env.BENCH_RUNS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 /** Offered-load phases: executes sent on a fixed schedule (open loop), whatever the answers. */
-const OFFERED_RATES = (process.env.BENCH_OFFERED_RATES ?? '50,100,200,400').split(',').map(Number).filter((n) => n > 0);
+const OFFERED_RATES = (process.env.BENCH_OFFERED_RATES ?? '50,100,200,400')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const OFFERED_SECONDS = Number(process.env.BENCH_OFFERED_SECONDS ?? 4);
 /** Requests in flight at most; a send that finds them all busy is counted as not accepted. */
 const OFFERED_MAX_IN_FLIGHT = 256;
@@ -117,17 +120,26 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias: 'bench-true', image: 'none', command: 'true' }) });
     const executeAll = async (owner: string) => {
       const started = performance.now();
-      const ids = await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, async () => {
-        const res = await fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) });
-        if (res.status !== 200) throw new Error(`execute answered ${res.status}: ${await res.text()}`);
-        return ((await res.json()) as { run_id: string }).run_id;
-      });
+      const ids = await pool(
+        Array.from({ length: N }, (_, i) => i),
+        CONCURRENCY,
+        async () => {
+          const res = await fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) });
+          if (res.status !== 200) throw new Error(`execute answered ${res.status}: ${await res.text()}`);
+          return ((await res.json()) as { run_id: string }).run_id;
+        },
+      );
       return { ids, seconds: (performance.now() - started) / 1000 };
     };
     // Warm up the path (JIT, connection pools), then execute with serve alone: the API's
     // own throughput, with no worker competing for the CPU and the database.
-    await pool(Array.from({ length: 50 }, (_, i) => i), CONCURRENCY, () =>
-      fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'warmup' } }) }).then((r) => r.arrayBuffer()),
+    await pool(
+      Array.from({ length: 50 }, (_, i) => i),
+      CONCURRENCY,
+      () =>
+        fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'warmup' } }) }).then((r) =>
+          r.arrayBuffer(),
+        ),
     );
     const alone = await executeAll('alone');
 
@@ -139,7 +151,9 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     const waitStopped = async (owner: string, n: number) => {
       const deadline = Date.now() + 300_000;
       for (;;) {
-        const rows = await db.database.db.execute<{ n: number }>(sql`select count(*)::int as n from runs where owner = ${owner} and status = 'STOPPED' and logs_complete`);
+        const rows = await db.database.db.execute<{ n: number }>(
+          sql`select count(*)::int as n from runs where owner = ${owner} and status = 'STOPPED' and logs_complete`,
+        );
         const done = Number((Array.isArray(rows) ? rows : (rows as any).rows)[0].n);
         if (done >= n) return;
         if (Date.now() > deadline) throw new Error(`only ${done} of ${n} runs stopped`);
@@ -215,7 +229,9 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     console.log(`  execute throughput         ${fmt(figures.execute_runs_per_s)} runs/s`);
     console.log(`  QUEUED → submitted         p50 ${fmt(figures.dispatch_p50_ms)} ms   p99 ${fmt(figures.dispatch_p99_ms)} ms`);
     console.log(`  execute → STOPPED          p50 ${fmt(figures.execute_to_stopped_p50_ms)} ms   p99 ${fmt(figures.execute_to_stopped_p99_ms)} ms`);
-    console.log(`  paced at ${RATE} runs/s (${PACED} runs): QUEUED → submitted p50 ${fmt(figures.paced_dispatch_p50_ms)} ms p99 ${fmt(figures.paced_dispatch_p99_ms)} ms; execute → STOPPED p50 ${fmt(figures.paced_execute_to_stopped_p50_ms)} ms p99 ${fmt(figures.paced_execute_to_stopped_p99_ms)} ms`);
+    console.log(
+      `  paced at ${RATE} runs/s (${PACED} runs): QUEUED → submitted p50 ${fmt(figures.paced_dispatch_p50_ms)} ms p99 ${fmt(figures.paced_dispatch_p99_ms)} ms; execute → STOPPED p50 ${fmt(figures.paced_execute_to_stopped_p50_ms)} ms p99 ${fmt(figures.paced_execute_to_stopped_p99_ms)} ms`,
+    );
     return figures;
   } finally {
     await Promise.allSettled(processes.map((p) => p.kill()));

@@ -39,7 +39,10 @@ function chosen(): Name[] {
   const all = Object.keys(BENCHMARKS) as Name[];
   const raw = process.env.BENCH_ONLY?.trim();
   if (!raw) return all;
-  const names = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !all.includes(n as Name));
   if (unknown.length) throw new Error(`BENCH_ONLY: unknown benchmark ${unknown.join(', ')}; choose from ${all.join(', ')}`);
   return all.filter((n) => names.includes(n));
@@ -56,7 +59,11 @@ function commit(): string {
   }
 }
 
-const loadAverage = () => os.loadavg().map((n) => n.toFixed(2)).join(' / ');
+const loadAverage = () =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' / ');
 
 async function machine(): Promise<Record<string, string | number>> {
   const pg = postgres(BENCH_DATABASE_URL, { max: 1, onnotice: () => {} });
@@ -113,7 +120,12 @@ function summary(r: Results): string[] {
   const f1 = fire(1);
   const f1000 = fire(1000);
   const rows: [string, string, string, string][] = [
-    ['`npm start` first start, fresh data dir, to /health/ready', withUnit(s?.first_wall_ms, 'ms'), '< 3000 ms', met(defined(s?.first_wall_ms) ? s!.first_wall_ms! < 3000 : undefined)],
+    [
+      '`npm start` first start, fresh data dir, to /health/ready',
+      withUnit(s?.first_wall_ms, 'ms'),
+      '< 3000 ms',
+      met(defined(s?.first_wall_ms) ? s!.first_wall_ms! < 3000 : undefined),
+    ],
     ['`npm start` restart', withUnit(s?.restart_wall_ms, 'ms'), '< 1500 ms', met(defined(s?.restart_wall_ms) ? s!.restart_wall_ms! < 1500 : undefined)],
     [
       '`npm start` RSS after start, process tree: first / restart',
@@ -141,23 +153,42 @@ function summary(r: Results): string[] {
       '≤ 1×',
       met(defined(d?.dispatch_p99_ms, p?.created_to_start_p99_ms) ? d!.dispatch_p99_ms! <= p!.created_to_start_p99_ms! : undefined),
     ],
-    ['log latency, writer paced at 10,000 lines/s, 1 subscriber: p50 / p99', l10 ? `${num(l10.latency_p50_ms)} / ${num(l10.latency_p99_ms)} ms` : '—', '—', '—'],
+    [
+      'log latency, writer paced at 10,000 lines/s, 1 subscriber: p50 / p99',
+      l10 ? `${num(l10.latency_p50_ms)} / ${num(l10.latency_p99_ms)} ms` : '—',
+      '—',
+      '—',
+    ],
     [
       'log latency, writer paced at 50,000 lines/s, 1 subscriber: p99',
       withUnit(l50?.latency_p99_ms, 'ms'),
       '< 250 ms',
       met(l50 ? l50.latency_p99_ms! < 250 && l50.subscribers_with_every_line === 1 : undefined),
     ],
-    ['log latency, firehose, 1 subscriber: p50 / p99 (includes the backlog in front of the collector)', f1 ? `${num(f1.latency_p50_ms)} / ${num(f1.latency_p99_ms)} ms` : '—', 'delivery within 1 s of persistence', '—'],
+    [
+      'log latency, firehose, 1 subscriber: p50 / p99 (includes the backlog in front of the collector)',
+      f1 ? `${num(f1.latency_p50_ms)} / ${num(f1.latency_p99_ms)} ms` : '—',
+      'delivery within 1 s of persistence',
+      '—',
+    ],
     [
       '1,000 subscribers on one run: serve RSS · every line · aggregate delivered',
       f1000
         ? `${num(f1000.serve_rss_peak_mb, 0)} MB · ${f1000.subscribers_with_every_line} / 1000 · ${fmt((f1000.lines_per_s_delivered_per_subscriber! * 1000) / 1e6, 2)} M lines/s`
         : '—',
       '< 300 MB · 1000 / 1000 · ≥ 2 M lines/s',
-      met(f1000 ? f1000.serve_rss_peak_mb! < 300 && f1000.subscribers_with_every_line === 1000 && f1000.lines_per_s_delivered_per_subscriber! * 1000 >= 2e6 : undefined),
+      met(
+        f1000
+          ? f1000.serve_rss_peak_mb! < 300 && f1000.subscribers_with_every_line === 1000 && f1000.lines_per_s_delivered_per_subscriber! * 1000 >= 2e6
+          : undefined,
+      ),
     ],
-    ['history, env `NAME\\|VALUE` filter at 1M runs: p99', withUnit(h?.env_p99_ms, 'ms'), '< 50 ms', met(defined(h?.env_p99_ms) ? h!.env_p99_ms! < 50 : undefined)],
+    [
+      'history, env `NAME\\|VALUE` filter at 1M runs: p99',
+      withUnit(h?.env_p99_ms, 'ms'),
+      '< 50 ms',
+      met(defined(h?.env_p99_ms) ? h!.env_p99_ms! < 50 : undefined),
+    ],
   ];
   return [
     '## The figures and their goals',
@@ -169,7 +200,11 @@ function summary(r: Results): string[] {
   ];
 }
 
-function markdown(results: Results, errors: Record<string, string>, meta: { date: string; machine: Record<string, string | number>; loadStart: string; loadEnd: string; seconds: number }): string {
+function markdown(
+  results: Results,
+  errors: Record<string, string>,
+  meta: { date: string; machine: Record<string, string | number>; loadStart: string; loadEnd: string; seconds: number },
+): string {
   const m = meta.machine;
   const out: string[] = [
     '# Flotilla benchmark results',
@@ -185,7 +220,16 @@ function markdown(results: Results, errors: Record<string, string>, meta: { date
   const s = results.startup;
   if (s) {
     const part = (prefix: string) =>
-      [['modulesMs', 'modules'], ['apiModulesMs', 'API modules*'], ['databaseOpenMs', 'database open*'], ['migrateMs', 'migrate'], ['enginesMs', 'engines'], ['appMs', 'app'], ['workersMs', 'workers'], ['listenMs', 'listen']]
+      [
+        ['modulesMs', 'modules'],
+        ['apiModulesMs', 'API modules*'],
+        ['databaseOpenMs', 'database open*'],
+        ['migrateMs', 'migrate'],
+        ['enginesMs', 'engines'],
+        ['appMs', 'app'],
+        ['workersMs', 'workers'],
+        ['listenMs', 'listen'],
+      ]
         .map(([k, label]) => `${label} ${num(s[`${prefix}_${k}`], 0)}`)
         .join(' · ');
     out.push(
@@ -299,7 +343,7 @@ function markdown(results: Results, errors: Record<string, string>, meta: { date
       'What differs: a Flotilla run is a real process (`bash -c true` under the local engine) launched by the worker, ' +
         'with its status transitions and run_events written and its logs collected; a graphile-worker job is a function ' +
         "call in the runner's process. Flotilla's enqueue is an HTTP request to a separate serve process (validation, " +
-        'definition lookup, idempotence check, insert, bus publish); graphile-worker\'s is one SQL call from the client. ' +
+        "definition lookup, idempotence check, insert, bus publish); graphile-worker's is one SQL call from the client. " +
         'Both use the same client concurrency and a worker in its own process.',
       '',
     );

@@ -22,8 +22,14 @@ import { BENCH_REDIS_URL, fmt, freshDatabase, percentile } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 /** A firehose scenario per subscriber count, then paced writers (lines/s) with one subscriber each. */
-const FIREHOSE = (process.env.BENCH_SUBSCRIBERS ?? '1,100,1000').split(',').map(Number).filter((n) => n > 0);
-const PACED_RATES = (process.env.BENCH_PACED_LINES ?? '10000,50000').split(',').map(Number).filter((n) => n > 0);
+const FIREHOSE = (process.env.BENCH_SUBSCRIBERS ?? '1,100,1000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
+const PACED_RATES = (process.env.BENCH_PACED_LINES ?? '10000,50000')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0);
 const PACED_SECONDS = Number(process.env.BENCH_PACED_SECONDS ?? 30);
 const SCENARIOS: { subscribers: number; rate?: number }[] = [
   ...PACED_RATES.map((rate) => ({ subscribers: 1, rate })),
@@ -108,7 +114,14 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
     const writerSeconds = rate ? PACED_SECONDS : SECONDS;
     const db = await freshDatabase();
     const workdir = mkdtempSync(join(tmpdir(), 'flotilla-bench-logs-'));
-    const env = { DATABASE_URL: db.url, REDIS_URL: BENCH_REDIS_URL, FLOTILLA_ENGINE: 'local', FLOTILLA_LOCAL_WORKDIR: workdir, LOG_LEVEL: 'info', WORKER_STATUS_INTERVAL: '1s' };
+    const env = {
+      DATABASE_URL: db.url,
+      REDIS_URL: BENCH_REDIS_URL,
+      FLOTILLA_ENGINE: 'local',
+      FLOTILLA_LOCAL_WORKDIR: workdir,
+      LOG_LEVEL: 'info',
+      WORKER_STATUS_INTERVAL: '1s',
+    };
     // Started inside the try, so a process that fails to start does not leak the other or the database.
     const processes: FlotillaProcess[] = [];
     let killSignal: NodeJS.Signals = 'SIGTERM';
@@ -118,7 +131,10 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       processes.push(await startFlotilla('worker', env));
       const base = serve.url!;
       const alias = rate ? `paced-${rate}` : 'firehose';
-      await fetch(`${base}/api/v6/task`, { method: 'POST', body: JSON.stringify({ alias, image: 'none', command: rate ? pacedWriter(rate) : FIREHOSE_WRITER }) });
+      await fetch(`${base}/api/v6/task`, {
+        method: 'POST',
+        body: JSON.stringify({ alias, image: 'none', command: rate ? pacedWriter(rate) : FIREHOSE_WRITER }),
+      });
       const res = await fetch(`${base}/api/v6/task/alias/${alias}/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'bench' } }) });
       const runId = ((await res.json()) as { run_id: string }).run_id;
       // Latency from about 20 subscribers spread over all of them: under fan-out some
@@ -144,10 +160,13 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
           cutOff();
         }
       }, 200);
-      const deadline = setTimeout(() => {
-        stopReason ??= `drain deadline (${DRAIN_SECONDS} s after the writer stopped)`;
-        cutOff();
-      }, (writerSeconds + DRAIN_SECONDS) * 1000);
+      const deadline = setTimeout(
+        () => {
+          stopReason ??= `drain deadline (${DRAIN_SECONDS} s after the writer stopped)`;
+          cutOff();
+        },
+        (writerSeconds + DRAIN_SECONDS) * 1000,
+      );
       const started = performance.now();
       const allDone = Promise.all(subs.map((s) => s.done));
       await Promise.race([allDone, limit]);

@@ -29,9 +29,7 @@ interface Payload {
 }
 
 type RunnerMessage =
-  | { type: 'ready' }
-  | { type: 'warm' }
-  | { type: 'done'; addToStart: number[]; createdToStart: number[]; createdToComplete: number[]; lastComplete: number };
+  { type: 'ready' } | { type: 'warm' } | { type: 'done'; addToStart: number[]; createdToStart: number[]; createdToComplete: number[]; lastComplete: number };
 
 /** The runner process: runs N + 1 jobs (one warm-up), then reports what it saw. */
 async function runnerMain(url: string, jobs: number): Promise<void> {
@@ -89,7 +87,8 @@ function startRunner(url: string): { next(type: RunnerMessage['type']): Promise<
       for (;;) {
         const i = inbox.findIndex((m) => m.type === type);
         if (i >= 0) return inbox.splice(i, 1)[0]!;
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`graphile-worker runner exited (${child.exitCode ?? child.signalCode}) before '${type}'`);
+        if (child.exitCode !== null || child.signalCode !== null)
+          throw new Error(`graphile-worker runner exited (${child.exitCode ?? child.signalCode}) before '${type}'`);
         if (Date.now() > deadline) throw new Error(`graphile-worker runner: no '${type}' after 300 s`);
         await Promise.race([new Promise<void>((r) => waiters.push(r)), exited, new Promise((r) => setTimeout(r, 1000))]);
       }
@@ -135,9 +134,13 @@ export async function benchPeer(): Promise<Record<string, number>> {
     await new Promise((r) => setTimeout(r, 1000));
 
     const started = now();
-    await pool(Array.from({ length: N }, (_, i) => i), CONCURRENCY, async () => {
-      await utils.addJob('noop', { t: now() } satisfies Payload);
-    });
+    await pool(
+      Array.from({ length: N }, (_, i) => i),
+      CONCURRENCY,
+      async () => {
+        await utils.addJob('noop', { t: now() } satisfies Payload);
+      },
+    );
     const addSeconds = (now() - started) / 1000;
     const done = (await runner.next('done')) as Extract<RunnerMessage, { type: 'done' }>;
 

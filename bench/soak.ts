@@ -150,7 +150,12 @@ async function main(): Promise<void> {
       const url = serveUrl();
       if (url) {
         try {
-          const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(10_000) });
+          const res = await fetch(`${url}${path}`, {
+            method,
+            headers: { 'content-type': 'application/json' },
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal: AbortSignal.timeout(10_000),
+          });
           if (res.status < 500) return { status: res.status, json: await res.json() };
         } catch {
           // that instance is down or was cut; try another

@@ -39,7 +39,19 @@ const API = `http://127.0.0.1:${API_PORT}`;
 const BIN = fileURLToPath(new URL('../bin/flotilla.js', import.meta.url));
 mkdirSync(args.shots!, { recursive: true });
 
-const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml', '.ico': 'image/x-icon', '.png': 'image/png', '.woff': 'font/woff', '.woff2': 'font/woff2', '.ttf': 'font/ttf', '.eot': 'application/vnd.ms-fontobject' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.css': 'text/css',
+  '.json': 'application/json',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.png': 'image/png',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.eot': 'application/vnd.ms-fontobject',
+};
 
 /** The classic deployment: the UI's files, and /api passed through to Flotilla, on one origin. */
 function startProxy() {
@@ -52,7 +64,10 @@ function startProxy() {
         const headers = new Headers();
         for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'connection') headers.set(k, v);
         const upstream = await fetch(API + url.pathname + url.search, { method: req.method, headers, body: chunks.length ? Buffer.concat(chunks) : undefined });
-        res.writeHead(upstream.status, Object.fromEntries([...upstream.headers].filter(([k]) => !['content-encoding', 'content-length', 'transfer-encoding'].includes(k))));
+        res.writeHead(
+          upstream.status,
+          Object.fromEntries([...upstream.headers].filter(([k]) => !['content-encoding', 'content-length', 'transfer-encoding'].includes(k))),
+        );
         res.end(Buffer.from(await upstream.arrayBuffer()));
         return;
       }
@@ -73,9 +88,12 @@ async function startFlotilla(dataDir: string): Promise<ChildProcess> {
     env: { ...process.env, PORT: String(API_PORT), FLOTILLA_DATA_DIR: dataDir, LOG_LEVEL: 'warn', DATABASE_URL: '', REDIS_URL: '' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  for (const until = Date.now() + 90_000; Date.now() < until; ) {
+  for (const until = Date.now() + 90_000; Date.now() < until;) {
     if (child.exitCode !== null) throw new Error(`flotilla dev exited with ${child.exitCode}`);
-    const ok = await fetch(`${API}/api/v6/health`).then((r) => r.ok, () => false);
+    const ok = await fetch(`${API}/api/v6/health`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return child;
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -83,12 +101,16 @@ async function startFlotilla(dataDir: string): Promise<ChildProcess> {
 }
 
 async function api<T = any>(path: string, init: { method?: string; json?: unknown } = {}): Promise<T> {
-  const res = await fetch(API + path, { method: init.method ?? 'GET', headers: { 'content-type': 'application/json' }, body: init.json === undefined ? undefined : JSON.stringify(init.json) });
+  const res = await fetch(API + path, {
+    method: init.method ?? 'GET',
+    headers: { 'content-type': 'application/json' },
+    body: init.json === undefined ? undefined : JSON.stringify(init.json),
+  });
   return (await res.json()) as T;
 }
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  for (const end = Date.now() + ms; Date.now() < end; ) {
+  for (const end = Date.now() + ms; Date.now() < end;) {
     const v = await fn();
     if (v) return v;
     await new Promise((r) => setTimeout(r, 300));
@@ -202,12 +224,16 @@ async function main() {
       await page.getByText('ECS', { exact: true }).click();
       const group = page.locator('.bp3-form-group', { hasText: 'Cluster' }).first();
       // The picker loads GET /api/v6/clusters when it appears: open its menu until the names are in.
-      const options = await until('cluster options', async () => {
-        await group.locator('input').first().click();
-        const texts = (await page.locator('[class*="option"]').allTextContents()).filter((x) => x && x !== 'No options');
-        if (!texts.length) await page.keyboard.press('Escape');
-        return texts.length > 0 && texts;
-      }, 15_000);
+      const options = await until(
+        'cluster options',
+        async () => {
+          await group.locator('input').first().click();
+          const texts = (await page.locator('[class*="option"]').allTextContents()).filter((x) => x && x !== 'No options');
+          if (!texts.length) await page.keyboard.press('Escape');
+          return texts.length > 0 && texts;
+        },
+        15_000,
+      );
       await page.locator('[class*="option"]').first().click();
       await page.locator('button[type=submit]').click();
       await page.waitForURL((u) => /^\/runs\/[^/]+$/.test(u.pathname));
@@ -218,7 +244,10 @@ async function main() {
     let sleepRun = '';
     await step(page, 'run a long task; the runs list shows it among the active runs', async () => {
       // Created as the UI's own create form would (it always sends cpu and memory).
-      const def = await api('/api/v6/task', { method: 'POST', json: { alias: `${alias}-sleep`, group_name: 'classic', image: 'alpine:3', command: 'sleep 300', cpu: 512, memory: 256 } });
+      const def = await api('/api/v6/task', {
+        method: 'POST',
+        json: { alias: `${alias}-sleep`, group_name: 'classic', image: 'alpine:3', command: 'sleep 300', cpu: 512, memory: 256 },
+      });
       await page.goto(`${UI}/tasks/${def.definition_id}/execute`);
       await page.locator('button[type=submit]').click();
       await page.waitForURL((u) => /^\/runs\/[^/]+$/.test(u.pathname));

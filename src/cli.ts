@@ -12,10 +12,7 @@ function fail(err: unknown): never {
   process.exit(1);
 }
 
-const program = new Command()
-  .name('flotilla')
-  .description('Self-service control plane for containerized jobs.')
-  .showHelpAfterError();
+const program = new Command().name('flotilla').description('Self-service control plane for containerized jobs.').showHelpAfterError();
 
 program
   .command('dev')
@@ -51,7 +48,9 @@ program
   });
 
 /** Token commands work on the database directly: whoever holds its credentials is an admin. */
-async function withTokens<T>(fn: (tokens: ReturnType<typeof import('./domain/tokenService.js').createTokenService>, actor: import('./domain/authorization.js').Actor) => Promise<T>): Promise<T> {
+async function withTokens<T>(
+  fn: (tokens: ReturnType<typeof import('./domain/tokenService.js').createTokenService>, actor: import('./domain/authorization.js').Actor) => Promise<T>,
+): Promise<T> {
   const config = loadConfig(process.env, 'migrate');
   const { createDatabase } = await import('./db/client.js');
   const { createTokenService } = await import('./domain/tokenService.js');
@@ -89,7 +88,9 @@ token
   .action((opts: { owner: string; role: string; expires?: string }) =>
     tokenAction(async () => {
       const { row, secret } = await withTokens((tokens, actor) => tokens.create(opts, actor));
-      process.stderr.write(`token ${row.tokenId} for ${row.owner} (${row.role})${row.expiresAt ? `, expires ${row.expiresAt.toISOString()}` : ''}; shown once, keep it:\n`);
+      process.stderr.write(
+        `token ${row.tokenId} for ${row.owner} (${row.role})${row.expiresAt ? `, expires ${row.expiresAt.toISOString()}` : ''}; shown once, keep it:\n`,
+      );
       process.stdout.write(secret + '\n');
     }),
   );
@@ -177,7 +178,9 @@ urlOption(
     await client.followLogs(run.run_id, { url: opts.url });
     const code = await client.finalExitCode(opts.url, run.run_id);
     const status = await client.runStatus(opts.url, run.run_id);
-    process.stderr.write(`flotilla: run ${run.run_id} ${status.status} exit ${status.exit_code ?? '-'}${status.exit_reason ? ` (${status.exit_reason})` : ''}\n`);
+    process.stderr.write(
+      `flotilla: run ${run.run_id} ${status.status} exit ${status.exit_code ?? '-'}${status.exit_reason ? ` (${status.exit_reason})` : ''}\n`,
+    );
     return code;
   }),
 );

@@ -106,12 +106,18 @@ const substitutes = z
   .transform((value, ctx) => {
     if (value === undefined) return undefined;
     const out: Partial<Record<EngineName, EngineName>> = {};
-    for (const pair of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const pair of value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const [from, to, extra] = pair.split(':').map((s) => s.trim());
       const a = canonicalEngine(from ?? '');
       const b = canonicalEngine(to ?? '');
       if (!a || !b || extra !== undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${pair}" must be requested:substitute, both engines (${ENGINE_NAMES.join(', ')} or eks), e.g. eks:local,ecs:local` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `"${pair}" must be requested:substitute, both engines (${ENGINE_NAMES.join(', ')} or eks), e.g. eks:local,ecs:local`,
+        });
         return z.NEVER;
       }
       if (a !== b) out[a] = b;
@@ -170,10 +176,9 @@ const envSchema = z.object({
   FLOTILLA_MAX_CONNECTIONS_PER_CLIENT: int(50, 1, 100_000),
   FLOTILLA_GRAPHQL_PERSISTED: z.enum(['off', 'allow', 'only']).default('off'),
   FLOTILLA_GRAPHQL_PERSISTED_FILE: optional,
-  ENABLED_WORKERS: csv(WORKER_NAMES.join(',')).refine(
-    (names) => names.every((n) => (WORKER_NAMES as readonly string[]).includes(n)),
-    { message: `must be a comma-separated list of ${WORKER_NAMES.join(', ')}` },
-  ),
+  ENABLED_WORKERS: csv(WORKER_NAMES.join(',')).refine((names) => names.every((n) => (WORKER_NAMES as readonly string[]).includes(n)), {
+    message: `must be a comma-separated list of ${WORKER_NAMES.join(', ')}`,
+  }),
   WORKER_SUBMIT_INTERVAL: durationMs('1s'),
   WORKER_STATUS_INTERVAL: durationMs('5s'),
   WORKER_RETRY_INTERVAL: durationMs('2s'),

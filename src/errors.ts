@@ -1,15 +1,7 @@
 // Errors with a stable `code`. API layers map codes to HTTP statuses / GraphQL result types;
 // workers map engine errors to run statuses.
 
-export type ErrorCode =
-  | 'NOT_FOUND'
-  | 'VALIDATION'
-  | 'CONFLICT'
-  | 'RETRYABLE_ENGINE'
-  | 'PERMANENT_ENGINE'
-  | 'UNAUTHENTICATED'
-  | 'FORBIDDEN'
-  | 'INTERNAL';
+export type ErrorCode = 'NOT_FOUND' | 'VALIDATION' | 'CONFLICT' | 'RETRYABLE_ENGINE' | 'PERMANENT_ENGINE' | 'UNAUTHENTICATED' | 'FORBIDDEN' | 'INTERNAL';
 
 export class FlotillaError extends Error {
   readonly code: ErrorCode;

@@ -13,7 +13,11 @@ export async function serve(env: NodeJS.ProcessEnv = process.env): Promise<void>
   const warnings = exposureWarnings(config);
   logExposure(warnings, logger);
   if (config.embedded) {
-    logger.warn('DATABASE_URL is not set: serving from the embedded PGlite database in ' + config.dataDir + ' (use `flotilla dev` for a laptop, set DATABASE_URL for production)');
+    logger.warn(
+      'DATABASE_URL is not set: serving from the embedded PGlite database in ' +
+        config.dataDir +
+        ' (use `flotilla dev` for a laptop, set DATABASE_URL for production)',
+    );
   }
   const shutdown = installShutdown(logger, config.shutdownTimeoutMs);
   const runtime = await openRuntime(config, logger, { migrate: config.embedded });

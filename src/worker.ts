@@ -7,10 +7,12 @@ import { newWorkerId } from './workers/context.js';
 import { startWorkers, type Workers } from './workers/index.js';
 import { listenHealth } from './api/health.js';
 
-
 export function parseWorkerList(list: string | undefined, fallback: WorkerName[]): WorkerName[] {
   if (!list) return fallback;
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const n of names) {
     if (!(WORKER_NAMES as readonly string[]).includes(n)) throw new ConfigError(`--workers: unknown worker "${n}"; use ${WORKER_NAMES.join(', ')}`);
   }
@@ -57,12 +59,16 @@ export async function worker(opts: { workers?: string } = {}, env: NodeJS.Proces
   const health =
     port === undefined
       ? undefined
-      : await listenHealth({ db: runtime.database.db, bus: runtime.bus, checkRedis: Boolean(config.redisUrl), metrics: runtime.metrics, loops }, config.host, port).catch(
-          async (err: unknown) => {
-            await runtime.close();
-            throw new ConfigError(`WORKER_METRICS_PORT=${port}: cannot listen on ${config.host}:${port} (${(err as Error).message}); pick a free port or unset it`);
-          },
-        );
+      : await listenHealth(
+          { db: runtime.database.db, bus: runtime.bus, checkRedis: Boolean(config.redisUrl), metrics: runtime.metrics, loops },
+          config.host,
+          port,
+        ).catch(async (err: unknown) => {
+          await runtime.close();
+          throw new ConfigError(
+            `WORKER_METRICS_PORT=${port}: cannot listen on ${config.host}:${port} (${(err as Error).message}); pick a free port or unset it`,
+          );
+        });
   if (health) logger.info({ url: health.url }, 'worker metrics and health listening');
   if (health) shutdown.add(() => health.close());
   const started = (workers = runWorkers(runtime, enabled));

@@ -41,14 +41,18 @@ export function originAllowed(config: SecurityConfig, origin: string, hostHeader
 
 export function hostRefusal(hostHeader: string | null | undefined): Response {
   return json(
-    { error: `Host ${JSON.stringify(hostHeader ?? '')} is not served here: add it to FLOTILLA_ALLOWED_HOSTS (comma list) if clients reach Flotilla under that name` },
+    {
+      error: `Host ${JSON.stringify(hostHeader ?? '')} is not served here: add it to FLOTILLA_ALLOWED_HOSTS (comma list) if clients reach Flotilla under that name`,
+    },
     421,
   );
 }
 
 export function originRefusal(origin: string): Response {
   return json(
-    { error: `requests from origin ${JSON.stringify(origin)} are refused: add it to FLOTILLA_CORS_ORIGINS (comma list) to let pages on that origin call this API` },
+    {
+      error: `requests from origin ${JSON.stringify(origin)} are refused: add it to FLOTILLA_CORS_ORIGINS (comma list) to let pages on that origin call this API`,
+    },
     403,
   );
 }

@@ -1,19 +1,7 @@
 // The whole data model (docs/architecture.md "Data"). Migrations in drizzle/ are generated from this file
 // with `npm run db:generate` and only ever appended.
 import { sql } from 'drizzle-orm';
-import {
-  bigint,
-  bigserial,
-  boolean,
-  index,
-  integer,
-  jsonb,
-  pgTable,
-  primaryKey,
-  text,
-  timestamp,
-  uniqueIndex,
-} from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import type { EngineName } from '../config.js';
 import type { RunStatus } from '../engines/types.js';
 
@@ -56,7 +44,9 @@ export const taskDefinitions = pgTable(
   },
   (t) => [
     // Only live definitions own their alias; archived ones may share it with a new one.
-    uniqueIndex('task_definitions_alias_key').on(t.alias).where(sql`archived_at is null`),
+    uniqueIndex('task_definitions_alias_key')
+      .on(t.alias)
+      .where(sql`archived_at is null`),
     index('task_definitions_group_name_idx').on(t.groupName),
     index('task_definitions_env_gin').using('gin', t.env),
   ],
@@ -158,15 +148,25 @@ export const runs = pgTable(
     // jsonb_path_ops: containment (`env @> …`) is all we ask, and the index is half the size.
     index('runs_env_path_gin').using('gin', t.env.op('jsonb_path_ops')),
     // Active runs newest first reads only the non-final rows.
-    index('runs_unfinished_started_at_idx').on(t.startedAt.desc().nullsLast(), t.runId.desc()).where(sql`${t.status} <> 'STOPPED'`),
-    index('runs_idempotence_key_idx').on(t.idempotenceKey).where(sql`${t.idempotenceKey} IS NOT NULL`),
+    index('runs_unfinished_started_at_idx')
+      .on(t.startedAt.desc().nullsLast(), t.runId.desc())
+      .where(sql`${t.status} <> 'STOPPED'`),
+    index('runs_idempotence_key_idx')
+      .on(t.idempotenceKey)
+      .where(sql`${t.idempotenceKey} IS NOT NULL`),
     // The submit worker's claim query: due QUEUED runs, oldest first.
-    index('runs_due_idx').on(t.nextAttemptAt, t.queuedAt).where(sql`${t.status} = 'QUEUED'`),
-    index('runs_active_idx').on(t.engine, t.status).where(sql`${t.status} IN ('PENDING', 'RUNNING')`),
+    index('runs_due_idx')
+      .on(t.nextAttemptAt, t.queuedAt)
+      .where(sql`${t.status} = 'QUEUED'`),
+    index('runs_active_idx')
+      .on(t.engine, t.status)
+      .where(sql`${t.status} IN ('PENDING', 'RUNNING')`),
     index('runs_stop_pending_idx')
       .on(t.stopRequestedAt)
       .where(sql`${t.stopRequestedAt} IS NOT NULL AND ${t.stopConfirmedAt} IS NULL`),
-    index('runs_logs_pending_idx').on(t.queuedAt).where(sql`${t.logsComplete} = false AND ${t.status} IN ('RUNNING', 'STOPPED')`),
+    index('runs_logs_pending_idx')
+      .on(t.queuedAt)
+      .where(sql`${t.logsComplete} = false AND ${t.status} IN ('RUNNING', 'STOPPED')`),
   ],
 );
 
@@ -192,7 +192,9 @@ export const runEvents = pgTable(
   },
   (t) => [
     index('run_events_run_idx').on(t.runId, t.seq),
-    uniqueIndex('run_events_dedupe_idx').on(t.runId, t.dedupeKey).where(sql`${t.dedupeKey} IS NOT NULL`),
+    uniqueIndex('run_events_dedupe_idx')
+      .on(t.runId, t.dedupeKey)
+      .where(sql`${t.dedupeKey} IS NOT NULL`),
   ],
 );
 

@@ -97,9 +97,7 @@ export function computeSizing(input: SizingInput): Sizing {
   const latestOom = ooms[0]?.queuedAt.getTime() ?? -Infinity;
   // Successful runs after the latest OOM kill that reported their peaks: the request may come
   // back down towards what they used.
-  const measured = input.history.filter(
-    (r) => r.exitCode === 0 && r.queuedAt.getTime() > latestOom && r.maxMemoryUsed !== null && r.maxMemoryUsed > 0,
-  );
+  const measured = input.history.filter((r) => r.exitCode === 0 && r.queuedAt.getTime() > latestOom && r.maxMemoryUsed !== null && r.maxMemoryUsed > 0);
 
   let memoryAsk = memory;
   let cpuAsk = cpu;
@@ -109,12 +107,21 @@ export function computeSizing(input: SizingInput): Sizing {
   const cpuOverridden = Boolean(input.override.cpu);
 
   if (ooms.length > 0) {
-    const p99Memory = percentile(ooms.map((r) => r.memory), 99);
-    const p99Cpu = percentile(ooms.map((r) => r.cpu), 99);
+    const p99Memory = percentile(
+      ooms.map((r) => r.memory),
+      99,
+    );
+    const p99Cpu = percentile(
+      ooms.map((r) => r.cpu),
+      99,
+    );
     let memEstimate = p99Memory * ARA.memoryFactor;
     let memWhy = `${ooms.length} OOM-killed run${ooms.length === 1 ? '' : 's'} in 3 days, p99 ${p99Memory} MB × ${ARA.memoryFactor}`;
     if (measured.length > 0) {
-      const p99Used = percentile(measured.map((r) => r.maxMemoryUsed!), 99);
+      const p99Used = percentile(
+        measured.map((r) => r.maxMemoryUsed!),
+        99,
+      );
       const fromUsage = p99Used * ARA.memoryFactor;
       if (fromUsage < memEstimate) {
         memEstimate = fromUsage;
@@ -130,7 +137,10 @@ export function computeSizing(input: SizingInput): Sizing {
     let cpuEstWhy = `${ooms.length} OOM-killed run${ooms.length === 1 ? '' : 's'} in 3 days, p99 ${p99Cpu} × ${ARA.cpuFactor}`;
     const cpuMeasured = measured.filter((r) => r.maxCpuUsed !== null && r.maxCpuUsed > 0);
     if (cpuMeasured.length > 0) {
-      const p99Used = percentile(cpuMeasured.map((r) => r.maxCpuUsed!), 99);
+      const p99Used = percentile(
+        cpuMeasured.map((r) => r.maxCpuUsed!),
+        99,
+      );
       if (p99Used * ARA.cpuFactor < cpuEstimate) {
         cpuEstimate = p99Used * ARA.cpuFactor;
         cpuEstWhy += `, down to p99 use ${p99Used} × ${ARA.cpuFactor}`;
@@ -153,7 +163,9 @@ export function computeSizing(input: SizingInput): Sizing {
         : ' (no OOM-killed runs of this command in 3 days)';
     return { ...base, oomRuns: ooms.length, reason: plain + note };
   }
-  const memoryPart = memoryWhy.length ? `memory ${memoryAsk} MB: ${memoryWhy.join('; ')} (baseline ${memory} MB from ${memorySource})` : `memory ${memory} MB: ${memorySource}`;
+  const memoryPart = memoryWhy.length
+    ? `memory ${memoryAsk} MB: ${memoryWhy.join('; ')} (baseline ${memory} MB from ${memorySource})`
+    : `memory ${memory} MB: ${memorySource}`;
   const cpuPart = cpuWhy.length ? `cpu ${cpuAsk}: ${cpuWhy.join('; ')} (baseline ${cpu} from ${cpuNote})` : `cpu ${cpu}: ${cpuNote}`;
   return { cpu: cpuAsk, memory: memoryAsk, baseline, oomRuns: ooms.length, reason: `${memoryPart}; ${cpuPart}` };
 }
@@ -186,10 +198,7 @@ export async function recentRuns(db: DbOrTx, executableId: string, commandHash: 
 }
 
 /** The sizing of a run about to be executed. */
-export async function sizeRun(
-  db: DbOrTx,
-  input: Omit<SizingInput, 'history'> & { executableId: string; commandHash: string | null },
-): Promise<Sizing> {
+export async function sizeRun(db: DbOrTx, input: Omit<SizingInput, 'history'> & { executableId: string; commandHash: string | null }): Promise<Sizing> {
   const wantsHistory = input.adaptive && !(input.gpu && input.gpu > 0) && !(input.override.cpu && input.override.memory);
   const history = wantsHistory ? await recentRuns(db, input.executableId, input.commandHash) : [];
   return computeSizing({ ...input, history });

@@ -79,13 +79,23 @@ export function authorize(actor: Actor | null | undefined, action: Action, resou
   switch (action) {
     case 'run.execute':
       if (resource.ownerId != null && resource.ownerId !== actor.id) {
-        return { allowed: false, status: 403, code: 'FORBIDDEN', message: `run_tags.owner_id: only an admin may execute as another owner; leave it out or send ${JSON.stringify(actor.id)}` };
+        return {
+          allowed: false,
+          status: 403,
+          code: 'FORBIDDEN',
+          message: `run_tags.owner_id: only an admin may execute as another owner; leave it out or send ${JSON.stringify(actor.id)}`,
+        };
       }
       return { allowed: true };
     case 'run.stop':
     case 'run.report':
       if (resource.ownerId !== actor.id) {
-        return { allowed: false, status: 403, code: 'FORBIDDEN', message: `${who} may ${action === 'run.stop' ? 'stop' : 'report on'} only its own runs; this run belongs to ${resource.ownerId ?? 'nobody'}` };
+        return {
+          allowed: false,
+          status: 403,
+          code: 'FORBIDDEN',
+          message: `${who} may ${action === 'run.stop' ? 'stop' : 'report on'} only its own runs; this run belongs to ${resource.ownerId ?? 'nobody'}`,
+        };
       }
       return { allowed: true };
     case 'definition.delete':

@@ -66,16 +66,14 @@ const stringList = (field: string) =>
 
 const fields = {
   name: z.string({ error: (i) => (i.input == null ? 'string [name] must be specified' : 'name must be a string') }).regex(NAME, { error: NAME_RULE }),
-  engine: z
-    .string({ error: (i) => (i.input == null ? 'string [engine] must be specified' : 'engine must be a string') })
-    .transform((value, ctx) => {
-      const engine = canonicalEngine(value);
-      if (!engine) {
-        ctx.addIssue({ code: 'custom', message: `engine ${value} is unknown: use ${ENGINE_NAMES.join(', ')} (or eks)` });
-        return z.NEVER;
-      }
-      return engine;
-    }),
+  engine: z.string({ error: (i) => (i.input == null ? 'string [engine] must be specified' : 'engine must be a string') }).transform((value, ctx) => {
+    const engine = canonicalEngine(value);
+    if (!engine) {
+      ctx.addIssue({ code: 'custom', message: `engine ${value} is unknown: use ${ENGINE_NAMES.join(', ')} (or eks)` });
+      return z.NEVER;
+    }
+    return engine;
+  }),
   status: z.enum(CLUSTER_STATUSES, { error: `status must be one of ${CLUSTER_STATUSES.join(', ')}` }),
   allowedTiers: stringList('allowed_tiers'),
   capabilities: stringList('capabilities'),
@@ -267,7 +265,9 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
       const v = parseOrThrow(updateSchema, input, snakeCase);
       rejectUnstorable(v);
       if (v.name !== undefined && v.name !== name) {
-        throw new ValidationError([{ path: ['name'], message: `name cannot be changed (runs record it); create cluster ${v.name} and delete ${name} instead` }]);
+        throw new ValidationError([
+          { path: ['name'], message: `name cannot be changed (runs record it); create cluster ${v.name} and delete ${name} instead` },
+        ]);
       }
       const { name: _same, ...changes } = v;
       const current = await service.find(name);
@@ -304,7 +304,9 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
       const current = await service.find(name);
       if (!current) throw notFound(name);
       if (!current.registered) {
-        throw new ConflictError(`Cluster ${name} is not in the registry: the ${current.engine} engine's configuration provides it, so there is nothing to delete`);
+        throw new ConflictError(
+          `Cluster ${name} is not in the registry: the ${current.engine} engine's configuration provides it, so there is nothing to delete`,
+        );
       }
       const active = await store.countActiveRuns(db, name);
       if (active > 0) throw new ConflictError(`Cluster ${name} has ${active} unfinished run(s); stop them or wait for them to finish, then delete it`);
@@ -331,11 +333,16 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
         }
         const engine = canonicalEngine(row.engine);
         if (req.engine && req.engine !== engine) {
-          throw new ValidationError([{ path: ['engine'], message: `engine ${req.engine} does not run cluster ${req.name}${where}; its engine is ${row.engine}` }]);
+          throw new ValidationError([
+            { path: ['engine'], message: `engine ${req.engine} does not run cluster ${req.name}${where}; its engine is ${row.engine}` },
+          ]);
         }
         if (!engine || !req.enabledEngines.includes(engine)) {
           throw new ValidationError([
-            { path: ['cluster'], message: `cluster ${req.name}${where} runs on engine ${row.engine}, which is not enabled here (enabled: ${req.enabledEngines.join(', ')})` },
+            {
+              path: ['cluster'],
+              message: `cluster ${req.name}${where} runs on engine ${row.engine}, which is not enabled here (enabled: ${req.enabledEngines.join(', ')})`,
+            },
           ]);
         }
         return { engine };
@@ -344,7 +351,9 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
       if (req.engine) {
         // Every engine has a default place to run, so the implicit name resolves on any of them.
         if (req.name === DEFAULT_CLUSTER || providers.includes(req.engine)) return { engine: req.engine };
-        throw new ValidationError([{ path: ['cluster'], message: `cluster ${req.name}${where} is not known to engine ${req.engine}; register it (POST /api/v6/clusters) first` }]);
+        throw new ValidationError([
+          { path: ['cluster'], message: `cluster ${req.name}${where} is not known to engine ${req.engine}; register it (POST /api/v6/clusters) first` },
+        ]);
       }
       // `default` not registered: the default engine's own default place, as before any registry.
       if (req.name === DEFAULT_CLUSTER) return { engine: req.defaultEngine };

@@ -34,9 +34,7 @@ export const intField = (name: string, max: number) =>
 
 const envVar = z.object(
   {
-    name: z
-      .string({ error: 'env name must be a non-empty string' })
-      .regex(/^[^=\0]+$/, { error: 'env name must be a non-empty string without "="' }),
+    name: z.string({ error: 'env name must be a non-empty string' }).regex(/^[^=\0]+$/, { error: 'env name must be a non-empty string without "="' }),
     value: z.string({ error: 'env value must be a string (quote numbers and booleans)' }),
   },
   { error: 'env entries must be objects {"name": "...", "value": "..."}' },
@@ -47,9 +45,7 @@ export const envField = z.array(envVar, { error: 'env must be an array of {"name
 });
 
 const fields = {
-  groupName: z
-    .string({ error: 'group_name must be a string' })
-    .regex(GROUP_NAME, { error: 'group_name must be 1-255 letters, digits, "-" or "_"' }),
+  groupName: z.string({ error: 'group_name must be a string' }).regex(GROUP_NAME, { error: 'group_name must be 1-255 letters, digits, "-" or "_"' }),
   command: limitedCommand.nullable(),
   memory: intField('memory', LIMITS.memory.max).nullable(),
   cpu: intField('cpu', LIMITS.cpu.max).nullable(),
@@ -58,7 +54,11 @@ const fields = {
   env: envField,
   tags: limitedTags,
   ports: z.array(
-    z.number({ error: 'ports must be integers 1-65535' }).int({ error: 'ports must be integers 1-65535' }).min(1).max(65535, { error: 'ports must be integers 1-65535' }),
+    z
+      .number({ error: 'ports must be integers 1-65535' })
+      .int({ error: 'ports must be integers 1-65535' })
+      .min(1)
+      .max(65535, { error: 'ports must be integers 1-65535' }),
     { error: 'ports must be an array of integers' },
   ),
   adaptiveResourceAllocation: z.boolean({ error: 'adaptive_resource_allocation must be true or false' }).nullable(),
@@ -121,7 +121,10 @@ function rejectNul(value: unknown, path: (string | number)[] = [], issues: Field
   if (typeof value === 'string') {
     const reason = unstorableText(value);
     if (reason) {
-      const field = path.map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p))).join('.').replace(/\.\[/g, '[');
+      const field = path
+        .map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p)))
+        .join('.')
+        .replace(/\.\[/g, '[');
       issues.push({ path, message: `${field} must not contain ${reason}` });
     }
   } else if (Array.isArray(value)) {
@@ -182,21 +185,21 @@ export function createDefinitionService(deps: { db: Db; stopRun?: (runId: string
           const row = await store.insertDefinition(tx, {
             createdBy: by,
             updatedBy: by,
-          definitionId: `${v.groupName}-${randomUUID()}`,
-          alias: v.alias,
-          groupName: v.groupName,
-          image: v.image,
-          command: v.command ?? null,
-          memory: v.memory ?? null,
-          cpu: v.cpu ?? null,
-          gpu: v.gpu ?? null,
-          ephemeralStorage: v.ephemeralStorage ?? null,
-          env: v.env,
-          tags: v.tags,
-          ports: v.ports,
-          adaptiveResourceAllocation: v.adaptiveResourceAllocation ?? null,
-          requiresDocker: v.requiresDocker,
-          targetCluster: v.targetCluster ?? null,
+            definitionId: `${v.groupName}-${randomUUID()}`,
+            alias: v.alias,
+            groupName: v.groupName,
+            image: v.image,
+            command: v.command ?? null,
+            memory: v.memory ?? null,
+            cpu: v.cpu ?? null,
+            gpu: v.gpu ?? null,
+            ephemeralStorage: v.ephemeralStorage ?? null,
+            env: v.env,
+            tags: v.tags,
+            ports: v.ports,
+            adaptiveResourceAllocation: v.adaptiveResourceAllocation ?? null,
+            requiresDocker: v.requiresDocker,
+            targetCluster: v.targetCluster ?? null,
           });
           await recordHistory(tx, row, 'create', by);
           return row;

@@ -30,7 +30,8 @@ export function envLimitIssues(env: { name: string; value: string }[], field = '
   env.forEach((e, i) => {
     total += e.name.length + e.value.length;
     if (e.name.length > L.envNameChars) issues.push({ path: [field, i, 'name'], message: `${field}[${i}].name must be at most ${L.envNameChars} characters` });
-    if (e.value.length > L.envValueChars) issues.push({ path: [field, i, 'value'], message: `${field}[${i}].value must be at most ${L.envValueChars} characters` });
+    if (e.value.length > L.envValueChars)
+      issues.push({ path: [field, i, 'value'], message: `${field}[${i}].value must be at most ${L.envValueChars} characters` });
   });
   if (issues.length === 0 && total > L.envTotalChars) {
     issues.push({ path: [field], message: `${field} names and values must total at most ${L.envTotalChars} characters (has ${total})` });
@@ -39,8 +40,7 @@ export function envLimitIssues(env: { name: string; value: string }[], field = '
 }
 
 export const limitedTags = z
-  .array(
-    z.string({ error: 'tags must be strings' }).max(INPUT_LIMITS.tagChars, { error: `tags must be at most ${INPUT_LIMITS.tagChars} characters each` }),
-    { error: 'tags must be an array of strings' },
-  )
+  .array(z.string({ error: 'tags must be strings' }).max(INPUT_LIMITS.tagChars, { error: `tags must be at most ${INPUT_LIMITS.tagChars} characters each` }), {
+    error: 'tags must be an array of strings',
+  })
   .max(INPUT_LIMITS.tagCount, { error: `tags must have at most ${INPUT_LIMITS.tagCount} entries` });

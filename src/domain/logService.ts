@@ -24,7 +24,12 @@ export function decodeLogToken(runId: string, token: string | undefined | null):
   const i = raw.lastIndexOf(':');
   const seq = Number(raw.slice(i + 1));
   if (i < 0 || raw.slice(0, i) !== runId || !Number.isSafeInteger(seq) || seq < 0 || encodeLogToken(runId, seq) !== token) {
-    throw new ValidationError([{ path: ['last_seen'], message: `last_seen token ${token} is not a position in the logs of run ${runId}; pass back the last_seen value of a previous response, or omit it to start at the beginning` }]);
+    throw new ValidationError([
+      {
+        path: ['last_seen'],
+        message: `last_seen token ${token} is not a position in the logs of run ${runId}; pass back the last_seen value of a previous response, or omit it to start at the beginning`,
+      },
+    ]);
   }
   return seq;
 }
@@ -50,9 +55,13 @@ export function createLogService(deps: { db: Db; bus?: EventBus; completeWaitMs?
       const deadline = Date.now() + maxMs;
       let wake: (() => void) | undefined;
       // Subscribed before the first read, so an end that lands in between still wakes us.
-      const unsubscribe = bus?.subscribe('run.log', (e) => {
-        if (e.stream === 'eof') wake?.();
-      }, run.runId);
+      const unsubscribe = bus?.subscribe(
+        'run.log',
+        (e) => {
+          if (e.stream === 'eof') wake?.();
+        },
+        run.runId,
+      );
       const onAbort = () => wake?.();
       opts.signal?.addEventListener('abort', onAbort);
       try {

@@ -70,7 +70,12 @@ export function reservedEnvNames(ownerIdVar: string): string[] {
 export function newRunId(engine: string): string {
   const prefix = `${engine}-`;
   // Hex without dashes, so the id is a clean DNS label for Kubernetes Job names.
-  return prefix + randomUUID().replace(/-/g, '').slice(-(36 - prefix.length));
+  return (
+    prefix +
+    randomUUID()
+      .replace(/-/g, '')
+      .slice(-(36 - prefix.length))
+  );
 }
 
 /** The command a run executes: the request's, else the executable's (null runs the entrypoint). */

@@ -68,7 +68,10 @@ const executeSchema = z.object({
     .optional(),
   description: z.string({ error: 'description must be a string' }).max(4096).optional(),
   idempotenceKey: z.string({ error: 'idempotence_key must be a string' }).min(1).max(512).optional(),
-  arch: z.string({ error: 'arch must be a string' }).regex(/^[a-z0-9_-]{1,32}$/, { error: 'arch must be like amd64 or arm64' }).optional(),
+  arch: z
+    .string({ error: 'arch must be a string' })
+    .regex(/^[a-z0-9_-]{1,32}$/, { error: 'arch must be like amd64 or arm64' })
+    .optional(),
   labels: stringMap('labels').default({}),
   serviceAccount: z.string({ error: 'service_account must be a string' }).optional(),
   tier: z.string({ error: 'tier must be a string' }).optional(),
@@ -112,11 +115,28 @@ export function executableOfDefinition(d: TaskDefinitionRow): Executable {
 function dryRunRow(row: NewRunRow): RunRow {
   const now = new Date();
   return {
-    engineRef: null, podName: null, namespace: null, instanceId: null, instanceDnsName: null,
-    exitCode: null, exitReason: null, startedAt: null, finishedAt: null, nextAttemptAt: null,
-    claimedBy: null, claimExpiresAt: null, lastError: null, missingSince: null, logCursor: null,
-    logsComplete: false, logClaimedBy: null, logClaimExpiresAt: null, maxMemoryUsed: null, maxCpuUsed: null,
-    queuedAt: now, updatedAt: now,
+    engineRef: null,
+    podName: null,
+    namespace: null,
+    instanceId: null,
+    instanceDnsName: null,
+    exitCode: null,
+    exitReason: null,
+    startedAt: null,
+    finishedAt: null,
+    nextAttemptAt: null,
+    claimedBy: null,
+    claimExpiresAt: null,
+    lastError: null,
+    missingSince: null,
+    logCursor: null,
+    logsComplete: false,
+    logClaimedBy: null,
+    logClaimExpiresAt: null,
+    maxMemoryUsed: null,
+    maxCpuUsed: null,
+    queuedAt: now,
+    updatedAt: now,
     ...row,
   } as RunRow;
 }
@@ -161,7 +181,11 @@ export interface RunServiceDeps {
  * input naming the field.
  */
 function nulIssues(value: unknown, path: (string | number)[] = [], issues: FieldIssue[] = []): FieldIssue[] {
-  const field = () => path.map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p))).join('.').replace(/\.\[/g, '[');
+  const field = () =>
+    path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p)))
+      .join('.')
+      .replace(/\.\[/g, '[');
   if (typeof value === 'string') {
     const reason = unstorableText(value);
     if (reason) issues.push({ path, message: `${field()} must not contain ${reason}` });
@@ -180,7 +204,9 @@ function nulIssues(value: unknown, path: (string | number)[] = [], issues: Field
 /** ECS refuses a RunTask whose container overrides exceed 8 KiB; say so now, not at submit. */
 export const ECS_OVERRIDES_MAX_BYTES = 8192;
 function checkEcsOverrideSize(command: string | null, env: EnvVar[]): void {
-  const size = Buffer.byteLength(JSON.stringify({ containerOverrides: [{ name: 'main', command: command === null ? undefined : ['bash', '-c', command], environment: env }] }));
+  const size = Buffer.byteLength(
+    JSON.stringify({ containerOverrides: [{ name: 'main', command: command === null ? undefined : ['bash', '-c', command], environment: env }] }),
+  );
   if (size > ECS_OVERRIDES_MAX_BYTES) {
     throw new ValidationError([
       {
@@ -278,7 +304,14 @@ export function createRunService(deps: RunServiceDeps) {
       }
       const v = parseExecute({ ...input, owner: 'explain-resources' });
       const { run } = await service.launch(executableOfDefinition(definition), v, { dryRun: true });
-      return { definitionId: definition.definitionId, alias: definition.alias, engine: run.engine, cpu: run.cpu, memory: run.memory, reason: run.resourceReason ?? '' };
+      return {
+        definitionId: definition.definitionId,
+        alias: definition.alias,
+        engine: run.engine,
+        cpu: run.cpu,
+        memory: run.memory,
+        reason: run.resourceReason ?? '',
+      };
     },
 
     /** Validates an execute body (v6 shape, camelCase keys) without running anything. */
@@ -343,7 +376,13 @@ export function createRunService(deps: RunServiceDeps) {
       const { command, env } = row;
       if (engine === 'ecs') checkEcsOverrideSize(command, env);
       if (opts.dryRun) return { run: dryRunRow(row), created: false };
-      const detail = { engine, cluster: row.clusterName, ...(opts.actor !== undefined ? { actor: opts.actor } : {}), ...(choice.requested ? { engine_requested: choice.requested } : {}), ...(notes.length ? { notes } : {}) };
+      const detail = {
+        engine,
+        cluster: row.clusterName,
+        ...(opts.actor !== undefined ? { actor: opts.actor } : {}),
+        ...(choice.requested ? { engine_requested: choice.requested } : {}),
+        ...(notes.length ? { notes } : {}),
+      };
       const insert = (into: DbOrTx) => store.insertRun(into, row, { reason: `executed by ${v.owner}`, detail });
       const key = v.idempotenceKey;
       // Without an idempotence key the insert is one statement, atomic by itself: no
@@ -416,6 +455,5 @@ export function createRunService(deps: RunServiceDeps) {
   };
   return service;
 }
-
 
 export type RunService = ReturnType<typeof createRunService>;

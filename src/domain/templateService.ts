@@ -23,8 +23,7 @@ export const TEMPLATE_GROUP_NAME = 'template_group_name';
 
 const NAME = /^[a-zA-Z0-9_-]{1,255}$/;
 
-const jsonObject = (name: string) =>
-  z.record(z.string(), z.unknown(), { error: `${name} must be a JSON object` });
+const jsonObject = (name: string) => z.record(z.string(), z.unknown(), { error: `${name} must be a JSON object` });
 
 const createSchema = z.object({
   templateName: z
@@ -54,7 +53,20 @@ const createSchema = z.object({
 export type CreateTemplateInput = z.input<typeof createSchema>;
 
 /** The fields a new version is compared on ("some field differs → version + 1"). */
-const COMPARED = ['schema', 'commandTemplate', 'defaults', 'avatarUri', 'image', 'memory', 'cpu', 'gpu', 'env', 'adaptiveResourceAllocation', 'ports', 'tags'] as const;
+const COMPARED = [
+  'schema',
+  'commandTemplate',
+  'defaults',
+  'avatarUri',
+  'image',
+  'memory',
+  'cpu',
+  'gpu',
+  'env',
+  'adaptiveResourceAllocation',
+  'ports',
+  'tags',
+] as const;
 
 /** Merges `payload` over `defaults`: the payload wins; defaults fill keys missing at any depth. */
 export function mergePayload(defaults: unknown, payload: unknown): unknown {
@@ -74,7 +86,10 @@ function payloadIssue(e: ErrorObject): FieldIssue {
     .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (e.keyword === 'required') keys.push(String((e.params as { missingProperty: string }).missingProperty));
   const path = ['template_payload', ...keys.map((k) => (/^\d+$/.test(k) ? Number(k) : k))];
-  const where = path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[');
+  const where = path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : p))
+    .join('.')
+    .replace(/\.\[/g, '[');
   const message =
     e.keyword === 'required'
       ? 'is required'

@@ -8,7 +8,8 @@ import { ROLES, assertAllowed, type Actor, type Role } from './authorization.js'
 /** `90d`, `12h`, `30m` → milliseconds. */
 export function parseExpiry(value: string): number {
   const m = /^\s*(\d+)\s*(d|h|m)\s*$/.exec(value);
-  if (!m || Number(m[1]) <= 0) throw new ValidationError([{ path: ['expires'], message: `--expires ${JSON.stringify(value)}: use a number of days, hours or minutes (90d, 12h, 30m)` }]);
+  if (!m || Number(m[1]) <= 0)
+    throw new ValidationError([{ path: ['expires'], message: `--expires ${JSON.stringify(value)}: use a number of days, hours or minutes (90d, 12h, 30m)` }]);
   return Number(m[1]) * (m[2] === 'd' ? 86_400_000 : m[2] === 'h' ? 3_600_000 : 60_000);
 }
 

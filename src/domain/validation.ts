@@ -6,7 +6,10 @@ import { ValidationError, type FieldIssue } from '../errors.js';
 export function toValidationError(error: z.ZodError, publicName: (key: string) => string = (k) => k): ValidationError {
   const issues: FieldIssue[] = error.issues.map((i) => {
     const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-    const field = path.map((p) => (typeof p === 'number' ? `[${p}]` : publicName(p))).join('.').replace(/\.\[/g, '[');
+    const field = path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : publicName(p)))
+      .join('.')
+      .replace(/\.\[/g, '[');
     // Messages written for a field already start with its name; generic ones get it prefixed.
     const message = i.message.startsWith(field) || field === '' || i.message.startsWith('string [') ? i.message : `${field}: ${i.message}`;
     return { path, message };

@@ -13,7 +13,13 @@ export async function listClusters(db: DbOrTx): Promise<ClusterRow[]> {
 
 export async function getCluster(db: DbOrTx, name: string): Promise<ClusterRow | undefined> {
   if (!isStorableKey(name)) return undefined;
-  const query = preparedFor(db, 'cluster_by_name', (d) => d.select().from(clusters).where(eq(clusters.name, sql.placeholder('name'))).prepare('flotilla_cluster_by_name'));
+  const query = preparedFor(db, 'cluster_by_name', (d) =>
+    d
+      .select()
+      .from(clusters)
+      .where(eq(clusters.name, sql.placeholder('name')))
+      .prepare('flotilla_cluster_by_name'),
+  );
   const [row] = await query.execute({ name });
   return row;
 }

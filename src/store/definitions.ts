@@ -35,7 +35,11 @@ export async function getDefinitionById(db: DbOrTx, id: string, opts: { includeA
     return archived;
   }
   const query = preparedFor(db, 'definition_by_id', (d) =>
-    d.select().from(taskDefinitions).where(and(eq(taskDefinitions.definitionId, sql.placeholder('id')), live)).prepare('flotilla_definition_by_id'),
+    d
+      .select()
+      .from(taskDefinitions)
+      .where(and(eq(taskDefinitions.definitionId, sql.placeholder('id')), live))
+      .prepare('flotilla_definition_by_id'),
   );
   const [row] = await query.execute({ id });
   return row;
@@ -45,7 +49,11 @@ export async function getDefinitionById(db: DbOrTx, id: string, opts: { includeA
 export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<TaskDefinitionRow | undefined> {
   if (!isStorableKey(alias)) return undefined;
   const query = preparedFor(db, 'definition_by_alias', (d) =>
-    d.select().from(taskDefinitions).where(and(eq(taskDefinitions.alias, sql.placeholder('alias')), live)).prepare('flotilla_definition_by_alias'),
+    d
+      .select()
+      .from(taskDefinitions)
+      .where(and(eq(taskDefinitions.alias, sql.placeholder('alias')), live))
+      .prepare('flotilla_definition_by_alias'),
   );
   const [row] = await query.execute({ alias });
   return row;
@@ -58,11 +66,7 @@ export async function getDefinitionsByIds(db: DbOrTx, ids: readonly string[]): P
 }
 
 /** Applies `changes`, bumps version; undefined when the definition does not exist. */
-export async function updateDefinition(
-  db: DbOrTx,
-  id: string,
-  changes: Partial<NewTaskDefinitionRow>,
-): Promise<TaskDefinitionRow | undefined> {
+export async function updateDefinition(db: DbOrTx, id: string, changes: Partial<NewTaskDefinitionRow>): Promise<TaskDefinitionRow | undefined> {
   const [row] = await db
     .update(taskDefinitions)
     .set({ ...changes, version: sql`${taskDefinitions.version} + 1`, updatedAt: new Date() })
@@ -99,10 +103,7 @@ export async function unfinishedRunIds(db: DbOrTx, definitionId: string, limit =
  */
 export async function deleteDefinition(db: DbOrTx, id: string): Promise<boolean> {
   return db.transaction(async (tx) => {
-    const rows = await tx
-      .delete(taskDefinitions)
-      .where(eq(taskDefinitions.definitionId, id))
-      .returning({ id: taskDefinitions.definitionId });
+    const rows = await tx.delete(taskDefinitions).where(eq(taskDefinitions.definitionId, id)).returning({ id: taskDefinitions.definitionId });
     if (rows.length === 0) return false;
     await tx.delete(runs).where(and(eq(runs.definitionId, id), eq(runs.executableType, 'task_definition')));
     return true;
@@ -138,10 +139,7 @@ export async function listDefinitions(
   };
 }
 
-export async function listGroups(
-  db: DbOrTx,
-  opts: { name?: string; limit: number; offset: number },
-): Promise<{ total: number; groups: string[] }> {
+export async function listGroups(db: DbOrTx, opts: { name?: string; limit: number; offset: number }): Promise<{ total: number; groups: string[] }> {
   const where = opts.name ? and(like(taskDefinitions.groupName, `%${escapeLike(opts.name)}%`), live) : live;
   const [rows, totals] = await Promise.all([
     db
@@ -151,7 +149,10 @@ export async function listGroups(
       .orderBy(asc(taskDefinitions.groupName))
       .limit(opts.limit)
       .offset(opts.offset),
-    db.select({ n: sql<number>`count(distinct ${taskDefinitions.groupName})` }).from(taskDefinitions).where(where),
+    db
+      .select({ n: sql<number>`count(distinct ${taskDefinitions.groupName})` })
+      .from(taskDefinitions)
+      .where(where),
   ]);
   return { total: Number(totals[0]?.n ?? 0), groups: rows.map((r) => r.g) };
 }

@@ -112,10 +112,7 @@ export function keysetOf(columns: ColumnMap, tieBreaker: PgColumn, spec: ListSpe
   let order = orderOf(columns, spec.sortBy, spec.order, tieBreaker);
   if (spec.fromEnd) {
     // The exact reverse of orderOf: nulls first, both keys flipped.
-    order =
-      spec.order === 'asc'
-        ? [sql`${col} desc nulls first`, desc(tieBreaker)]
-        : [sql`${col} asc nulls first`, asc(tieBreaker)];
+    order = spec.order === 'asc' ? [sql`${col} desc nulls first`, desc(tieBreaker)] : [sql`${col} asc nulls first`, asc(tieBreaker)];
   }
   return { seek, order, key: sql<string | null>`${col}::text` };
 }

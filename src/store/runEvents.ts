@@ -37,10 +37,17 @@ export async function listRunEvents(db: DbOrTx, runId: string): Promise<RunEvent
 
 export async function listRunEventsFor(db: DbOrTx, runIds: readonly string[]): Promise<RunEventRow[]> {
   if (runIds.length === 0) return [];
-  return db.select().from(runEvents).where(inArray(runEvents.runId, [...runIds])).orderBy(asc(runEvents.seq));
+  return db
+    .select()
+    .from(runEvents)
+    .where(inArray(runEvents.runId, [...runIds]))
+    .orderBy(asc(runEvents.seq));
 }
 
 export async function listRunEventsBySeq(db: DbOrTx, seqs: readonly number[]): Promise<RunEventRow[]> {
   if (seqs.length === 0) return [];
-  return db.select().from(runEvents).where(inArray(runEvents.seq, [...seqs]));
+  return db
+    .select()
+    .from(runEvents)
+    .where(inArray(runEvents.seq, [...seqs]));
 }

@@ -51,7 +51,9 @@ export async function appendLogChunks(
       .returning({ id: runs.runId });
     if (held.length === 0) return undefined;
     if (events.length > 0) {
-      await tx.insert(runEvents).values(events.map((e) => ({ runId: e.runId, kind: e.kind, at: e.at ?? new Date(), reason: e.reason ?? null, detail: e.detail ?? {} })));
+      await tx
+        .insert(runEvents)
+        .values(events.map((e) => ({ runId: e.runId, kind: e.kind, at: e.at ?? new Date(), reason: e.reason ?? null, detail: e.detail ?? {} })));
     }
     if (chunks.length === 0) return [];
     return tx

@@ -109,13 +109,7 @@ export async function findByIdempotenceKey(db: DbOrTx, key: string, since: Date)
   const [row] = await db
     .select()
     .from(runs)
-    .where(
-      and(
-        eq(runs.idempotenceKey, key),
-        gte(runs.queuedAt, since),
-        or(ne(runs.status, 'STOPPED'), eq(runs.exitCode, 0)),
-      ),
-    )
+    .where(and(eq(runs.idempotenceKey, key), gte(runs.queuedAt, since), or(ne(runs.status, 'STOPPED'), eq(runs.exitCode, 0))))
     .orderBy(desc(runs.queuedAt))
     .limit(1);
   return row;
@@ -136,11 +130,7 @@ export async function transitionRun(
 ): Promise<{ run: RunRow; from: RunStatus } | undefined> {
   const { from } = opts;
   return db.transaction(async (tx) => {
-    const [current] = await tx
-      .select({ status: runs.status, attempt: runs.attempt })
-      .from(runs)
-      .where(eq(runs.runId, runId))
-      .for('update');
+    const [current] = await tx.select({ status: runs.status, attempt: runs.attempt }).from(runs).where(eq(runs.runId, runId)).for('update');
     if (!current || !from.includes(current.status)) return undefined;
     if (opts.attempt !== undefined && current.attempt !== opts.attempt) return undefined;
     const conditions = [eq(runs.runId, runId), inArray(runs.status, [...from])];
@@ -258,7 +248,10 @@ export async function claimActiveRuns(
       for update skip locked
     )
     returning run_id`);
-  return getRunsByIds(db, rowsOf<{ run_id: string }>(rows).map((r) => r.run_id));
+  return getRunsByIds(
+    db,
+    rowsOf<{ run_id: string }>(rows).map((r) => r.run_id),
+  );
 }
 
 export async function releaseClaims(db: DbOrTx, workerId: string, runIds: string[]): Promise<void> {
@@ -271,11 +264,7 @@ export async function releaseClaims(db: DbOrTx, workerId: string, runIds: string
 
 /** Releases every lease that has expired (workers that died). Returns how many. */
 export async function releaseExpiredClaims(db: DbOrTx): Promise<number> {
-  const a = await db
-    .update(runs)
-    .set({ claimedBy: null, claimExpiresAt: null })
-    .where(lt(runs.claimExpiresAt, new Date()))
-    .returning({ id: runs.runId });
+  const a = await db.update(runs).set({ claimedBy: null, claimExpiresAt: null }).where(lt(runs.claimExpiresAt, new Date())).returning({ id: runs.runId });
   const b = await db
     .update(runs)
     .set({ logClaimedBy: null, logClaimExpiresAt: null })
@@ -299,7 +288,10 @@ export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: re
       for update skip locked
     )
     returning run_id`);
-  return getRunsByIds(db, rowsOf<{ run_id: string }>(rows).map((r) => r.run_id));
+  return getRunsByIds(
+    db,
+    rowsOf<{ run_id: string }>(rows).map((r) => r.run_id),
+  );
 }
 
 export async function renewLogClaim(db: DbOrTx, runId: string, workerId: string, leaseMs: number): Promise<boolean> {
@@ -344,12 +336,7 @@ export async function listChildRuns(db: DbOrTx, parentRunId: string): Promise<Ru
   return db
     .select()
     .from(runs)
-    .where(
-      and(
-        ne(runs.status, 'STOPPED'),
-        sql`${runs.env} @> ${JSON.stringify([{ name: 'PARENT_FLOTILLA_RUN_ID', value: parentRunId }])}::jsonb`,
-      ),
-    );
+    .where(and(ne(runs.status, 'STOPPED'), sql`${runs.env} @> ${JSON.stringify([{ name: 'PARENT_FLOTILLA_RUN_ID', value: parentRunId }])}::jsonb`));
 }
 
 export async function listRuns(db: DbOrTx, spec: ListSpec): Promise<{ total: number; rows: RunRow[]; keys: SortKey[] }> {

@@ -25,7 +25,10 @@ export async function claimStopIntents(db: DbOrTx, workerId: string, engines: re
       for update skip locked
     )
     returning run_id`);
-  return getRunsByIds(db, rowsOf<{ run_id: string }>(rows).map((r) => r.run_id));
+  return getRunsByIds(
+    db,
+    rowsOf<{ run_id: string }>(rows).map((r) => r.run_id),
+  );
 }
 
 /** Records that a stop intent is done; with `event`, the run's timeline says so. */

@@ -27,7 +27,10 @@ export async function templateIdsByName(db: DbOrTx, name: string): Promise<strin
 
 export async function getTemplatesByIds(db: DbOrTx, ids: readonly string[]): Promise<TemplateRow[]> {
   if (ids.length === 0) return [];
-  return db.select().from(templates).where(inArray(templates.templateId, [...ids]));
+  return db
+    .select()
+    .from(templates)
+    .where(inArray(templates.templateId, [...ids]));
 }
 
 /**

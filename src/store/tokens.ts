@@ -29,7 +29,10 @@ export async function insertToken(
 
 /** The token with this secret, if it exists, is not revoked and has not expired. */
 export async function findLiveToken(db: DbOrTx, secret: string, now = new Date()): Promise<ApiTokenRow | undefined> {
-  const [row] = await db.select().from(apiTokens).where(and(eq(apiTokens.hash, hashToken(secret)), isNull(apiTokens.revokedAt)));
+  const [row] = await db
+    .select()
+    .from(apiTokens)
+    .where(and(eq(apiTokens.hash, hashToken(secret)), isNull(apiTokens.revokedAt)));
   if (!row || (row.expiresAt && row.expiresAt <= now)) return undefined;
   return row;
 }

@@ -83,9 +83,12 @@ export function createLogCollector(ctx: WorkerContext) {
     };
 
     // Keeps the lease while a run is silent for a long time.
-    const heartbeat = setInterval(() => {
-      store.renewLogClaim(db, run.runId, workerId, leaseMs).catch(() => {});
-    }, Math.max(1000, leaseMs / 3));
+    const heartbeat = setInterval(
+      () => {
+        store.renewLogClaim(db, run.runId, workerId, leaseMs).catch(() => {});
+      },
+      Math.max(1000, leaseMs / 3),
+    );
 
     try {
       for await (const chunk of engine.logs(toEngineRun(run), run.logCursor, signal)) {
@@ -95,8 +98,7 @@ export function createLogCollector(ctx: WorkerContext) {
           void flush();
           // Bounded read-ahead: wait for the database when this much is not yet stored.
           if (pendingBytes >= MAX_PENDING_BYTES) await flushing;
-        }
-        else timer ??= setTimeout(() => void flush(), FLUSH_MS);
+        } else timer ??= setTimeout(() => void flush(), FLUSH_MS);
         if (failure) throw failure;
       }
       await flush();

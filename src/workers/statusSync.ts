@@ -87,7 +87,11 @@ export function createStatusSync(ctx: WorkerContext) {
       try {
         await reconcileBatch(batch);
       } finally {
-        await store.releaseClaims(db, workerId, batch.map((r) => r.runId));
+        await store.releaseClaims(
+          db,
+          workerId,
+          batch.map((r) => r.runId),
+        );
       }
       if (batch.length < BATCH) break;
     }

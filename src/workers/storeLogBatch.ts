@@ -46,7 +46,13 @@ export interface BatchTarget {
 }
 
 /** Stores `rows` after `afterSeq` with `cursor`; returns what was inserted (markers included). */
-export async function storeLogBatch(t: BatchTarget, afterSeq: number, rows: NewLogChunk[], cursor: string, previousCursor: string | null): Promise<RunLogRow[]> {
+export async function storeLogBatch(
+  t: BatchTarget,
+  afterSeq: number,
+  rows: NewLogChunk[],
+  cursor: string,
+  previousCursor: string | null,
+): Promise<RunLogRow[]> {
   const append = appendLogChunks;
   let lastError: unknown;
   for (let attempt = 1; attempt <= MAX_STORE_TRIES; attempt++) {

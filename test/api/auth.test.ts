@@ -93,7 +93,10 @@ describe('FLOTILLA_AUTH=token', () => {
 
     const stopByBob = await t.fetch(`/api/v6/task/${definition_id}/history/${run.run_id}`, { method: 'DELETE', headers: bearer(bob) });
     expect(stopByBob.status).toBe(403);
-    const stop = await t.fetch(`/api/v6/task/${definition_id}/history/${run.run_id}`, { method: 'DELETE', headers: { ...bearer(alice), 'x-forwarded-email': 'mallory@example.com' } });
+    const stop = await t.fetch(`/api/v6/task/${definition_id}/history/${run.run_id}`, {
+      method: 'DELETE',
+      headers: { ...bearer(alice), 'x-forwarded-email': 'mallory@example.com' },
+    });
     expect(stop.status).toBe(200);
     const status = (await (await t.fetch(`/api/v6/${run.run_id}/status`, { headers: bearer(viewer) })).json()) as { exit_reason: string };
     expect(status.exit_reason).toBe('Task terminated by - alice');
@@ -142,7 +145,9 @@ describe('FLOTILLA_AUTH=token', () => {
       expect(sse.status).toBe(200);
       expect(sse.headers.get('content-type')).toContain('text/event-stream');
       controller.abort();
-      const anonSse = await fetch(`${http.url}/graphql?query=${encodeURIComponent(query)}`, { headers: { accept: 'text/event-stream', 'x-graphql-yoga-csrf': '1' } });
+      const anonSse = await fetch(`${http.url}/graphql?query=${encodeURIComponent(query)}`, {
+        headers: { accept: 'text/event-stream', 'x-graphql-yoga-csrf': '1' },
+      });
       const text = await anonSse.text();
       expect(text).toContain('UNAUTHENTICATED');
     } finally {
@@ -239,7 +244,16 @@ describe('FLOTILLA_AUTH=proxy', () => {
     await t?.close();
   });
   const from = (address: string, headers: Record<string, string>) =>
-    Promise.resolve(t.api.app.fetch(new Request('http://flotilla.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: '{ viewer { ownerId role } }' }) }), { incoming: { socket: { remoteAddress: address } } }));
+    Promise.resolve(
+      t.api.app.fetch(
+        new Request('http://flotilla.test/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({ query: '{ viewer { ownerId role } }' }),
+        }),
+        { incoming: { socket: { remoteAddress: address } } },
+      ),
+    );
 
   it('takes the identity from X-Forwarded-Email / X-Auth-Request-Email sent by a trusted proxy', async () => {
     const res = await from('10.1.2.3', { 'x-forwarded-email': 'pat@example.com' });

@@ -48,8 +48,14 @@ const REST: Record<string, { level: Level; req: (f: Fixture, caller: string) => 
   'GET /clusters/:name': { level: 'read', req: (f) => ({ method: 'GET', path: `${V}/clusters/${f.cluster}` }) },
   'PUT /clusters/:name': { level: 'admin', req: (f) => ({ method: 'PUT', path: `${V}/clusters/${f.cluster}`, body: { capabilities: ['x'] } }) },
   'DELETE /clusters/:name': { level: 'admin', req: (f) => ({ method: 'DELETE', path: `${V}/clusters/${f.cluster}` }) },
-  'PUT /task/alias/:alias/execute': { level: 'user', req: (f, c) => ({ method: 'PUT', path: `${V}/task/alias/${f.alias}/execute`, body: { run_tags: { owner_id: c } } }) },
-  'PUT /task/:definition_id/execute': { level: 'user', req: (f, c) => ({ method: 'PUT', path: `${V}/task/${f.definitionId}/execute`, body: { run_tags: { owner_id: c } } }) },
+  'PUT /task/alias/:alias/execute': {
+    level: 'user',
+    req: (f, c) => ({ method: 'PUT', path: `${V}/task/alias/${f.alias}/execute`, body: { run_tags: { owner_id: c } } }),
+  },
+  'PUT /task/:definition_id/execute': {
+    level: 'user',
+    req: (f, c) => ({ method: 'PUT', path: `${V}/task/${f.definitionId}/execute`, body: { run_tags: { owner_id: c } } }),
+  },
   'GET /history': { level: 'read', req: () => ({ method: 'GET', path: `${V}/history` }) },
   'GET /task/:definition_id/history': { level: 'read', req: (f) => ({ method: 'GET', path: `${V}/task/${f.definitionId}/history` }) },
   'GET /history/:run_id': { level: 'read', req: (f) => ({ method: 'GET', path: `${V}/history/${f.runId}` }) },
@@ -99,30 +105,48 @@ const GRAPHQL: Record<string, { level: Level; op: (f: Fixture, caller: string) =
   'Query.nodes': { level: 'read', op: () => ({ query: '{ nodes(ids: ["UnVuOm5vbmU="]) { id } }' }) },
   'Mutation.createCluster': {
     level: 'admin',
-    op: (f) => ({ query: 'mutation($i: CreateClusterInput!) { createCluster(input: $i) { __typename } }', variables: { i: { name: `g-${f.unique}`, engine: 'local' } } }),
+    op: (f) => ({
+      query: 'mutation($i: CreateClusterInput!) { createCluster(input: $i) { __typename } }',
+      variables: { i: { name: `g-${f.unique}`, engine: 'local' } },
+    }),
   },
   'Mutation.updateCluster': {
     level: 'admin',
     op: (f) => ({ query: 'mutation($n: String!) { updateCluster(name: $n, input: {capabilities: ["y"]}) { __typename } }', variables: { n: f.cluster } }),
   },
-  'Mutation.deleteCluster': { level: 'admin', op: (f) => ({ query: 'mutation($n: String!) { deleteCluster(name: $n) { __typename } }', variables: { n: f.cluster } }) },
+  'Mutation.deleteCluster': {
+    level: 'admin',
+    op: (f) => ({ query: 'mutation($n: String!) { deleteCluster(name: $n) { __typename } }', variables: { n: f.cluster } }),
+  },
   'Mutation.createTaskDefinition': {
     level: 'user',
-    op: (f) => ({ query: 'mutation($a: String!) { createTaskDefinition(input: {alias: $a, image: "alpine"}) { __typename } }', variables: { a: `gnew-${f.unique}` } }),
+    op: (f) => ({
+      query: 'mutation($a: String!) { createTaskDefinition(input: {alias: $a, image: "alpine"}) { __typename } }',
+      variables: { a: `gnew-${f.unique}` },
+    }),
   },
   'Mutation.updateTaskDefinition': {
     level: 'user',
     op: (f) => ({ query: 'mutation($id: ID!) { updateTaskDefinition(id: $id, input: {memory: 64}) { __typename } }', variables: { id: f.definitionId } }),
   },
-  'Mutation.deleteTaskDefinition': { level: 'owner', op: (f) => ({ query: 'mutation($id: ID!) { deleteTaskDefinition(id: $id) { __typename } }', variables: { id: f.definitionId } }) },
+  'Mutation.deleteTaskDefinition': {
+    level: 'owner',
+    op: (f) => ({ query: 'mutation($id: ID!) { deleteTaskDefinition(id: $id) { __typename } }', variables: { id: f.definitionId } }),
+  },
   'Mutation.executeTask': {
     level: 'user',
-    op: (f, c) => ({ query: 'mutation($a: String!, $o: String!) { executeTask(alias: $a, input: {owner: $o}) { __typename } }', variables: { a: f.alias, o: c } }),
+    op: (f, c) => ({
+      query: 'mutation($a: String!, $o: String!) { executeTask(alias: $a, input: {owner: $o}) { __typename } }',
+      variables: { a: f.alias, o: c },
+    }),
   },
   'Mutation.stopRun': { level: 'owner', op: (f) => ({ query: 'mutation($id: ID!) { stopRun(runId: $id) { __typename } }', variables: { id: f.runId } }) },
   'Subscription.runEvents': { level: 'read', op: () => ({ query: 'subscription { runEvents { status } }' }) },
   'Subscription.runLogs': { level: 'read', op: (f) => ({ query: 'subscription($id: ID!) { runLogs(runId: $id) { text } }', variables: { id: f.runId } }) },
-  'Subscription.runStatus': { level: 'read', op: (f) => ({ query: 'subscription($id: ID!) { runStatus(runId: $id) { status } }', variables: { id: f.runId } }) },
+  'Subscription.runStatus': {
+    level: 'read',
+    op: (f) => ({ query: 'subscription($id: ID!) { runStatus(runId: $id) { status } }', variables: { id: f.runId } }),
+  },
 };
 
 type Outcome = 'ok' | 401 | 403;
@@ -272,8 +296,14 @@ afterAll(async () => {
 
 describe('authorization matrix', () => {
   it('has an expectation for every served REST route and GraphQL root field', () => {
-    expect(restKeys.filter((k) => !REST[k]), 'REST routes without an expected rule in this test').toEqual([]);
-    expect(fieldKeys.filter((k) => !GRAPHQL[k]), 'GraphQL fields without an expected rule in this test').toEqual([]);
+    expect(
+      restKeys.filter((k) => !REST[k]),
+      'REST routes without an expected rule in this test',
+    ).toEqual([]);
+    expect(
+      fieldKeys.filter((k) => !GRAPHQL[k]),
+      'GraphQL fields without an expected rule in this test',
+    ).toEqual([]);
   });
 
   for (const mode of MODES) {

@@ -29,14 +29,26 @@ async function rest(path: string, method: string, json: unknown): Promise<{ stat
 
 describe('unpaired surrogates (jsonb refuses them) and NUL are a 400 naming the field', () => {
   it.each([
-    ['a definition env value', '/api/v6/task', 'POST', { alias: 'lone-env', image: 'alpine:3', env: [{ name: 'A', value: LONE }] }, `env[0].value ${SURROGATE}`],
+    [
+      'a definition env value',
+      '/api/v6/task',
+      'POST',
+      { alias: 'lone-env', image: 'alpine:3', env: [{ name: 'A', value: LONE }] },
+      `env[0].value ${SURROGATE}`,
+    ],
     ['a definition tag', '/api/v6/task', 'POST', { alias: 'lone-tag', image: 'alpine:3', tags: [`x${LONE}`] }, `tags[0] ${SURROGATE}`],
     ['a definition alias (text would store U+FFFD instead)', '/api/v6/task', 'POST', { alias: `a${LONE}`, image: 'alpine:3' }, `alias ${SURROGATE}`],
     ['a cluster config value', '/api/v6/clusters', 'POST', { name: 'lone', engine: 'local', config: { k: LONE } }, `config ${SURROGATE}`],
     ['a cluster tier', '/api/v6/clusters', 'POST', { name: 'lone', engine: 'local', allowed_tiers: [LONE] }, `allowed_tiers ${SURROGATE}`],
     // U+0000 was refused only in a cluster's config.
     ['NUL in a cluster region', '/api/v6/clusters', 'POST', { name: 'nul', engine: 'local', region: 'eu\u0000' }, 'region must not contain NUL characters'],
-    ['NUL in a cluster capability', '/api/v6/clusters', 'POST', { name: 'nul', engine: 'local', capabilities: ['gpu\u0000'] }, 'capabilities must not contain NUL characters'],
+    [
+      'NUL in a cluster capability',
+      '/api/v6/clusters',
+      'POST',
+      { name: 'nul', engine: 'local', capabilities: ['gpu\u0000'] },
+      'capabilities must not contain NUL characters',
+    ],
   ])('%s', async (_what, path, method, body, error) => {
     const before = await countRows(t);
     expect(await rest(path, method, body)).toEqual({ status: 400, error });
@@ -58,7 +70,10 @@ describe('unpaired surrogates (jsonb refuses them) and NUL are a 400 naming the 
       `mutation($input: CreateTaskDefinitionInput!) { createTaskDefinition(input: $input) { __typename ... on ValidationError { fields { path message } } } }`,
       { input: { alias: 'lone-gql', image: 'alpine:3', env: [{ name: 'A', value: LONE }] } },
     );
-    expect(created.data.createTaskDefinition).toEqual({ __typename: 'ValidationError', fields: [{ path: ['env', '0', 'value'], message: `env[0].value ${SURROGATE}` }] });
+    expect(created.data.createTaskDefinition).toEqual({
+      __typename: 'ValidationError',
+      fields: [{ path: ['env', '0', 'value'], message: `env[0].value ${SURROGATE}` }],
+    });
     const listed = await t.gql(`query($filter: RunFilter) { runs(filter: $filter) { totalCount } }`, { filter: { env: [{ name: 'A', value: LONE }] } });
     expect(listed.errors?.map((e) => e.message)).toEqual([`filter.env[0].value ${SURROGATE}`]);
   });
@@ -67,7 +82,11 @@ describe('unpaired surrogates (jsonb refuses them) and NUL are a 400 naming the 
 it('a cluster config nested thousands of levels deep is a 400 (the walk over it overflowed the stack: a 500)', async () => {
   const depth = 5_000;
   const config = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
-  const res = await t.fetch('/api/v6/clusters', { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"name": "deep", "engine": "local", "config": ${config}}` });
+  const res = await t.fetch('/api/v6/clusters', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: `{"name": "deep", "engine": "local", "config": ${config}}`,
+  });
   expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: { error: 'config must be at most 32 levels deep' } });
 });
 
@@ -125,7 +144,11 @@ describe('GraphQL requests Yoga could not answer', () => {
     expect(res.headers.get('accept')).toContain('application/json');
     expect(await countRows(t)).toEqual(before);
     // What a browser's GraphiQL asks for, and what clients send, still work.
-    const ok = await t.fetch('/graphql', { method: 'POST', headers: { accept: 'application/graphql-response+json, application/json;q=0.9' }, json: { query: '{ health }' } });
+    const ok = await t.fetch('/graphql', {
+      method: 'POST',
+      headers: { accept: 'application/graphql-response+json, application/json;q=0.9' },
+      json: { query: '{ health }' },
+    });
     expect(ok.status).toBe(200);
   });
 

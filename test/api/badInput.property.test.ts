@@ -40,10 +40,21 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRestRouter } from '../../src/api/rest/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
+import { buildRestRequest, GQL_EFFECTS, GQL_SCRATCH, gqlPlan, restPlan, ROUTE_MODELS, type Operation, type Route } from '../helpers/badInputModels.js';
 import {
-  buildRestRequest, GQL_EFFECTS, GQL_SCRATCH, gqlPlan, restPlan, ROUTE_MODELS, type Operation, type Route,
-} from '../helpers/badInputModels.js';
-import { checkEffect, countRows, createTargets, delta, NO_CHANGE, sameCounts, send, type Answer, type Counts, type Effect, type EffectIds, type Targets } from '../helpers/badInputTargets.js';
+  checkEffect,
+  countRows,
+  createTargets,
+  delta,
+  NO_CHANGE,
+  sameCounts,
+  send,
+  type Answer,
+  type Counts,
+  type Effect,
+  type EffectIds,
+  type Targets,
+} from '../helpers/badInputTargets.js';
 import { namesOneOf, resolveRefs } from '../helpers/generators.js';
 import { buildGqlRequest } from '../helpers/graphqlGenerators.js';
 
@@ -108,7 +119,11 @@ beforeAll(async () => {
   t = await createTestApp();
   // The router the app mounts: its table is the list of routes to cover.
   const table = createRestRouter({ services: t.services, logger: silentLogger }).routes;
-  targets = await createTargets(t, () => (lastCounts = undefined), table.some((r) => r.path === '/clusters' && r.method === 'POST'));
+  targets = await createTargets(
+    t,
+    () => (lastCounts = undefined),
+    table.some((r) => r.path === '/clusters' && r.method === 'POST'),
+  );
   const seen = new Set<string>();
   for (const r of table) {
     const key = `${r.method} ${r.path}`;
@@ -174,114 +189,132 @@ async function assertSequentially<T>(property: fc.IAsyncProperty<[T]>, options: 
 }
 
 describe('bad input', () => {
-  it('REST: every route answers bad requests with a 4xx naming the field, never a 5xx, and writes nothing partial', { timeout: TIME_LIMIT_MS + 60_000 }, async () => {
-    const coverage = new Map<string, number>();
-    const statuses: Record<string, number> = {};
-    let n = 0;
-    await assertSequentially(
-      fc.asyncProperty(restPlan(restRoutes), tracked(async (plan) => {
-        if (++n % 300 === 0) await targets.refresh(true);
-        const route = restRoutes[plan.route]!;
-        coverage.set(route.key, (coverage.get(route.key) ?? 0) + 1);
-        const target = route.model.scratch ? await targets.scratch() : targets.pick(plan.pick);
-        const req = buildRestRequest(route, plan, targets.resolver(target, plan.pick));
-        const { answer, d } = await sendCounted(req.path, req.init);
-        tally(statuses, answer);
-        const request = `${req.init.method} ${clip(req.path, 1500)} ${JSON.stringify(req.init.headers)} ${clip(String(req.init.body ?? ''), 1500)} blame=${clip(JSON.stringify(req.blame), 200)}`;
-        const fail = (problem: string, a?: Answer) => failures.rest.push({ what: route.key, problem, request, answer: a && `${a.status} ${a.contentType} ${a.text}` });
+  it(
+    'REST: every route answers bad requests with a 4xx naming the field, never a 5xx, and writes nothing partial',
+    { timeout: TIME_LIMIT_MS + 60_000 },
+    async () => {
+      const coverage = new Map<string, number>();
+      const statuses: Record<string, number> = {};
+      let n = 0;
+      await assertSequentially(
+        fc.asyncProperty(
+          restPlan(restRoutes),
+          tracked(async (plan) => {
+            if (++n % 300 === 0) await targets.refresh(true);
+            const route = restRoutes[plan.route]!;
+            coverage.set(route.key, (coverage.get(route.key) ?? 0) + 1);
+            const target = route.model.scratch ? await targets.scratch() : targets.pick(plan.pick);
+            const req = buildRestRequest(route, plan, targets.resolver(target, plan.pick));
+            const { answer, d } = await sendCounted(req.path, req.init);
+            tally(statuses, answer);
+            const request = `${req.init.method} ${clip(req.path, 1500)} ${JSON.stringify(req.init.headers)} ${clip(String(req.init.body ?? ''), 1500)} blame=${clip(JSON.stringify(req.blame), 200)}`;
+            const fail = (problem: string, a?: Answer) =>
+              failures.rest.push({ what: route.key, problem, request, answer: a && `${a.status} ${a.contentType} ${a.text}` });
 
-        if ('problem' in answer) {
-          if (answer.problem !== 'unsendable') fail(answer.problem);
-        } else if (answer.status >= 500) {
-          fail(`answered ${answer.status}`, answer);
-        } else if (answer.status >= 400) {
-          const error = parseJson(answer.text)?.error;
-          if (answer.contentType !== JSON_TYPE) fail(`a ${answer.status} with content-type ${answer.contentType}`, answer);
-          else if (typeof error !== 'string' || error.trim() === '') fail(`a ${answer.status} without an error message`, answer);
-          else if (!req.changed) fail(`a valid request was refused with ${answer.status}`, answer);
-          else if (!req.routeMayChange && !namesOneOf(error, req.blame, req.values)) fail('the error names none of the changed fields', answer);
-          if (!sameCounts(d, NO_CHANGE)) fail(`a failed request changed counts by ${JSON.stringify(d)}`, answer);
-        } else if (answer.status < 300) {
-          const body = parseJson(answer.text);
-          const effect: Effect = !req.routeMayChange ? route.model.effect : req.init.method === 'GET' ? 'read' : 'unknown';
-          const ids: EffectIds = {
-            definitionId: effect === 'createDefinition' ? body?.definition_id : req.ids.definitionId,
-            runId: effect === 'execute' ? body?.run_id : req.ids.runId,
-            clusterName: effect === 'createCluster' ? body?.name : req.ids.clusterName,
-          };
-          const problem = await checkEffect(t, effect, d, ids);
-          if (problem) fail(problem, answer);
-        }
-        if ((d.definitions < 0 || d.clusters < 0) && !route.model.scratch) await targets.refresh(false);
-      })),
-      { ...FC_OPTIONS, numRuns: REST_RUNS },
-    );
-    console.info(`badInput REST: ${n} of ${REST_RUNS} requests over ${coverage.size} routes (seed ${SEED}); answers ${JSON.stringify(statuses)}`);
-    await stillAnswers();
-    expect(failures.rest, report('rest', n)).toEqual([]);
-    for (const r of restRoutes) expect(coverage.get(r.key) ?? 0, `route ${r.key} was never exercised`).toBeGreaterThan(0);
-  });
+            if ('problem' in answer) {
+              if (answer.problem !== 'unsendable') fail(answer.problem);
+            } else if (answer.status >= 500) {
+              fail(`answered ${answer.status}`, answer);
+            } else if (answer.status >= 400) {
+              const error = parseJson(answer.text)?.error;
+              if (answer.contentType !== JSON_TYPE) fail(`a ${answer.status} with content-type ${answer.contentType}`, answer);
+              else if (typeof error !== 'string' || error.trim() === '') fail(`a ${answer.status} without an error message`, answer);
+              else if (!req.changed) fail(`a valid request was refused with ${answer.status}`, answer);
+              else if (!req.routeMayChange && !namesOneOf(error, req.blame, req.values)) fail('the error names none of the changed fields', answer);
+              if (!sameCounts(d, NO_CHANGE)) fail(`a failed request changed counts by ${JSON.stringify(d)}`, answer);
+            } else if (answer.status < 300) {
+              const body = parseJson(answer.text);
+              const effect: Effect = !req.routeMayChange ? route.model.effect : req.init.method === 'GET' ? 'read' : 'unknown';
+              const ids: EffectIds = {
+                definitionId: effect === 'createDefinition' ? body?.definition_id : req.ids.definitionId,
+                runId: effect === 'execute' ? body?.run_id : req.ids.runId,
+                clusterName: effect === 'createCluster' ? body?.name : req.ids.clusterName,
+              };
+              const problem = await checkEffect(t, effect, d, ids);
+              if (problem) fail(problem, answer);
+            }
+            if ((d.definitions < 0 || d.clusters < 0) && !route.model.scratch) await targets.refresh(false);
+          }),
+        ),
+        { ...FC_OPTIONS, numRuns: REST_RUNS },
+      );
+      console.info(`badInput REST: ${n} of ${REST_RUNS} requests over ${coverage.size} routes (seed ${SEED}); answers ${JSON.stringify(statuses)}`);
+      await stillAnswers();
+      expect(failures.rest, report('rest', n)).toEqual([]);
+      for (const r of restRoutes) expect(coverage.get(r.key) ?? 0, `route ${r.key} was never exercised`).toBeGreaterThan(0);
+    },
+  );
 
-  it('GraphQL: every Query and Mutation field answers bad requests with typed or GraphQL errors, never masked ones, and writes nothing partial', { timeout: TIME_LIMIT_MS + 60_000 }, async () => {
-    const coverage = new Map<string, number>();
-    const statuses: Record<string, number> = {};
-    let n = 0;
-    await assertSequentially(
-      fc.asyncProperty(gqlPlan(operations), tracked(async (plan) => {
-        if (++n % 300 === 0) await targets.refresh(true);
-        const { root, field } = operations[plan.op]!;
-        coverage.set(field.name, (coverage.get(field.name) ?? 0) + 1);
-        const target = GQL_SCRATCH.has(field.name) ? await targets.scratch() : targets.pick(plan.pick);
-        const args = resolveRefs(plan.args, targets.resolver(target, plan.pick)) as Record<string, unknown>;
-        const req = buildGqlRequest(root, field, args, plan.inline, plan.mutations);
-        const { answer, d } = await sendCounted(req.path, { method: req.method, headers: req.headers, body: req.body });
-        const request = `${req.method} ${clip(req.path, 1500)} ${clip(req.body ?? '', 1500)} mutations=${clip(JSON.stringify(plan.mutations.map((m) => m.kind)))}`;
-        const fail = (problem: string, a?: Answer) => failures.graphql.push({ what: `${root} ${field.name}`, problem, request, answer: a && `${a.status} ${a.text}` });
+  it(
+    'GraphQL: every Query and Mutation field answers bad requests with typed or GraphQL errors, never masked ones, and writes nothing partial',
+    { timeout: TIME_LIMIT_MS + 60_000 },
+    async () => {
+      const coverage = new Map<string, number>();
+      const statuses: Record<string, number> = {};
+      let n = 0;
+      await assertSequentially(
+        fc.asyncProperty(
+          gqlPlan(operations),
+          tracked(async (plan) => {
+            if (++n % 300 === 0) await targets.refresh(true);
+            const { root, field } = operations[plan.op]!;
+            coverage.set(field.name, (coverage.get(field.name) ?? 0) + 1);
+            const target = GQL_SCRATCH.has(field.name) ? await targets.scratch() : targets.pick(plan.pick);
+            const args = resolveRefs(plan.args, targets.resolver(target, plan.pick)) as Record<string, unknown>;
+            const req = buildGqlRequest(root, field, args, plan.inline, plan.mutations);
+            const { answer, d } = await sendCounted(req.path, { method: req.method, headers: req.headers, body: req.body });
+            const request = `${req.method} ${clip(req.path, 1500)} ${clip(req.body ?? '', 1500)} mutations=${clip(JSON.stringify(plan.mutations.map((m) => m.kind)))}`;
+            const fail = (problem: string, a?: Answer) =>
+              failures.graphql.push({ what: `${root} ${field.name}`, problem, request, answer: a && `${a.status} ${a.text}` });
 
-        if ('problem' in answer) {
-          if (answer.problem !== 'unsendable') fail(answer.problem);
-        } else if (answer.status >= 500) {
-          fail(`answered ${answer.status}`, answer);
-        } else {
-          const body = parseJson(answer.text);
-          const errors: { message?: unknown; path?: unknown[] }[] = Array.isArray(body?.errors) ? body.errors : [];
-          if (errors.some((e) => e.message === 'Unexpected error.')) fail('masked "Unexpected error."', answer);
-          if (errors.some((e) => typeof e.message !== 'string' || e.message.trim() === '')) fail('a GraphQL error without a message', answer);
-          const result = body?.data?.[field.name];
-          const typename: unknown = result?.__typename;
-          const succeeded = root === 'mutation' ? typeof typename === 'string' && typename.endsWith('Success') : result !== undefined && errors.length === 0;
-          // Errors only below the root field: it ran, and reading its result failed (e.g. a
-          // bad `runs(after:)` inside the created definition). Standard GraphQL: the write
-          // stands, data is null; only its counts can be checked.
-          const rootRan = errors.length > 0 && errors.every((e) => Array.isArray(e.path) && e.path.length > 1 && e.path[0] === field.name);
-          const effect: Effect = root === 'query' ? 'read' : (GQL_EFFECTS[field.name] ?? 'unknown');
-          const outcome = succeeded ? 'ok' : typeof typename === 'string' ? typename : errors.length ? 'errors' : 'other';
-          statuses[`${answer.status} ${outcome}`] = (statuses[`${answer.status} ${outcome}`] ?? 0) + 1;
-          if (plan.mutations.length === 0 && !succeeded && (root === 'query' || GQL_EFFECTS[field.name])) {
-            fail(`a valid operation failed${typeof typename === 'string' ? ` with ${typename}` : ''}`, answer);
-          }
-          if (succeeded) {
-            const ids: EffectIds = {
-              definitionId: effect === 'createDefinition' ? result?.taskDefinition?.definitionId : effect === 'deleteDefinition' ? result?.deletedId : undefined,
-              runId: result?.run?.runId,
-              clusterName: effect === 'createCluster' || effect === 'updateCluster' ? result?.cluster?.name : result?.deletedName,
-            };
-            const problem = await checkEffect(t, effect, d, ids);
-            if (problem) fail(problem, answer);
-          } else if (rootRan && !sameCounts(d, NO_CHANGE)) {
-            const problem = await checkEffect(t, effect, d);
-            if (problem) fail(problem, answer);
-          } else if (!sameCounts(d, NO_CHANGE)) {
-            fail(`a failed operation changed counts by ${JSON.stringify(d)}`, answer);
-          }
-        }
-        if ((d.definitions < 0 || d.clusters < 0) && !GQL_SCRATCH.has(field.name)) await targets.refresh(false);
-      })),
-      { ...FC_OPTIONS, numRuns: GQL_RUNS },
-    );
-    console.info(`badInput GraphQL: ${n} of ${GQL_RUNS} operations over ${coverage.size} fields (seed ${SEED}); answers ${JSON.stringify(statuses)}`);
-    await stillAnswers();
-    expect(failures.graphql, report('graphql', n)).toEqual([]);
-    for (const { field } of operations) expect(coverage.get(field.name) ?? 0, `field ${field.name} was never exercised`).toBeGreaterThan(0);
-  });
+            if ('problem' in answer) {
+              if (answer.problem !== 'unsendable') fail(answer.problem);
+            } else if (answer.status >= 500) {
+              fail(`answered ${answer.status}`, answer);
+            } else {
+              const body = parseJson(answer.text);
+              const errors: { message?: unknown; path?: unknown[] }[] = Array.isArray(body?.errors) ? body.errors : [];
+              if (errors.some((e) => e.message === 'Unexpected error.')) fail('masked "Unexpected error."', answer);
+              if (errors.some((e) => typeof e.message !== 'string' || e.message.trim() === '')) fail('a GraphQL error without a message', answer);
+              const result = body?.data?.[field.name];
+              const typename: unknown = result?.__typename;
+              const succeeded =
+                root === 'mutation' ? typeof typename === 'string' && typename.endsWith('Success') : result !== undefined && errors.length === 0;
+              // Errors only below the root field: it ran, and reading its result failed (e.g. a
+              // bad `runs(after:)` inside the created definition). Standard GraphQL: the write
+              // stands, data is null; only its counts can be checked.
+              const rootRan = errors.length > 0 && errors.every((e) => Array.isArray(e.path) && e.path.length > 1 && e.path[0] === field.name);
+              const effect: Effect = root === 'query' ? 'read' : (GQL_EFFECTS[field.name] ?? 'unknown');
+              const outcome = succeeded ? 'ok' : typeof typename === 'string' ? typename : errors.length ? 'errors' : 'other';
+              statuses[`${answer.status} ${outcome}`] = (statuses[`${answer.status} ${outcome}`] ?? 0) + 1;
+              if (plan.mutations.length === 0 && !succeeded && (root === 'query' || GQL_EFFECTS[field.name])) {
+                fail(`a valid operation failed${typeof typename === 'string' ? ` with ${typename}` : ''}`, answer);
+              }
+              if (succeeded) {
+                const ids: EffectIds = {
+                  definitionId:
+                    effect === 'createDefinition' ? result?.taskDefinition?.definitionId : effect === 'deleteDefinition' ? result?.deletedId : undefined,
+                  runId: result?.run?.runId,
+                  clusterName: effect === 'createCluster' || effect === 'updateCluster' ? result?.cluster?.name : result?.deletedName,
+                };
+                const problem = await checkEffect(t, effect, d, ids);
+                if (problem) fail(problem, answer);
+              } else if (rootRan && !sameCounts(d, NO_CHANGE)) {
+                const problem = await checkEffect(t, effect, d);
+                if (problem) fail(problem, answer);
+              } else if (!sameCounts(d, NO_CHANGE)) {
+                fail(`a failed operation changed counts by ${JSON.stringify(d)}`, answer);
+              }
+            }
+            if ((d.definitions < 0 || d.clusters < 0) && !GQL_SCRATCH.has(field.name)) await targets.refresh(false);
+          }),
+        ),
+        { ...FC_OPTIONS, numRuns: GQL_RUNS },
+      );
+      console.info(`badInput GraphQL: ${n} of ${GQL_RUNS} operations over ${coverage.size} fields (seed ${SEED}); answers ${JSON.stringify(statuses)}`);
+      await stillAnswers();
+      expect(failures.graphql, report('graphql', n)).toEqual([]);
+      for (const { field } of operations) expect(coverage.get(field.name) ?? 0, `field ${field.name} was never exercised`).toBeGreaterThan(0);
+    },
+  );
 });

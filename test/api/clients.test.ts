@@ -62,7 +62,9 @@ describe('README client snippets', () => {
   it('codegen configuration: points at the schema and maps its custom scalars', async () => {
     inReadme('examples/clients/codegen.ts');
     const path = '../../examples/clients/codegen.js';
-    const config = ((await import(/* @vite-ignore */ path)) as { default: { schema: string; generates: Record<string, { config: { scalars: Record<string, string> } }> } }).default;
+    const config = (
+      (await import(/* @vite-ignore */ path)) as { default: { schema: string; generates: Record<string, { config: { scalars: Record<string, string> } }> } }
+    ).default;
     const sdl = readFileSync(config.schema, 'utf8');
     const scalars = [...sdl.matchAll(/^scalar (\w+)/gm)].map((m) => m[1]);
     expect(Object.keys(config.generates['src/gql/']!.config.scalars).sort()).toEqual(scalars.sort());

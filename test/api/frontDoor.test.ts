@@ -19,7 +19,12 @@ let base: string;
 let host: string;
 
 beforeAll(async () => {
-  t = await createTestApp({ HOST: '127.0.0.1', FLOTILLA_CORS_ORIGINS: LISTED, FLOTILLA_MAX_CONNECTIONS_PER_CLIENT: '3', FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2' });
+  t = await createTestApp({
+    HOST: '127.0.0.1',
+    FLOTILLA_CORS_ORIGINS: LISTED,
+    FLOTILLA_MAX_CONNECTIONS_PER_CLIENT: '3',
+    FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION: '2',
+  });
   http = await listen(t.api, '127.0.0.1', 0);
   base = http.url;
   host = new URL(base).host;
@@ -43,7 +48,12 @@ const definitionBody = (alias: string) => JSON.stringify({ alias, image: 'alpine
 describe('Origin', () => {
   it('refuses a text/plain POST from another origin with 403 naming FLOTILLA_CORS_ORIGINS, and writes nothing', async () => {
     const before = await definitions();
-    const res = await rawRequest(base, { method: 'POST', path: '/api/v6/task', headers: { host, origin: EVIL, 'content-type': 'text/plain' }, body: definitionBody('evil-1') });
+    const res = await rawRequest(base, {
+      method: 'POST',
+      path: '/api/v6/task',
+      headers: { host, origin: EVIL, 'content-type': 'text/plain' },
+      body: definitionBody('evil-1'),
+    });
     expect(res.status).toBe(403);
     expect(res.headers['content-type']).toContain('application/json');
     expect(res.json().error).toContain('FLOTILLA_CORS_ORIGINS');
@@ -73,15 +83,34 @@ describe('Origin', () => {
   });
 
   it('lets the listed origin, the same origin and requests without Origin through', async () => {
-    const listed = await rawRequest(base, { method: 'POST', path: '/api/v6/task', headers: { host, origin: LISTED, 'content-type': 'application/json' }, body: definitionBody('listed-1') });
+    const listed = await rawRequest(base, {
+      method: 'POST',
+      path: '/api/v6/task',
+      headers: { host, origin: LISTED, 'content-type': 'application/json' },
+      body: definitionBody('listed-1'),
+    });
     expect(listed.status).toBe(200);
     expect(listed.headers['access-control-allow-origin']).toBe(LISTED);
-    const same = await rawRequest(base, { method: 'POST', path: '/api/v6/task', headers: { host, origin: base, 'content-type': 'application/json' }, body: definitionBody('same-1') });
+    const same = await rawRequest(base, {
+      method: 'POST',
+      path: '/api/v6/task',
+      headers: { host, origin: base, 'content-type': 'application/json' },
+      body: definitionBody('same-1'),
+    });
     expect(same.status).toBe(200);
-    const curl = await rawRequest(base, { method: 'POST', path: '/api/v6/task', headers: { host, 'content-type': 'application/json' }, body: definitionBody('curl-1') });
+    const curl = await rawRequest(base, {
+      method: 'POST',
+      path: '/api/v6/task',
+      headers: { host, 'content-type': 'application/json' },
+      body: definitionBody('curl-1'),
+    });
     expect(curl.status).toBe(200);
     expect(curl.headers['access-control-allow-origin']).toBeUndefined();
-    const preflight = await rawRequest(base, { method: 'OPTIONS', path: '/api/v6/task', headers: { host, origin: LISTED, 'access-control-request-method': 'PUT' } });
+    const preflight = await rawRequest(base, {
+      method: 'OPTIONS',
+      path: '/api/v6/task',
+      headers: { host, origin: LISTED, 'access-control-request-method': 'PUT' },
+    });
     expect(preflight.headers['access-control-allow-origin']).toBe(LISTED);
     expect(preflight.headers['access-control-allow-credentials']).toBeUndefined();
   });
@@ -90,7 +119,12 @@ describe('Origin', () => {
 describe('Host (DNS rebinding)', () => {
   it('refuses a foreign Host on loopback with 421 naming FLOTILLA_ALLOWED_HOSTS; the loopback names pass', async () => {
     const before = await definitions();
-    const res = await rawRequest(base, { method: 'POST', path: '/api/v6/task', headers: { host: 'attacker.example:5000', 'content-type': 'application/json' }, body: definitionBody('rebind-1') });
+    const res = await rawRequest(base, {
+      method: 'POST',
+      path: '/api/v6/task',
+      headers: { host: 'attacker.example:5000', 'content-type': 'application/json' },
+      body: definitionBody('rebind-1'),
+    });
     expect(res.status).toBe(421);
     expect(res.json().error).toContain('FLOTILLA_ALLOWED_HOSTS');
     expect((await rawRequest(base, { path: '/api/v6/task', headers: { host: 'attacker.example' } })).status).toBe(421);
@@ -153,11 +187,21 @@ describe('WebSocket bounds', () => {
       ws.send(JSON.stringify({ type: 'connection_init' }));
       await expect.poll(() => messages.some((m) => m.type === 'connection_ack')).toBe(true);
       for (const id of ['1', '2', '3']) ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { runEvents { status } }' } }));
-      await expect.poll(() => messages.find((m) => m.id === '3')).toMatchObject({ type: 'error', payload: [{ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }] });
+      await expect
+        .poll(() => messages.find((m) => m.id === '3'))
+        .toMatchObject({ type: 'error', payload: [{ extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' } }] });
       // The first two run (with a shared Redis bus they may even see other tests' runs): no error for them.
       expect(messages.filter((m) => (m.id === '1' || m.id === '2') && m.type !== 'next')).toEqual([]);
     } finally {
-      await Promise.all(sockets.map((s) => new Promise((resolve) => { s.once('close', resolve); s.close(); })));
+      await Promise.all(
+        sockets.map(
+          (s) =>
+            new Promise((resolve) => {
+              s.once('close', resolve);
+              s.close();
+            }),
+        ),
+      );
     }
   });
 });
@@ -168,7 +212,12 @@ describe('GraphQL over HTTP', () => {
     const mutation = 'mutation { createTaskDefinition(input: {alias: "get-1", image: "alpine"}) { __typename } }';
     const get = await rawRequest(base, { path: `/graphql?query=${encodeURIComponent(mutation)}`, headers: { host, 'x-graphql-yoga-csrf': '1' } });
     expect(get.status).toBe(405);
-    const textPlain = await rawRequest(base, { method: 'POST', path: '/graphql', headers: { host, 'content-type': 'text/plain' }, body: JSON.stringify({ query: mutation }) });
+    const textPlain = await rawRequest(base, {
+      method: 'POST',
+      path: '/graphql',
+      headers: { host, 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: mutation }),
+    });
     expect(textPlain.status).toBe(403);
     expect(await definitions()).toBe(before);
   });
@@ -177,7 +226,12 @@ describe('GraphQL over HTTP', () => {
     const fields = Array.from({ length: 5000 }, (_, i) => `a${i}: taskDefinitions(first: 100) { totalCount }`).join(' ');
     const started = performance.now();
     const [big, other] = await Promise.all([
-      rawRequest(base, { method: 'POST', path: '/graphql', headers: { host, 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ ${fields} }` }) }),
+      rawRequest(base, {
+        method: 'POST',
+        path: '/graphql',
+        headers: { host, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: `{ ${fields} }` }),
+      }),
       rawRequest(base, { path: '/api/v6/health', headers: { host } }),
     ]);
     const ms = performance.now() - started;
@@ -203,7 +257,9 @@ describe('bounded input', () => {
   it('answers a 20 MB body with 413 in JSON, writing nothing', async () => {
     const before = await definitions();
     const body = JSON.stringify({ alias: 'big-1', image: 'alpine', command: 'x'.repeat(20 * 1024 * 1024) });
-    const res = await rawRequest(base, { method: 'POST', path: '/api/v6/task', headers: { host, 'content-type': 'application/json' }, body }).catch((err: Error) => err);
+    const res = await rawRequest(base, { method: 'POST', path: '/api/v6/task', headers: { host, 'content-type': 'application/json' }, body }).catch(
+      (err: Error) => err,
+    );
     if (res instanceof Error) throw res;
     expect(res.status).toBe(413);
     expect(res.json().error).toContain('FLOTILLA_MAX_BODY');
@@ -214,9 +270,18 @@ describe('bounded input', () => {
     const post = (json: unknown) => send('POST', '/api/v6/task', json);
     const cases: [unknown, string][] = [
       [{ alias: 'l1', image: 'a', command: 'x'.repeat(INPUT_LIMITS.commandChars + 1) }, `command must be at most ${INPUT_LIMITS.commandChars}`],
-      [{ alias: 'l2', image: 'a', env: Array.from({ length: INPUT_LIMITS.envCount + 1 }, (_, i) => ({ name: `V${i}`, value: '1' })) }, `at most ${INPUT_LIMITS.envCount} entries`],
-      [{ alias: 'l3', image: 'a', env: [{ name: 'V', value: 'x'.repeat(INPUT_LIMITS.envValueChars + 1) }] }, `env[0].value must be at most ${INPUT_LIMITS.envValueChars}`],
-      [{ alias: 'l4', image: 'a', tags: Array.from({ length: INPUT_LIMITS.tagCount + 1 }, (_, i) => `t${i}`) }, `tags must have at most ${INPUT_LIMITS.tagCount}`],
+      [
+        { alias: 'l2', image: 'a', env: Array.from({ length: INPUT_LIMITS.envCount + 1 }, (_, i) => ({ name: `V${i}`, value: '1' })) },
+        `at most ${INPUT_LIMITS.envCount} entries`,
+      ],
+      [
+        { alias: 'l3', image: 'a', env: [{ name: 'V', value: 'x'.repeat(INPUT_LIMITS.envValueChars + 1) }] },
+        `env[0].value must be at most ${INPUT_LIMITS.envValueChars}`,
+      ],
+      [
+        { alias: 'l4', image: 'a', tags: Array.from({ length: INPUT_LIMITS.tagCount + 1 }, (_, i) => `t${i}`) },
+        `tags must have at most ${INPUT_LIMITS.tagCount}`,
+      ],
     ];
     for (const [json, message] of cases) {
       const res = await post(json);
@@ -224,7 +289,10 @@ describe('bounded input', () => {
       expect(res.body.error).toContain(message);
     }
     const def = await post({ alias: 'ok-limits', image: 'a' });
-    const exec = await send('PUT', `/api/v6/task/${def.body.definition_id}/execute`, { run_tags: { owner_id: 'o' }, command: 'y'.repeat(INPUT_LIMITS.commandChars + 1) });
+    const exec = await send('PUT', `/api/v6/task/${def.body.definition_id}/execute`, {
+      run_tags: { owner_id: 'o' },
+      command: 'y'.repeat(INPUT_LIMITS.commandChars + 1),
+    });
     expect(exec.status).toBe(400);
     expect(exec.body.error).toContain('command must be at most');
   });

@@ -44,7 +44,18 @@ describe('clusters and cluster(name)', () => {
   it('lists what the enabled engines describe; cluster(name) finds it, null for an unknown name', async () => {
     const { clusters } = await gql(LIST);
     expect(clusters).toEqual([
-      { name: 'local', engine: 'LOCAL', status: 'ACTIVE', allowedTiers: [], capabilities: expect.arrayContaining(['bash']), region: null, namespace: null, config: {}, updatedAt: null, registered: false },
+      {
+        name: 'local',
+        engine: 'LOCAL',
+        status: 'ACTIVE',
+        allowedTiers: [],
+        capabilities: expect.arrayContaining(['bash']),
+        region: null,
+        namespace: null,
+        config: {},
+        updatedAt: null,
+        registered: false,
+      },
     ]);
     expect((await gql(ONE, { name: 'local' })).cluster).toEqual(clusters[0]);
     expect((await gql(ONE, { name: 'nope' })).cluster).toBeNull();
@@ -55,7 +66,16 @@ describe('clusters and cluster(name)', () => {
 describe('createCluster', () => {
   it('registers a cluster; it is listed and found by name', async () => {
     const { createCluster } = await gql(CREATE, {
-      input: { name: 'gql-east', engine: 'eks', status: 'MAINTENANCE', allowedTiers: ['prod'], capabilities: ['gpu'], region: 'us-east-1', namespace: 'jobs', config: { context: 'east' } },
+      input: {
+        name: 'gql-east',
+        engine: 'eks',
+        status: 'MAINTENANCE',
+        allowedTiers: ['prod'],
+        capabilities: ['gpu'],
+        region: 'us-east-1',
+        namespace: 'jobs',
+        config: { context: 'east' },
+      },
     });
     expect(createCluster).toEqual({
       __typename: 'CreateClusterSuccess',
@@ -91,7 +111,8 @@ describe('createCluster', () => {
     expect((await gql(CREATE, { input: { name: 'bad name!', engine: 'nomad', config: { context: 1 } } })).createCluster).toEqual({
       __typename: 'ValidationError',
       code: 'VALIDATION',
-      message: 'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit\nengine nomad is unknown: use local, docker, kubernetes, ecs (or eks)',
+      message:
+        'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit\nengine nomad is unknown: use local, docker, kubernetes, ecs (or eks)',
       fields: [
         { path: ['name'], message: 'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit' },
         { path: ['engine'], message: 'engine nomad is unknown: use local, docker, kubernetes, ecs (or eks)' },
@@ -112,14 +133,20 @@ describe('updateCluster and deleteCluster', () => {
   it('update changes the fields given; null clears region but leaves status alone', async () => {
     await gql(CREATE, { input: { name: 'gql-upd', engine: 'local', region: 'eu-west-1', capabilities: ['a'] } });
     const { updateCluster } = await gql(UPDATE, { name: 'gql-upd', input: { status: 'OFFLINE', region: null, capabilities: ['b', 'c'] } });
-    expect(updateCluster).toMatchObject({ __typename: 'UpdateClusterSuccess', cluster: { status: 'OFFLINE', region: null, capabilities: ['b', 'c'], registered: true } });
+    expect(updateCluster).toMatchObject({
+      __typename: 'UpdateClusterSuccess',
+      cluster: { status: 'OFFLINE', region: null, capabilities: ['b', 'c'], registered: true },
+    });
     const again = await gql(UPDATE, { name: 'gql-upd', input: { status: null } });
     expect(again.updateCluster.cluster.status).toBe('OFFLINE');
   });
 
   it('update of an engine-described cluster registers it; of an unknown one is NotFoundError', async () => {
     const { updateCluster } = await gql(UPDATE, { name: 'local', input: { allowedTiers: ['dev'] } });
-    expect(updateCluster).toMatchObject({ __typename: 'UpdateClusterSuccess', cluster: { name: 'local', engine: 'LOCAL', allowedTiers: ['dev'], registered: true } });
+    expect(updateCluster).toMatchObject({
+      __typename: 'UpdateClusterSuccess',
+      cluster: { name: 'local', engine: 'LOCAL', allowedTiers: ['dev'], registered: true },
+    });
     expect((await gql(UPDATE, { name: 'nope', input: { status: 'ACTIVE' } })).updateCluster).toEqual({
       __typename: 'NotFoundError',
       message: 'Cluster nope not found',

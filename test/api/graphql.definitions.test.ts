@@ -96,7 +96,10 @@ describe('createTaskDefinition', () => {
       image: 'alpine',
       groupName: 'has spaces',
       memory: 400_000,
-      env: [{ name: 'OK', value: '1' }, { name: '', value: 'x' }],
+      env: [
+        { name: 'OK', value: '1' },
+        { name: '', value: 'x' },
+      ],
       ports: [0],
     });
     expect(result.__typename).toBe('ValidationError');
@@ -144,11 +147,14 @@ describe('taskDefinition', () => {
     const b = await createOk({ alias: 'gql-batch-b', image: 'alpine' });
     const spy = vi.spyOn(t.services.definitions, 'list');
     try {
-      const res = await t.gql(`query($a: ID, $b: ID) {
+      const res = await t.gql(
+        `query($a: ID, $b: ID) {
         a: taskDefinition(id: $a) { alias }
         b: taskDefinition(id: $b) { alias }
         again: taskDefinition(id: $a) { alias }
-      }`, { a: a.id, b: b.id });
+      }`,
+        { a: a.id, b: b.id },
+      );
       expect(res.data).toEqual({ a: { alias: 'gql-batch-a' }, b: { alias: 'gql-batch-b' }, again: { alias: 'gql-batch-a' } });
       expect(spy).toHaveBeenCalledTimes(1);
     } finally {
@@ -199,8 +205,7 @@ describe('updateTaskDefinition', () => {
 
   it('reports invalid fields with paths, and a required field set to null, without changing anything', async () => {
     const def = await createOk({ alias: 'gql-upd-bad', image: 'alpine' });
-    const result = (await t.gql(UPDATE, { id: def.id, input: { image: null, cpu: -1, env: [{ name: 'A=B', value: 'x' }] } })).data
-      .updateTaskDefinition;
+    const result = (await t.gql(UPDATE, { id: def.id, input: { image: null, cpu: -1, env: [{ name: 'A=B', value: 'x' }] } })).data.updateTaskDefinition;
     expect(result.__typename).toBe('ValidationError');
     expect(result.fields.map((f: { path: string[] }) => f.path.join('.')).sort()).toEqual(['cpu', 'env.0.name', 'image']);
     const after = await t.gql(`query($id: ID) { taskDefinition(id: $id) { image version } }`, { id: def.id });
@@ -233,7 +238,9 @@ describe('deleteTaskDefinition', () => {
     const def = await createOk({ alias: 'gql-del', image: 'alpine' });
     const first = (await t.gql(DELETE, { id: def.id })).data.deleteTaskDefinition;
     expect(first).toEqual({ __typename: 'DeleteTaskDefinitionSuccess', deletedId: def.definitionId });
-    const gone = await t.gql(`query($id: ID) { byId: taskDefinition(id: $id) { id archivedAt } byAlias: taskDefinition(alias: "gql-del") { id } }`, { id: def.id });
+    const gone = await t.gql(`query($id: ID) { byId: taskDefinition(id: $id) { id archivedAt } byAlias: taskDefinition(alias: "gql-del") { id } }`, {
+      id: def.id,
+    });
     expect(gone.data.byId.id).toBe(def.id);
     expect(gone.data.byId.archivedAt).not.toBeNull();
     expect(gone.data.byAlias).toBeNull();
@@ -250,7 +257,15 @@ describe('taskDefinitions', () => {
       { alias: 'list-a', image: 'python:3.12', memory: 512, env: [{ name: 'STAGE', value: 'prod' }] },
       { alias: 'list-b', image: 'node:20', memory: 4096, env: [{ name: 'STAGE', value: 'dev' }] },
       { alias: 'list-c', image: 'python:3.11', memory: null, command: 'python -m job' },
-      { alias: 'list-d', image: 'alpine', memory: 1024, env: [{ name: 'STAGE', value: 'prod' }, { name: 'X', value: '1' }] },
+      {
+        alias: 'list-d',
+        image: 'alpine',
+        memory: 1024,
+        env: [
+          { name: 'STAGE', value: 'prod' },
+          { name: 'X', value: '1' },
+        ],
+      },
       { alias: 'list-e', image: 'alpine', memory: 2048 },
     ];
     for (const s of specs) await createOk({ groupName: group, ...s });
@@ -309,14 +324,21 @@ describe('taskDefinitions', () => {
     expect(aliases(await list({ filter: { ...inGroup, command: '-m job' } }))).toEqual(['list-c']);
     expect(aliases(await list({ filter: { ...inGroup, alias: 'st-b' } }))).toEqual(['list-b']);
     expect(aliases(await list({ filter: { groupName: 'gql_list_oth' } }))).toEqual(['list-other-group']);
-    expect(aliases(await list({ filter: { groupNames: [group, 'gql_list_other'], image: 'python:3.12' } }))).toEqual([
-      'list-a',
-      'list-other-group',
-    ]);
+    expect(aliases(await list({ filter: { groupNames: [group, 'gql_list_other'], image: 'python:3.12' } }))).toEqual(['list-a', 'list-other-group']);
     expect(aliases(await list({ filter: { ...inGroup, env: [{ name: 'STAGE', value: 'prod' }] } }))).toEqual(['list-a', 'list-d']);
-    expect(aliases(await list({ filter: { ...inGroup, env: [{ name: 'STAGE', value: 'prod' }, { name: 'X', value: '1' }] } }))).toEqual([
-      'list-d',
-    ]);
+    expect(
+      aliases(
+        await list({
+          filter: {
+            ...inGroup,
+            env: [
+              { name: 'STAGE', value: 'prod' },
+              { name: 'X', value: '1' },
+            ],
+          },
+        }),
+      ),
+    ).toEqual(['list-d']);
     // A "%" in a search box is a character, not a wildcard.
     expect((await list({ filter: { ...inGroup, alias: '%' } })).totalCount).toBe(0);
     // Empty values are ignored, as an empty search box is.

@@ -101,9 +101,9 @@ describe('keyset cursors', () => {
     for (let i = 0; i < 4; i++) await createRun(t.services, { definition: def });
     const Q = `query($definitionId: ID, $after: String) { taskDefinition(definitionId: $definitionId) {
       runs(first: 2, after: $after) { edges { node { runId } } pageInfo { hasNextPage endCursor } } } }`;
-    const all = (await gqlOk(`query($f: RunFilter) { runs(filter: $f) { edges { node { runId } } } }`, { f: { definitionId: def.definitionId } })).runs.edges.map(
-      (e: any) => e.node.runId,
-    );
+    const all = (
+      await gqlOk(`query($f: RunFilter) { runs(filter: $f) { edges { node { runId } } } }`, { f: { definitionId: def.definitionId } })
+    ).runs.edges.map((e: any) => e.node.runId);
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
@@ -158,11 +158,19 @@ describe('Node interface', () => {
     const def = await createDefinition(t.services);
     const run = await createRun(t.services, { definition: def, status: 'RUNNING' });
     await t.services.clusters.create({ name: uniqueAlias('node-cluster'), engine: 'local' });
-    const data = await gqlOk(`query($runId: ID) { run(runId: $runId) { id runId events { id seq kind } definition { id definitionId } } clusters { id name } }`, {
-      runId: run.runId,
-    });
+    const data = await gqlOk(
+      `query($runId: ID) { run(runId: $runId) { id runId events { id seq kind } definition { id definitionId } } clusters { id name } }`,
+      {
+        runId: run.runId,
+      },
+    );
     const ids = [data.run.id, data.run.definition.id, data.clusters[0].id, data.run.events[0].id];
-    expect(ids).toEqual([globalId('Run', run.runId), globalId('TaskDefinition', def.definitionId), globalId('Cluster', data.clusters[0].name), globalId('RunEvent', data.run.events[0].seq)]);
+    expect(ids).toEqual([
+      globalId('Run', run.runId),
+      globalId('TaskDefinition', def.definitionId),
+      globalId('Cluster', data.clusters[0].name),
+      globalId('RunEvent', data.run.events[0].seq),
+    ]);
     const NODE = `query($id: ID!) { node(id: $id) { __typename id
       ... on Run { runId } ... on TaskDefinition { definitionId } ... on Cluster { name } ... on RunEvent { kind } } }`;
     const found = await Promise.all(ids.map(async (id) => (await gqlOk(NODE, { id })).node));
@@ -195,11 +203,14 @@ describe('Node interface', () => {
 
 async function typeOf(name: string): Promise<any> {
   return (
-    await gqlOk(`query($name: String!) { __type(name: $name) {
+    await gqlOk(
+      `query($name: String!) { __type(name: $name) {
       kind enumValues { name }
       fields(includeDeprecated: true) { name isDeprecated type { kind name ofType { kind name } } args(includeDeprecated: true) { name isDeprecated type { kind name ofType { name } } } }
       inputFields { name type { kind name } }
-      interfaces { name } } }`, { name })
+      interfaces { name } } }`,
+      { name },
+    )
   ).__type;
 }
 

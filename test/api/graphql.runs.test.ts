@@ -94,7 +94,12 @@ describe('run(id)', () => {
       logsComplete: false,
       definition: { id: Buffer.from(`TaskDefinition:${definition.definitionId}`).toString('base64'), alias: definition.alias, version: 1 },
     });
-    expect(data.run.env).toEqual(expect.arrayContaining([{ name: 'FROM_DEF', value: '1' }, { name: 'FLOTILLA_RUN_ID', value: run.runId }]));
+    expect(data.run.env).toEqual(
+      expect.arrayContaining([
+        { name: 'FROM_DEF', value: '1' },
+        { name: 'FLOTILLA_RUN_ID', value: run.runId },
+      ]),
+    );
     expect(new Date(data.run.finishedAt).getTime()).toBe(run.finishedAt!.getTime());
     expect(data.run.events.map((e: { toStatus: string }) => e.toStatus)).toEqual(['QUEUED', 'PENDING', 'RUNNING', 'STOPPED']);
     expect(data.run.events[0]).toMatchObject({ kind: 'STATUS', fromStatus: null, reason: 'executed by tester' });
@@ -119,7 +124,12 @@ describe('runs(filter, orderBy, first, after)', () => {
     every = await createRunsInEveryStatus(t.services, def);
     // Runs may only name clusters that exist.
     await t.services.clusters.create({ name: 'gpu-east', engine: 'local' });
-    await createRun(t.services, { definition: other, status: 'STOPPED', exitCode: 0, input: { owner: 'someone-else', cluster: 'gpu-east', env: [{ name: 'JOB', value: 'nightly' }] } });
+    await createRun(t.services, {
+      definition: other,
+      status: 'STOPPED',
+      exitCode: 0,
+      input: { owner: 'someone-else', cluster: 'gpu-east', env: [{ name: 'JOB', value: 'nightly' }] },
+    });
     await new Promise((r) => setTimeout(r, 20));
     cut = new Date();
     await new Promise((r) => setTimeout(r, 20));
@@ -127,7 +137,9 @@ describe('runs(filter, orderBy, first, after)', () => {
   });
 
   it('filters by statuses, definition, alias substring, owner, cluster, engine, exit code and env pairs', async () => {
-    expect((await listIds({ definitionId: def.definitionId, statuses: ['QUEUED', 'STOPPED'] })).sort()).toEqual([every.QUEUED!.runId, every.STOPPED!.runId].sort());
+    expect((await listIds({ definitionId: def.definitionId, statuses: ['QUEUED', 'STOPPED'] })).sort()).toEqual(
+      [every.QUEUED!.runId, every.STOPPED!.runId].sort(),
+    );
     expect(await listIds({ alias: def.alias.slice(2, 10), statuses: ['NEEDS_RETRY'] })).toEqual([every.NEEDS_RETRY!.runId]);
     expect(await listIds({ owner: 'someone-else' })).toHaveLength(1);
     expect(await listIds({ clusterName: 'gpu-east', engine: 'local', exitCode: 0 })).toHaveLength(1);
@@ -192,16 +204,20 @@ async function countingApp(database: TestDatabase): Promise<{ gql: TestApp['gql'
   let n = 0;
   const logger = { logQuery: () => void n++ };
   const client = (database.db as unknown as { $client: unknown }).$client;
-  const db = (
-    database.kind === 'pglite'
-      ? (await import('drizzle-orm/pglite')).drizzle(client as never, { schema: await import('../../src/db/schema.js'), logger })
-      : (await import('drizzle-orm/postgres-js')).drizzle(client as never, { schema: await import('../../src/db/schema.js'), logger })
-  ) as unknown as Db;
+  const db = (database.kind === 'pglite'
+    ? (await import('drizzle-orm/pglite')).drizzle(client as never, { schema: await import('../../src/db/schema.js'), logger })
+    : (await import('drizzle-orm/postgres-js')).drizzle(client as never, { schema: await import('../../src/db/schema.js'), logger })) as unknown as Db;
   const services = createServices({ db, bus: t.bus, config: t.config, logger: silentLogger });
   const { app } = createApp({ config: t.config, services, bus: t.bus, logger: silentLogger, database: { db } });
   return {
     async gql(query, variables) {
-      const res = await app.fetch(new Request('http://flotilla.test/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) }));
+      const res = await app.fetch(
+        new Request('http://flotilla.test/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query, variables }),
+        }),
+      );
       return res.json() as Promise<any>;
     },
     statements: () => n,
@@ -247,7 +263,12 @@ describe('batching', () => {
 describe('executeTask', () => {
   it('executes by id and by alias and answers the QUEUED run', async () => {
     const def = await createDefinition(t.services, { memory: 512 });
-    const byId = (await gqlOk(EXECUTE, { definitionId: def.definitionId, input: { owner: 'ana', runTags: { team: 'ml' }, env: [{ name: 'A', value: '1' }], cpu: 512, nodeLifecycle: 'ONDEMAND' } })).executeTask;
+    const byId = (
+      await gqlOk(EXECUTE, {
+        definitionId: def.definitionId,
+        input: { owner: 'ana', runTags: { team: 'ml' }, env: [{ name: 'A', value: '1' }], cpu: 512, nodeLifecycle: 'ONDEMAND' },
+      })
+    ).executeTask;
     expect(byId.__typename).toBe('ExecuteTaskSuccess');
     expect(byId.run).toMatchObject({
       status: 'QUEUED',
@@ -260,7 +281,12 @@ describe('executeTask', () => {
       definition: { id: Buffer.from(`TaskDefinition:${def.definitionId}`).toString('base64') },
     });
     expect(byId.run.runId).toMatch(/^local-[0-9a-f]+$/);
-    expect(byId.run.env).toEqual(expect.arrayContaining([{ name: 'A', value: '1' }, { name: 'FLOTILLA_RUN_OWNER_ID', value: 'ana' }]));
+    expect(byId.run.env).toEqual(
+      expect.arrayContaining([
+        { name: 'A', value: '1' },
+        { name: 'FLOTILLA_RUN_OWNER_ID', value: 'ana' },
+      ]),
+    );
     const byAlias = (await gqlOk(EXECUTE, { alias: def.alias, input: { owner: 'ana', command: null } })).executeTask;
     expect(byAlias.__typename).toBe('ExecuteTaskSuccess');
     expect(byAlias.run.runId).not.toBe(byId.run.runId);
@@ -276,7 +302,9 @@ describe('executeTask', () => {
 
   it('reports invalid input as a ValidationError with field paths', async () => {
     const def = await createDefinition(t.services);
-    const result = (await gqlOk(EXECUTE, { definitionId: def.definitionId, input: { owner: 'ana', gpu: -1, runTags: { team: 5 }, env: [{ name: 'X', value: 'a\u0000b' }] } })).executeTask;
+    const result = (
+      await gqlOk(EXECUTE, { definitionId: def.definitionId, input: { owner: 'ana', gpu: -1, runTags: { team: 5 }, env: [{ name: 'X', value: 'a\u0000b' }] } })
+    ).executeTask;
     expect(result).toMatchObject({ __typename: 'ValidationError', code: 'VALIDATION' });
     expect(result.fields).toEqual([{ path: ['env', '0', 'value'], message: 'env.0.value must not contain NUL characters' }]);
     const invalid = (await gqlOk(EXECUTE, { definitionId: def.definitionId, input: { owner: 'ana', gpu: -1, runTags: { team: 5 } } })).executeTask;
@@ -304,7 +332,11 @@ describe('executeTask', () => {
 describe('stopRun', () => {
   it('stops a QUEUED run, naming the stopper from a -email header, and is idempotent', async () => {
     const run = await createRun(t.services);
-    const res = await t.fetch('/graphql', { method: 'POST', headers: { 'x-forwarded-email': 'ana@example.com' }, json: { query: STOP, variables: { runId: run.runId } } });
+    const res = await t.fetch('/graphql', {
+      method: 'POST',
+      headers: { 'x-forwarded-email': 'ana@example.com' },
+      json: { query: STOP, variables: { runId: run.runId } },
+    });
     const result = ((await res.json()) as any).data.stopRun;
     expect(result.__typename).toBe('StopRunSuccess');
     expect(result.run).toMatchObject({ status: 'STOPPED', exitCode: 1, exitReason: 'Task terminated by - ana@example.com' });
@@ -316,7 +348,10 @@ describe('stopRun', () => {
   it('says "Task terminated by user" without the header, and NotFoundError for an unknown run', async () => {
     const run = await createRun(t.services, { status: 'PENDING' });
     expect((await gqlOk(STOP, { runId: run.runId })).stopRun.run).toMatchObject({ exitCode: 1, exitReason: 'Task terminated by user' });
-    expect((await gqlOk(STOP, { runId: 'local-missing' })).stopRun).toMatchObject({ __typename: 'NotFoundError', message: 'Run with id local-missing not found' });
+    expect((await gqlOk(STOP, { runId: 'local-missing' })).stopRun).toMatchObject({
+      __typename: 'NotFoundError',
+      message: 'Run with id local-missing not found',
+    });
     expect((await gqlOk(STOP, { runId: 'a\u0000b' })).stopRun.__typename).toBe('NotFoundError');
   });
 });

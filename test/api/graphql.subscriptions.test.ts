@@ -96,7 +96,10 @@ describe('runLogs', () => {
     await all.completed;
     const chunks = all.payloads.map((p) => p.data!.runLogs);
     expect(chunks.map((c: { seq: number }) => c.seq)).toEqual(chunks.map((_: unknown, i: number) => i + 1));
-    const stdout = chunks.filter((c: { stream: string }) => c.stream === 'STDOUT').map((c: { text: string }) => c.text).join('');
+    const stdout = chunks
+      .filter((c: { stream: string }) => c.stream === 'STDOUT')
+      .map((c: { text: string }) => c.text)
+      .join('');
     expect(stdout).toBe(Array.from({ length: 200 }, (_, i) => `line ${i + 1}\n`).join(''));
     expect(chunks.some((c: { stream: string; text: string }) => c.stream === 'STDERR' && c.text === 'warn\n')).toBe(true);
 
@@ -140,7 +143,7 @@ describe('runEvents', () => {
     await execute('true', 'someone-else');
     const runId = await execute('echo feed', owner);
     const ofRun = () => sub.payloads.map((p) => p.data!.runEvents).filter((e: { runId: string }) => e.runId === runId);
-    for (const deadline = Date.now() + 20_000; !ofRun().some((e: { status: string }) => e.status === 'STOPPED'); ) {
+    for (const deadline = Date.now() + 20_000; !ofRun().some((e: { status: string }) => e.status === 'STOPPED');) {
       if (Date.now() > deadline) throw new Error(`no STOPPED event: ${JSON.stringify(sub.payloads)}`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -46,7 +46,10 @@ describe('GraphQL templates', () => {
     expect(first.errors).toBeUndefined();
     const r = first.data.createTemplate;
     expect(r.__typename).toBe('CreateTemplateSuccess');
-    expect(r).toMatchObject({ created: true, template: { templateName: name, version: 1, memory: 512, cpu: 256, adaptiveResourceAllocation: true, defaults: { n: 1 } } });
+    expect(r).toMatchObject({
+      created: true,
+      template: { templateName: name, version: 1, memory: 512, cpu: 256, adaptiveResourceAllocation: true, defaults: { n: 1 } },
+    });
     templateId = r.template.templateId;
     expect(r.template.id).toBe(Buffer.from(`Template:${templateId}`).toString('base64'));
     const node = await t.gql(`query($id: ID!) { node(id: $id) { ... on Template { templateId } } }`, { id: r.template.id });
@@ -71,7 +74,12 @@ describe('GraphQL templates', () => {
     const latest = (await t.gql(q, {})).data.templates;
     expect(latest.edges.filter((e: any) => e.node.templateName === name).map((e: any) => e.node.version)).toEqual([2]);
     const all = (await t.gql(q, { latest: false })).data.templates;
-    expect(all.edges.filter((e: any) => e.node.templateName === name).map((e: any) => e.node.version).sort()).toEqual([1, 2]);
+    expect(
+      all.edges
+        .filter((e: any) => e.node.templateName === name)
+        .map((e: any) => e.node.version)
+        .sort(),
+    ).toEqual([1, 2]);
     const one = (await t.gql(`query($id: ID!) { template(templateId: $id) { templateId version commandTemplate } }`, { id: templateId })).data.template;
     expect(one).toEqual({ templateId, version: 1, commandTemplate: 'echo {{.n}}' });
     expect((await t.gql(`query { template(templateId: "tpl-none") { templateId } }`)).data.template).toBeNull();
@@ -80,7 +88,12 @@ describe('GraphQL templates', () => {
   it('executeTemplate by id and by name; the run has its executable; dryRun stores nothing', async () => {
     const byId = (await t.gql(EXECUTE, { id: templateId, payload: { n: 7 }, input: { owner: 'gql' } })).data.executeTemplate;
     expect(byId.__typename).toBe('ExecuteTemplateSuccess');
-    expect(byId.run).toMatchObject({ command: 'echo 7', executableType: 'template', status: 'QUEUED', executable: { __typename: 'Template', templateId, version: 1 } });
+    expect(byId.run).toMatchObject({
+      command: 'echo 7',
+      executableType: 'template',
+      status: 'QUEUED',
+      executable: { __typename: 'Template', templateId, version: 1 },
+    });
     const byName = (await t.gql(EXECUTE, { name, input: { owner: 'gql' } })).data.executeTemplate;
     expect(byName.run).toMatchObject({ command: 'echo v2 1', executable: { version: 2 } });
     const dry = (await t.gql(EXECUTE, { name, version: '1', dryRun: true, payload: { n: 3 }, input: { owner: 'gql' } })).data.executeTemplate;
@@ -91,10 +104,17 @@ describe('GraphQL templates', () => {
     const def = await createDefinition(t.services, { command: 'echo d' });
     await t.services.runs.execute({ definitionId: def.definitionId }, { owner: 'gql' });
     const runs = (
-      await t.gql(`query { runs(first: 500, filter: { owner: "gql" }) { edges { node { runId executableType executable { __typename ... on Template { templateName } ... on TaskDefinition { definitionId } } } } } }`)
+      await t.gql(
+        `query { runs(first: 500, filter: { owner: "gql" }) { edges { node { runId executableType executable { __typename ... on Template { templateName } ... on TaskDefinition { definitionId } } } } } }`,
+      )
     ).data.runs.edges.map((e: any) => e.node);
-    expect(runs.find((r: any) => r.runId === byId.run.runId)).toMatchObject({ executableType: 'template', executable: { __typename: 'Template', templateName: name } });
-    expect(runs.find((r: any) => r.executableType === 'task_definition')).toMatchObject({ executable: { __typename: 'TaskDefinition', definitionId: def.definitionId } });
+    expect(runs.find((r: any) => r.runId === byId.run.runId)).toMatchObject({
+      executableType: 'template',
+      executable: { __typename: 'Template', templateName: name },
+    });
+    expect(runs.find((r: any) => r.executableType === 'task_definition')).toMatchObject({
+      executable: { __typename: 'TaskDefinition', definitionId: def.definitionId },
+    });
   });
 
   it('a payload that fails the schema is a TemplatePayloadError listing each path', async () => {
@@ -114,7 +134,10 @@ describe('GraphQL templates', () => {
       __typename: 'ValidationError',
       message: 'executeTemplate takes exactly one of templateId or templateName',
     });
-    expect((await t.gql(EXECUTE, { id: 'tpl-x', input: { owner: 'x' } })).data.executeTemplate).toEqual({ __typename: 'NotFoundError', message: 'Template with ID tpl-x not found' });
+    expect((await t.gql(EXECUTE, { id: 'tpl-x', input: { owner: 'x' } })).data.executeTemplate).toEqual({
+      __typename: 'NotFoundError',
+      message: 'Template with ID tpl-x not found',
+    });
     expect((await t.gql(EXECUTE, { name: 'nope', version: '3', input: { owner: 'x' } })).data.executeTemplate).toEqual({
       __typename: 'NotFoundError',
       message: 'Template with name nope and version 3 not found',

@@ -40,7 +40,11 @@ afterAll(async () => {
 type Err = { message: string; extensions?: Record<string, unknown> };
 
 async function overHttp(query: string, variables?: unknown, accept = 'application/json'): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept },
+    body: JSON.stringify({ query, variables }),
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -59,7 +63,8 @@ function overWs(query: string, variables?: Record<string, unknown>): Promise<Err
   });
 }
 
-const shape = (errors: Err[] | undefined) => (errors ?? []).map((e) => ({ message: e.message, code: e.extensions?.code, http: 'http' in (e.extensions ?? {}) }));
+const shape = (errors: Err[] | undefined) =>
+  (errors ?? []).map((e) => ({ message: e.message, code: e.extensions?.code, http: 'http' in (e.extensions ?? {}) }));
 
 describe('WebSocket: an operation that cannot run', () => {
   it('a syntax error is an error for that operation only; the other subscriptions and the socket live on, and the log stays JSON', async () => {
@@ -92,14 +97,18 @@ describe('one error shape on every transport', () => {
   const BAD_VARIABLE_SUB = `subscription($runId: ID!) { runStatus(runId: $runId) { status } }`;
 
   it('a variable of the wrong type: BAD_USER_INPUT over HTTP, SSE and WebSocket, with no internal http extension', async () => {
-    const expected = [{ message: 'Variable "$first" got invalid value "ten"; Int cannot represent non-integer value: "ten"', code: 'BAD_USER_INPUT', http: false }];
+    const expected = [
+      { message: 'Variable "$first" got invalid value "ten"; Int cannot represent non-integer value: "ten"', code: 'BAD_USER_INPUT', http: false },
+    ];
     const res = await overHttp(BAD_VARIABLE, { first: 'ten' });
     expect(res.status).toBe(400);
     expect(shape(res.body.errors)).toEqual(expected);
     expect(shape(await overWs(BAD_VARIABLE, { first: 'ten' }))).toEqual(expected);
     const overSse = await sse(url, BAD_VARIABLE, { first: 'ten' });
     expect(shape(overSse.payloads.flatMap((p) => p.errors ?? []))).toEqual(expected);
-    const subExpected = [{ message: 'Variable "$runId" got invalid value { no: 1 }; ID cannot represent value: { no: 1 }', code: 'BAD_USER_INPUT', http: false }];
+    const subExpected = [
+      { message: 'Variable "$runId" got invalid value { no: 1 }; ID cannot represent value: { no: 1 }', code: 'BAD_USER_INPUT', http: false },
+    ];
     expect(shape(await overWs(BAD_VARIABLE_SUB, { runId: { no: 1 } }))).toEqual(subExpected);
     expect(shape((await sse(url, BAD_VARIABLE_SUB, { runId: { no: 1 } })).payloads.flatMap((p) => p.errors ?? []))).toEqual(subExpected);
   });
@@ -122,13 +131,21 @@ describe('one error shape on every transport', () => {
 
   it('syntax and validation errors carry codes over HTTP too', async () => {
     expect(shape((await overHttp('{ runs { ')).body.errors)[0]).toMatchObject({ code: 'GRAPHQL_PARSE_FAILED', http: false });
-    expect(shape((await overHttp('{ zzz }')).body.errors)).toEqual([{ message: 'Cannot query field "zzz" on type "Query".', code: 'GRAPHQL_VALIDATION_FAILED', http: false }]);
+    expect(shape((await overHttp('{ zzz }')).body.errors)).toEqual([
+      { message: 'Cannot query field "zzz" on type "Query".', code: 'GRAPHQL_VALIDATION_FAILED', http: false },
+    ]);
   });
 
   it('a subscription POSTed with Accept: application/json is a GraphQL error naming the transports, not an empty 406', async () => {
     const res = await overHttp(`subscription { runEvents { runId } }`, undefined, 'application/json');
     expect(res.status).toBe(200);
-    expect(shape(res.body.errors)).toEqual([{ message: expect.stringMatching(/^A subscription needs a streaming transport: POST with "Accept: text\/event-stream"/), code: 'BAD_REQUEST', http: false }]);
+    expect(shape(res.body.errors)).toEqual([
+      {
+        message: expect.stringMatching(/^A subscription needs a streaming transport: POST with "Accept: text\/event-stream"/),
+        code: 'BAD_REQUEST',
+        http: false,
+      },
+    ]);
   });
 
   it('an unexpected failure is INTERNAL_SERVER_ERROR with a masked message', async () => {
@@ -137,7 +154,11 @@ describe('one error shape on every transport', () => {
     // node(id:) of a RunEvent reads the store directly; an app without a database fails there.
     const bare = createApp({ config: t.config, services: t.services, bus: t.bus, logger: pino({ level: 'silent' }) });
     const r = await bare.app.fetch(
-      new Request('http://x/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: `{ run(runId: "local-x") { runId } }` }) }),
+      new Request('http://x/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: `{ run(runId: "local-x") { runId } }` }),
+      }),
     );
     expect(shape(((await r.json()) as { errors: Err[] }).errors)).toEqual([{ message: 'Unexpected error.', code: 'INTERNAL_SERVER_ERROR', http: false }]);
   });

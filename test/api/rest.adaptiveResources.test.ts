@@ -27,7 +27,13 @@ afterAll(async () => {
 async function oomRuns(def: TaskDefinitionRow, n: number, input: Record<string, unknown> = {}) {
   for (let i = 0; i < n; i++) {
     // Each asked for 512 MB / 256 (an override, so none was itself adapted).
-    await createRun(t.services, { definition: def, input: { engine: 'docker', memory: 512, cpu: 256, ...input }, status: 'STOPPED', exitCode: 137, exitReason: 'OOMKilled' });
+    await createRun(t.services, {
+      definition: def,
+      input: { engine: 'docker', memory: 512, cpu: 256, ...input },
+      status: 'STOPPED',
+      exitCode: 137,
+      exitReason: 'OOMKilled',
+    });
   }
 }
 
@@ -64,7 +70,10 @@ describe('adaptive resources at execute', () => {
   it('runs older than 3 days, runs of another definition, and a definition with adaptive_resource_allocation false are left out', async () => {
     const def = await createDefinition(t.services, { command: 'python big.py', memory: 512 });
     await oomRuns(def, 1);
-    await t.database.db.update(runs).set({ queuedAt: new Date(Date.now() - 4 * 24 * 3600 * 1000) }).where(eq(runs.definitionId, def.definitionId));
+    await t.database.db
+      .update(runs)
+      .set({ queuedAt: new Date(Date.now() - 4 * 24 * 3600 * 1000) })
+      .where(eq(runs.definitionId, def.definitionId));
     expect(await execute(def)).toMatchObject({ memory: 512 });
     const other = await createDefinition(t.services, { command: 'python big.py', memory: 512 });
     await oomRuns(other, 3);
@@ -89,7 +98,9 @@ describe('adaptive resources at execute', () => {
     });
     const tpl = ((await created.json()) as any).template;
     const exec = async (n: number) =>
-      (await (await t.fetch(`/api/v7/template/${tpl.template_id}/execute`, { method: 'PUT', json: { owner_id: 'ara', engine: 'docker', template_payload: { n } } })).json()) as any;
+      (await (
+        await t.fetch(`/api/v7/template/${tpl.template_id}/execute`, { method: 'PUT', json: { owner_id: 'ara', engine: 'docker', template_payload: { n } } })
+      ).json()) as any;
     const a = await exec(1);
     await t.services.runUpdates.transition(a.run_id, 'PENDING', {}, 'test');
     await t.services.runUpdates.transition(a.run_id, 'RUNNING', { startedAt: new Date() }, 'test');
@@ -102,10 +113,14 @@ describe('adaptive resources at execute', () => {
 describe('flotilla explain-resources', () => {
   let server: HttpServer;
   beforeAll(async () => {
-    server = await listenFetch(async (req) => {
-      const u = new URL(req.url);
-      return t.fetch(u.pathname + u.search, { method: req.method });
-    }, '127.0.0.1', 0);
+    server = await listenFetch(
+      async (req) => {
+        const u = new URL(req.url);
+        return t.fetch(u.pathname + u.search, { method: req.method });
+      },
+      '127.0.0.1',
+      0,
+    );
   });
   afterAll(async () => {
     await server?.close();
@@ -123,7 +138,9 @@ describe('flotilla explain-resources', () => {
     const byId = await run(process.execPath, [BIN, 'explain-resources', def.definitionId, '--engine', 'docker', '--memory', '2048', '--url', server.url]);
     expect(byId.stdout).toMatch(/cpu 500, memory 2048 MB\nmemory 2048 MB: run override; cpu 500: 2 OOM-killed runs/);
     expect((await t.database.db.select().from(runs).where(eq(runs.definitionId, def.definitionId))).length).toBe(before);
-    const missing = await run(process.execPath, [BIN, 'explain-resources', 'no-such-definition', '--url', server.url]).catch((e: { code: number; stderr: string }) => e);
+    const missing = await run(process.execPath, [BIN, 'explain-resources', 'no-such-definition', '--url', server.url]).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect(missing).toMatchObject({ code: 2 });
     expect((missing as { stderr: string }).stderr).toMatch(/404: Definition with alias no-such-definition not found/);
   }, 60_000);

@@ -166,7 +166,7 @@ describe('POST /api/v6/clusters', () => {
 
   it.each([
     [{ engine: 'local' }, 'string [name] must be specified'],
-    [{ name: 'x', }, 'string [engine] must be specified'],
+    [{ name: 'x' }, 'string [engine] must be specified'],
     [{ name: 'bad name', engine: 'local' }, 'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit'],
     [{ name: 'x', engine: 'nomad' }, 'engine nomad is unknown: use local, docker, kubernetes, ecs (or eks)'],
     [{ name: 'x', engine: 7 }, 'engine must be a string'],
@@ -235,7 +235,13 @@ describe('GET|PUT|DELETE /api/v6/clusters/{id}', () => {
     expect((await get('default')).body).toMatchObject({ name: 'default', engine: 'kubernetes', registered: false });
     const { status, body } = await put('default', { status: 'maintenance' });
     expect(status).toBe(200);
-    expect(body).toMatchObject({ name: 'default', engine: 'kubernetes', status: 'maintenance', registered: true, capabilities: expect.arrayContaining(['gpu']) });
+    expect(body).toMatchObject({
+      name: 'default',
+      engine: 'kubernetes',
+      status: 'maintenance',
+      registered: true,
+      capabilities: expect.arrayContaining(['gpu']),
+    });
     expect((await call('/api/v6/clusters?detail=true')).body.clusters.filter((c: any) => c.name === 'default')).toEqual([body]);
     // Deleting the entry leaves the engine's own default, active again.
     expect((await del('default')).body).toEqual({ deleted: true });
@@ -262,7 +268,10 @@ describe('GET|PUT|DELETE /api/v6/clusters/{id}', () => {
     await post({ name, engine: 'local' });
     const def = await t.services.definitions.create({ alias: uniqueAlias('busy'), image: 'alpine:3', command: 'true' });
     const run = await t.services.runs.execute({ definitionId: def.definitionId }, { owner: 'tester', cluster: name });
-    expect(await del(name)).toEqual({ status: 409, body: { error: `Cluster ${name} has 1 unfinished run(s); stop them or wait for them to finish, then delete it` } });
+    expect(await del(name)).toEqual({
+      status: 409,
+      body: { error: `Cluster ${name} has 1 unfinished run(s); stop them or wait for them to finish, then delete it` },
+    });
     await t.services.runs.stop(run.runId);
     expect((await del(name)).body).toEqual({ deleted: true });
   });
@@ -301,7 +310,7 @@ describe('routing at execute', () => {
     expect(await runCount()).toBe(before);
   });
 
-  it("an unknown definition target_cluster → 400 that says it came from the definition", async () => {
+  it('an unknown definition target_cluster → 400 that says it came from the definition', async () => {
     const def = await t.services.definitions.create({ alias: uniqueAlias('targeted'), image: 'alpine:3', targetCluster: 'nowhere' });
     const { status, body } = await execute({}, def.definitionId);
     expect(status).toBe(400);
@@ -324,7 +333,9 @@ describe('routing at execute', () => {
       body: { error: `cluster ${name} is in maintenance: it takes no new runs until it is active again; choose another cluster` },
     });
     await put(name, { status: 'offline' });
-    expect((await execute({ cluster: name })).body.error).toBe(`cluster ${name} is in offline: it takes no new runs until it is active again; choose another cluster`);
+    expect((await execute({ cluster: name })).body.error).toBe(
+      `cluster ${name} is in offline: it takes no new runs until it is active again; choose another cluster`,
+    );
     await put(name, { status: 'active' });
     expect((await execute({ cluster: name })).status).toBe(200);
   });

@@ -114,7 +114,10 @@ describe('DELETE /api/v6/task/{id} with a running job', () => {
 
   it('names the field when force or purge is not true/false', async () => {
     const id = await define('del-bad-flag', 'true');
-    expect(await call(`/api/v6/task/${id}?force=yes`, { method: 'DELETE' })).toEqual({ status: 400, body: { error: 'force must be true or false, got [yes]' } });
+    expect(await call(`/api/v6/task/${id}?force=yes`, { method: 'DELETE' })).toEqual({
+      status: 400,
+      body: { error: 'force must be true or false, got [yes]' },
+    });
     expect((await call(`/api/v6/task/${id}?purge=1`, { method: 'DELETE' })).body.error).toBe('purge must be true or false, got [1]');
     expect((await call(`/api/v6/task/${id}`)).status).toBe(200);
   });

@@ -128,9 +128,7 @@ describe('POST /api/v6/task', () => {
       status: 400,
       body: { error: 'string [alias] must be specified' },
     });
-    expect((await call('/api/v6/task', { method: 'POST', json: { alias: '   ', image: 'x' } })).body.error).toBe(
-      'string [alias] must be specified',
-    );
+    expect((await call('/api/v6/task', { method: 'POST', json: { alias: '   ', image: 'x' } })).body.error).toBe('string [alias] must be specified');
   });
 
   it('joins several messages with \\n (missing alias and image, also an empty body)', async () => {
@@ -307,7 +305,7 @@ describe('other versions and CORS', () => {
 
   // CORS is for listed origins only (FLOTILLA_CORS_ORIGINS); the front-door tests cover the refusals.
   // Its own app (another database): slow to start on a loaded machine.
-  it('answers a listed origin\'s preflight with the allowed methods and the Content-Type header', { timeout: 120_000 }, async () => {
+  it("answers a listed origin's preflight with the allowed methods and the Content-Type header", { timeout: 120_000 }, async () => {
     const listed = await createTestApp({ FLOTILLA_CORS_ORIGINS: 'http://ui.example' });
     try {
       const res = await listed.fetch('/api/v6/task/some-id', {

@@ -40,7 +40,14 @@ describe('engine substitutes', () => {
   it("the classic UI's default run form body runs on the substitute; the run records eks as kubernetes and local as used", async () => {
     const { status, body } = await execute(t, CLASSIC_BODY);
     expect(status).toBe(200);
-    expect(body).toMatchObject({ engine: 'local', engine_requested: 'kubernetes', cluster: 'default', node_lifecycle: 'spot', status: 'QUEUED', user: 'flotilla-ui' });
+    expect(body).toMatchObject({
+      engine: 'local',
+      engine_requested: 'kubernetes',
+      cluster: 'default',
+      node_lifecycle: 'spot',
+      status: 'QUEUED',
+      user: 'flotilla-ui',
+    });
     expect(body.run_id).toMatch(/^local-/);
     // Both read back, over REST and GraphQL.
     const again = await t.fetch(`/api/v6/history/${body.run_id}`);

@@ -22,7 +22,10 @@ beforeAll(async () => {
   t = await createTestApp();
   def = await createDefinition(t.services, {
     command: 'echo "hello $USERNAME"',
-    env: [{ name: 'FROM_DEFINITION', value: 'd' }, { name: 'SHARED', value: 'definition' }],
+    env: [
+      { name: 'FROM_DEFINITION', value: 'd' },
+      { name: 'SHARED', value: 'definition' },
+    ],
   });
 });
 afterAll(async () => {
@@ -49,7 +52,11 @@ async function written(): Promise<{ runs: number; events: number }> {
 }
 
 /** Asserts the request is refused with exactly this status and message, writing nothing. */
-async function refused(request: Promise<{ status: number; body: any }> | (() => Promise<{ status: number; body: any }>), status: number, error: string | RegExp) {
+async function refused(
+  request: Promise<{ status: number; body: any }> | (() => Promise<{ status: number; body: any }>),
+  status: number,
+  error: string | RegExp,
+) {
   const before = await written();
   const res = await (typeof request === 'function' ? request() : request);
   expect(res.status).toBe(status);
@@ -186,7 +193,13 @@ describe('reserved environment variables', () => {
   for (const name of ['FLOTILLA_RUN_ID', 'FLOTILLA_SERVER_MODE', 'FLOTILLA_RUN_OWNER_ID', 'AWS_ROLE_SESSION_NAME']) {
     it(`${name} in the request → 409`, async () => {
       await refused(
-        byId({ ...OWNER, env: [{ name: 'OK', value: '1' }, { name, value: 'mine' }] }),
+        byId({
+          ...OWNER,
+          env: [
+            { name: 'OK', value: '1' },
+            { name, value: 'mine' },
+          ],
+        }),
         409,
         `environment variable ${name} is reserved`,
       );
@@ -195,10 +208,19 @@ describe('reserved environment variables', () => {
 
   it('the OWNER_ID_VAR name is the reserved one when configured', async () => {
     const fetch = appWith({ OWNER_ID_VAR: 'TEAM_OWNER' });
-    await refused(put(`/api/v6/task/${def.definitionId}/execute`, { ...OWNER, env: [{ name: 'TEAM_OWNER', value: 'x' }] }, fetch), 409, 'environment variable TEAM_OWNER is reserved');
+    await refused(
+      put(`/api/v6/task/${def.definitionId}/execute`, { ...OWNER, env: [{ name: 'TEAM_OWNER', value: 'x' }] }, fetch),
+      409,
+      'environment variable TEAM_OWNER is reserved',
+    );
     const ok = await put(`/api/v6/task/${def.definitionId}/execute`, { ...OWNER, env: [{ name: 'FLOTILLA_RUN_OWNER_ID', value: 'x' }] }, fetch);
     expect(ok.status).toBe(200);
-    expect(ok.body.env.slice(0, 4).map((e: { name: string }) => e.name)).toEqual(['FLOTILLA_RUN_ID', 'FLOTILLA_SERVER_MODE', 'TEAM_OWNER', 'AWS_ROLE_SESSION_NAME']);
+    expect(ok.body.env.slice(0, 4).map((e: { name: string }) => e.name)).toEqual([
+      'FLOTILLA_RUN_ID',
+      'FLOTILLA_SERVER_MODE',
+      'TEAM_OWNER',
+      'AWS_ROLE_SESSION_NAME',
+    ]);
     expect(ok.body.env).toContainEqual({ name: 'TEAM_OWNER', value: 'alice' });
   });
 
@@ -226,7 +248,12 @@ describe('command and resources', () => {
   it('cpu and memory: override, else the definition, else the minimum', async () => {
     const sized = await createDefinition(t.services, { cpu: 1024, memory: 2048, gpu: 0 });
     expect((await byId(OWNER, sized.definitionId)).body).toMatchObject({ cpu: 1024, memory: 2048, cpu_limit: 1024, memory_limit: 2048 });
-    expect((await byId({ ...OWNER, cpu: 4096, memory: 8192 }, sized.definitionId)).body).toMatchObject({ cpu: 4096, memory: 8192, cpu_limit: 4096, memory_limit: 8192 });
+    expect((await byId({ ...OWNER, cpu: 4096, memory: 8192 }, sized.definitionId)).body).toMatchObject({
+      cpu: 4096,
+      memory: 8192,
+      cpu_limit: 4096,
+      memory_limit: 8192,
+    });
     expect((await byId(OWNER)).body).toMatchObject({ cpu: 256, memory: 512 });
   });
 
@@ -234,7 +261,12 @@ describe('command and resources', () => {
     const small = await createDefinition(t.services, { cpu: 128, memory: 100 });
     expect((await byId(OWNER, small.definitionId)).body).toMatchObject({ cpu: 256, memory: 512, cpu_limit: 256, memory_limit: 512 });
     expect((await byId({ ...OWNER, cpu: 1, memory: 1 })).body).toMatchObject({ cpu: 256, memory: 512 });
-    expect((await byId({ ...OWNER, cpu: 60_001, memory: 350_001 })).body).toMatchObject({ cpu: 60_000, memory: 350_000, cpu_limit: 60_000, memory_limit: 350_000 });
+    expect((await byId({ ...OWNER, cpu: 60_001, memory: 350_001 })).body).toMatchObject({
+      cpu: 60_000,
+      memory: 350_000,
+      cpu_limit: 60_000,
+      memory_limit: 350_000,
+    });
     expect((await byId({ ...OWNER, cpu: 1_000_000, memory: 2_000_000 })).body).toMatchObject({ cpu: 60_000, memory: 350_000 });
   });
 
@@ -317,7 +349,10 @@ describe('idempotence_key', () => {
   it('a run older than 7 days does not count', async () => {
     const key = uniqueAlias('idem');
     const old = await createRun(t.services, { definition: def, input: { idempotenceKey: key } });
-    await t.database.db.update(runs).set({ queuedAt: new Date(Date.now() - 8 * 86_400_000) }).where(eq(runs.runId, old.runId));
+    await t.database.db
+      .update(runs)
+      .set({ queuedAt: new Date(Date.now() - 8 * 86_400_000) })
+      .where(eq(runs.runId, old.runId));
     expect((await byId({ ...OWNER, idempotence_key: key })).body.run_id).not.toBe(old.runId);
   });
 

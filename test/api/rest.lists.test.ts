@@ -7,8 +7,30 @@ let t: TestApp;
 
 // Seeded once; every assertion below is about this fixed set.
 const SEED = [
-  { alias: 'etl-daily', group_name: 'data', image: 'python:3.12', command: 'python etl.py', memory: 1024, env: [{ name: 'STAGE', value: 'prod' }, { name: 'REGION', value: 'eu' }], tags: ['etl', 'daily'] },
-  { alias: 'nightly-etl', group_name: 'data', image: 'python:3.11', command: 'python etl.py --nightly', memory: 256, env: [{ name: 'STAGE', value: 'prod' }, { name: 'REGION', value: 'us' }], tags: ['etl'] },
+  {
+    alias: 'etl-daily',
+    group_name: 'data',
+    image: 'python:3.12',
+    command: 'python etl.py',
+    memory: 1024,
+    env: [
+      { name: 'STAGE', value: 'prod' },
+      { name: 'REGION', value: 'eu' },
+    ],
+    tags: ['etl', 'daily'],
+  },
+  {
+    alias: 'nightly-etl',
+    group_name: 'data',
+    image: 'python:3.11',
+    command: 'python etl.py --nightly',
+    memory: 256,
+    env: [
+      { name: 'STAGE', value: 'prod' },
+      { name: 'REGION', value: 'us' },
+    ],
+    tags: ['etl'],
+  },
   { alias: 'report', group_name: 'analytics', image: 'r-base:4', memory: 512, env: [{ name: 'STAGE', value: 'dev' }] },
   { alias: 'cleanup', group_name: 'ops', image: 'alpine:3', command: 'rm -rf /tmp/x' },
   { alias: '100%_done', group_name: 'ops', image: 'alpine:3', cpu: 128 },
@@ -75,13 +97,7 @@ describe('GET /api/v6/task', () => {
   });
 
   it('sorts by image and alias descending', async () => {
-    expect(aliases((await get('/api/v6/task?sort_by=alias&order=desc')).body)).toEqual([
-      'report',
-      'nightly-etl',
-      'etl-daily',
-      'cleanup',
-      '100%_done',
-    ]);
+    expect(aliases((await get('/api/v6/task?sort_by=alias&order=desc')).body)).toEqual(['report', 'nightly-etl', 'etl-daily', 'cleanup', '100%_done']);
     expect((await get('/api/v6/task?sort_by=image')).body.definitions[0].image).toBe('alpine:3');
   });
 

@@ -40,10 +40,19 @@ async function setUp(env: Record<string, string>, holdMs: number, workers?: Para
   const workdir = mkdtempSync(join(tmpdir(), 'flotilla-logs-complete-'));
   const t = await createTestApp(env, { engines: [slowedLocalEngine(workdir, holdMs)] });
   // A real socket in front of the app, as the outside check used.
-  const http = await listenFetch((req) => {
-    const u = new URL(req.url);
-    return t.fetch(u.pathname + u.search, { method: req.method, headers: req.headers, body: req.method === 'GET' ? undefined : req.body, duplex: 'half' } as RequestInit);
-  }, '127.0.0.1', 0);
+  const http = await listenFetch(
+    (req) => {
+      const u = new URL(req.url);
+      return t.fetch(u.pathname + u.search, {
+        method: req.method,
+        headers: req.headers,
+        body: req.method === 'GET' ? undefined : req.body,
+        duplex: 'half',
+      } as RequestInit);
+    },
+    '127.0.0.1',
+    0,
+  );
   t.startWorkers(workers);
   const def = await createDefinition(t.services, { alias: `logs-complete-${Math.random().toString(36).slice(2, 8)}`, command: 'echo "hello $USERNAME"' });
   return { t, http, def, workdir };

@@ -54,7 +54,10 @@ describe('before any worker runs', () => {
   });
 
   it('an unknown run → 404', async () => {
-    expect(await logs('local-0000000000000000000000000000')).toEqual({ status: 404, body: { error: 'Run with id local-0000000000000000000000000000 not found' } });
+    expect(await logs('local-0000000000000000000000000000')).toEqual({
+      status: 404,
+      body: { error: 'Run with id local-0000000000000000000000000000 not found' },
+    });
     const raw = await t.fetch('/api/v6/local-nope/logs?raw_text=true');
     expect(raw.status).toBe(404);
     expect(await raw.json()).toEqual({ error: 'Run with id local-nope not found' });
@@ -63,7 +66,15 @@ describe('before any worker runs', () => {
   it('a token of another run, or garbage, → 400', async () => {
     const a = await execute();
     const b = await execute();
-    for (const token of [encodeLogToken(b, 1), 'garbage', 'Zm9vOjE', encodeLogToken(a, -1), Buffer.from(`${a}:1.5`).toString('base64url'), Buffer.from(`${a}:`).toString('base64url'), `${a}:1`]) {
+    for (const token of [
+      encodeLogToken(b, 1),
+      'garbage',
+      'Zm9vOjE',
+      encodeLogToken(a, -1),
+      Buffer.from(`${a}:1.5`).toString('base64url'),
+      Buffer.from(`${a}:`).toString('base64url'),
+      `${a}:1`,
+    ]) {
       const res = await logs(a, token);
       expect(res.status).toBe(400);
       expect(res.body.error).toMatch(/^last_seen token .* is not a position in the logs of run /);

@@ -27,10 +27,23 @@ beforeAll(async () => {
   // Database and test clocks may differ by a little; keep the marks well apart from runs.
   mark0 = new Date();
   await sleep(50);
-  r.queued = await createRun(s, { definition: defs.etl, input: { owner: 'alice', env: [{ name: 'STAGE', value: 'prod' }, { name: 'REGION', value: 'eu' }] } });
+  r.queued = await createRun(s, {
+    definition: defs.etl,
+    input: {
+      owner: 'alice',
+      env: [
+        { name: 'STAGE', value: 'prod' },
+        { name: 'REGION', value: 'eu' },
+      ],
+    },
+  });
   // A run routed to another cluster; set in place, as cluster registration is not this file's subject.
   r.queued = (await t.database.db.update(runs).set({ clusterName: 'east' }).where(eq(runs.runId, r.queued.runId)).returning())[0]!;
-  r.running = await createRun(s, { definition: defs.etl, status: 'RUNNING', input: { owner: 'bob', nodeLifecycle: 'ondemand', env: [{ name: 'STAGE', value: 'dev' }] } });
+  r.running = await createRun(s, {
+    definition: defs.etl,
+    status: 'RUNNING',
+    input: { owner: 'bob', nodeLifecycle: 'ondemand', env: [{ name: 'STAGE', value: 'dev' }] },
+  });
   r.ok = await createRun(s, { definition: defs.nightly, status: 'STOPPED', exitCode: 0, input: { owner: 'alice', env: [{ name: 'STAGE', value: 'prod' }] } });
   await sleep(50);
   markMid = new Date();
@@ -131,12 +144,17 @@ describe('GET /api/v6/history', () => {
     const since = await get(`/api/v6/history?queued_at_since=${iso(markMid)}`);
     expect(ids(since.body)).toEqual(idsOf(r.oom!, r.pending!, r.retry!, r.killed!));
     expect(since.body.queued_at_since).toEqual([markMid.toISOString()]);
-    expect(ids((await get(`/api/v6/history?queued_at_since=${iso(markMid)}&queued_at_until=${iso(markEnd)}&status=STOPPED`)).body)).toEqual(idsOf(r.oom!, r.killed!));
+    expect(ids((await get(`/api/v6/history?queued_at_since=${iso(markMid)}&queued_at_until=${iso(markEnd)}&status=STOPPED`)).body)).toEqual(
+      idsOf(r.oom!, r.killed!),
+    );
     // Runs never started or finished have no time, so they match neither bound.
     expect(ids((await get(`/api/v6/history?started_at_since=${iso(mark0)}`)).body)).toEqual(idsOf(r.running!, r.ok!, r.oom!, r.retry!, r.killed!));
     expect(ids((await get(`/api/v6/history?finished_at_until=${iso(markMid)}`)).body)).toEqual(idsOf(r.ok!));
     expect(ids((await get(`/api/v6/history?finished_at_since=${iso(markEnd)}`)).body)).toEqual([]);
-    expect(await get('/api/v6/history?queued_at_since=yesterday')).toMatchObject({ status: 400, body: { error: expect.stringMatching(/^queued_at_since must be an RFC 3339 time/) } });
+    expect(await get('/api/v6/history?queued_at_since=yesterday')).toMatchObject({
+      status: 400,
+      body: { error: expect.stringMatching(/^queued_at_since must be an RFC 3339 time/) },
+    });
     expect((await get('/api/v6/history?queued_at=2024-01-01T00:00:00Z')).status).toBe(400);
   });
 
@@ -185,15 +203,25 @@ describe('GET /api/v6/history', () => {
       }
     }
     const byStarted = await get('/api/v6/history?sort_by=started_at&order=desc');
-    expect(byStarted.body.history.slice(-2).map((h: { run_id: string }) => h.run_id).sort()).toEqual(idsOf(r.queued!, r.pending!));
+    expect(
+      byStarted.body.history
+        .slice(-2)
+        .map((h: { run_id: string }) => h.run_id)
+        .sort(),
+    ).toEqual(idsOf(r.queued!, r.pending!));
   });
 
   it('400 on a bad sort_by, order, limit or offset', async () => {
     expect(await get('/api/v6/history?sort_by=memory')).toMatchObject({
       status: 400,
-      body: { error: 'Invalid field to order by [memory], must be one of [run_id, cluster_name, status, started_at, finished_at, group_name, queued_at, alias]' },
+      body: {
+        error: 'Invalid field to order by [memory], must be one of [run_id, cluster_name, status, started_at, finished_at, group_name, queued_at, alias]',
+      },
     });
-    expect(await get('/api/v6/history?order=up')).toMatchObject({ status: 400, body: { error: "Invalid order string, must be one of ('asc', 'desc'), was up" } });
+    expect(await get('/api/v6/history?order=up')).toMatchObject({
+      status: 400,
+      body: { error: "Invalid order string, must be one of ('asc', 'desc'), was up" },
+    });
     expect(await get('/api/v6/history?limit=x')).toMatchObject({ status: 400, body: { error: 'limit must be a non-negative integer, got [x]' } });
     expect(await get('/api/v6/history?offset=-1')).toMatchObject({ status: 400, body: { error: 'offset must be a non-negative integer, got [-1]' } });
   });
@@ -232,7 +260,12 @@ describe('GET /api/v6/task/{definition_id}/history', () => {
 });
 
 describe('getting one run', () => {
-  const routes = (id: string, def = 'any-definition') => [`/api/v6/history/${id}`, `/api/v6/task/history/${id}`, `/api/v6/task/${def}/history/${id}`, `/api/v1/history/${id}`];
+  const routes = (id: string, def = 'any-definition') => [
+    `/api/v6/history/${id}`,
+    `/api/v6/task/history/${id}`,
+    `/api/v6/task/${def}/history/${id}`,
+    `/api/v1/history/${id}`,
+  ];
 
   it('the get-run routes answer the same run', async () => {
     const bodies = [];
@@ -263,7 +296,24 @@ describe('getting one run', () => {
 
   it('keeps the always-present keys and omits empty ones', async () => {
     const queued = (await get(`/api/v6/history/${r.queued!.runId}`)).body;
-    const always = ['run_id', 'definition_id', 'alias', 'image', 'cluster', 'status', 'group_name', 'description', 'instance', 'pod_events', 'cloudtrail_notifications', 'spark_extension', 'cpu', 'memory', 'cpu_limit', 'memory_limit'];
+    const always = [
+      'run_id',
+      'definition_id',
+      'alias',
+      'image',
+      'cluster',
+      'status',
+      'group_name',
+      'description',
+      'instance',
+      'pod_events',
+      'cloudtrail_notifications',
+      'spark_extension',
+      'cpu',
+      'memory',
+      'cpu_limit',
+      'memory_limit',
+    ];
     for (const key of always) expect(queued).toHaveProperty(key);
     expect(queued).not.toHaveProperty('cluster_name');
     expect(queued).toMatchObject({
@@ -274,11 +324,30 @@ describe('getting one run', () => {
       cloudtrail_notifications: { Records: [] },
       spark_extension: {},
     });
-    for (const key of ['exit_code', 'exit_reason', 'started_at', 'finished_at', 'pod_name', 'namespace', 'gpu', 'ephemeral_storage', 'arch', 'labels', 'service_account', 'tier', 'idempotence_key', 'spawned_runs']) {
+    for (const key of [
+      'exit_code',
+      'exit_reason',
+      'started_at',
+      'finished_at',
+      'pod_name',
+      'namespace',
+      'gpu',
+      'ephemeral_storage',
+      'arch',
+      'labels',
+      'service_account',
+      'tier',
+      'idempotence_key',
+      'spawned_runs',
+    ]) {
       expect(queued).not.toHaveProperty(key);
     }
     for (const value of Object.values(queued)) expect(value).not.toBeNull();
-    expect(Object.keys(queued).filter((k) => !always.includes(k)).sort()).toEqual(
+    expect(
+      Object.keys(queued)
+        .filter((k) => !always.includes(k))
+        .sort(),
+    ).toEqual(
       ['active_deadline_seconds', 'attempt_count', 'command', 'command_hash', 'engine', 'env', 'node_lifecycle', 'queued_at', 'task_type', 'user'].sort(),
     );
   });
@@ -295,7 +364,9 @@ describe('getting one run', () => {
       { at: new Date('2024-05-01T12:00:00Z'), eventType: 'Normal', reason: 'Pulled', message: 'image pulled', sourceObject: 'pod/x' },
     ]);
     const one = (await get(`/api/v6/history/${r.running!.runId}`)).body;
-    expect(one.pod_events).toEqual([{ timestamp: '2024-05-01T12:00:00.000Z', event_type: 'Normal', reason: 'Pulled', source_object: 'pod/x', message: 'image pulled' }]);
+    expect(one.pod_events).toEqual([
+      { timestamp: '2024-05-01T12:00:00.000Z', event_type: 'Normal', reason: 'Pulled', source_object: 'pod/x', message: 'image pulled' },
+    ]);
     const listed = (await get('/api/v6/history?status=RUNNING')).body.history[0];
     expect(listed.pod_events).toEqual([]);
   });
@@ -317,7 +388,13 @@ describe('GET /api/v6/{run_id}/status', () => {
     });
     const oom = await get(`/api/v6/${r.oom!.runId}/status`);
     expect(oom.headers.get('etag')).toBe('"STOPPED-137"');
-    expect(oom.body).toMatchObject({ status: 'STOPPED', exit_code: 137, exit_reason: 'OOMKilled', started_at: expect.any(String), finished_at: expect.any(String) });
+    expect(oom.body).toMatchObject({
+      status: 'STOPPED',
+      exit_code: 137,
+      exit_reason: 'OOMKilled',
+      started_at: expect.any(String),
+      finished_at: expect.any(String),
+    });
     expect((await get(`/api/v6/${r.ok!.runId}/status`)).headers.get('etag')).toBe('"STOPPED-0"');
   });
 
@@ -393,7 +470,10 @@ describe('PUT /api/v6/{run_id}/status', () => {
     expect(await report(run.runId, { status: 'running' })).toEqual({ status: 400, body: { error: 'status running is invalid' } });
     expect((await report(run.runId, {})).status).toBe(400);
     expect(await report(run.runId, { status: 'STOPPED', exit_code: 'zero' })).toEqual({ status: 400, body: { error: 'exit_code must be an integer' } });
-    expect(await report(run.runId, { status: 'STOPPED', exit_reason: 'bad\u0000' })).toEqual({ status: 400, body: { error: 'exit_reason must not contain NUL characters' } });
+    expect(await report(run.runId, { status: 'STOPPED', exit_reason: 'bad\u0000' })).toEqual({
+      status: 400,
+      body: { error: 'exit_reason must not contain NUL characters' },
+    });
     expect((await current(run.runId)).status).toBe('QUEUED');
     expect(await t.services.runs.events(run.runId)).toHaveLength(1);
   });
@@ -434,7 +514,9 @@ describe('GET /api/v6/{run_id}/events', () => {
 
   it('includes engine events', async () => {
     const run = await createRun(t.services, { definition: defs.report, status: 'PENDING' });
-    await t.services.runUpdates.recordEngineEvents(run.runId, [{ at: new Date(), eventType: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available' }]);
+    await t.services.runUpdates.recordEngineEvents(run.runId, [
+      { at: new Date(), eventType: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available' },
+    ]);
     const { body } = await get(`/api/v6/${run.runId}/events`);
     expect(body.total).toBe(3);
     expect(body.pod_events[2]).toMatchObject({ event_type: 'Warning', reason: 'FailedScheduling', message: '0/3 nodes are available' });

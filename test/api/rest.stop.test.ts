@@ -49,7 +49,13 @@ async function stop(runId: string, headers: Record<string, string> = {}, definit
 async function timeline(runId: string): Promise<string> {
   const row = await t.services.runs.get(runId);
   const events = await t.services.runs.events(runId);
-  return JSON.stringify({ status: row.status, lastError: row.lastError, attempt: row.attempt, claimedBy: row.claimedBy, events: events.map((e) => [e.fromStatus, e.toStatus, e.reason, e.kind]) });
+  return JSON.stringify({
+    status: row.status,
+    lastError: row.lastError,
+    attempt: row.attempt,
+    claimedBy: row.claimedBy,
+    events: events.map((e) => [e.fromStatus, e.toStatus, e.reason, e.kind]),
+  });
 }
 
 async function running(runId: string): Promise<{ run: any; pid: number }> {
@@ -80,7 +86,7 @@ describe('a QUEUED run stopped before any worker claims it', () => {
     const row = await t.services.runs.get(queued.run_id);
     expect(row).toMatchObject({ status: 'STOPPED', exitCode: 1, exitReason: 'Task terminated by user', engineRef: null, startedAt: null, attempt: 1 });
     expect(existsSync(join(t.localWorkdir!, queued.run_id))).toBe(false);
-    expect((await run(queued.run_id))).not.toHaveProperty('started_at');
+    expect(await run(queued.run_id)).not.toHaveProperty('started_at');
     const events = await t.services.runs.events(queued.run_id);
     expect(events.map((e) => `${e.fromStatus ?? 'new'}→${e.toStatus}`)).toEqual(['new→QUEUED', 'QUEUED→STOPPED']);
   });
@@ -96,7 +102,9 @@ describe('stopping a running run', () => {
     const { pid } = await running(run_id);
     const started = Date.now();
     expect(await stop(run_id)).toEqual({ status: 200, body: { terminated: true } });
-    await expect.poll(() => run(run_id), { timeout: 1000, interval: 20 }).toMatchObject({ status: 'STOPPED', exit_code: 1, exit_reason: 'Task terminated by user' });
+    await expect
+      .poll(() => run(run_id), { timeout: 1000, interval: 20 })
+      .toMatchObject({ status: 'STOPPED', exit_code: 1, exit_reason: 'Task terminated by user' });
     await expect.poll(() => processGroupMembers(pid), { timeout: 1000, interval: 20 }).toEqual([]);
     expect(Date.now() - started).toBeLessThan(1000);
     const final = await run(run_id);
@@ -143,7 +151,10 @@ describe('stopping a running run', () => {
   });
 
   it('an unknown run → 404', async () => {
-    expect(await stop('local-0000000000000000000000000000')).toEqual({ status: 404, body: { error: 'Run with id local-0000000000000000000000000000 not found' } });
+    expect(await stop('local-0000000000000000000000000000')).toEqual({
+      status: 404,
+      body: { error: 'Run with id local-0000000000000000000000000000 not found' },
+    });
     expect(await stop('nope', {}, 'no-such-definition')).toEqual({ status: 404, body: { error: 'Run with id nope not found' } });
   });
 });
@@ -227,10 +238,18 @@ describe('a stop that races a submit in flight', () => {
     const engines = registryOf([gated.engine]);
     const services = createServices({ db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, engines });
     const { app } = createApp({ config: t.config, services, bus: t.bus, logger: silentLogger });
-    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, updates: services.runUpdates, engines }, ['submit']);
+    const workers = startWorkers(
+      { workerId: newWorkerId(), db: t.database.db, bus: t.bus, config: t.config, logger: silentLogger, updates: services.runUpdates, engines },
+      ['submit'],
+    );
     try {
       const executed = (await (
-        await app.fetch(new Request(`http://flotilla.test/api/v6/task/${sleeper.definitionId}/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'alice' } }) }))
+        await app.fetch(
+          new Request(`http://flotilla.test/api/v6/task/${sleeper.definitionId}/execute`, {
+            method: 'PUT',
+            body: JSON.stringify({ run_tags: { owner_id: 'alice' } }),
+          }),
+        )
       ).json()) as { run_id: string };
       const inFlight = await gated.submitting;
       expect(inFlight.runId).toBe(executed.run_id);
@@ -241,7 +260,12 @@ describe('a stop that races a submit in flight', () => {
       gated.open();
 
       await expect.poll(() => gated.terminated, { timeout: 10_000, interval: 50 }).toEqual([`${executed.run_id}:gated-${executed.run_id}`]);
-      expect(await t.services.runs.get(executed.run_id)).toMatchObject({ status: 'STOPPED', exitCode: 1, exitReason: 'Task terminated by user', startedAt: null });
+      expect(await t.services.runs.get(executed.run_id)).toMatchObject({
+        status: 'STOPPED',
+        exitCode: 1,
+        exitReason: 'Task terminated by user',
+        startedAt: null,
+      });
       const events = await t.services.runs.events(executed.run_id);
       expect(events.filter((e) => e.kind === 'status').map((e) => `${e.fromStatus ?? 'new'}→${e.toStatus}`)).toEqual(['new→QUEUED', 'QUEUED→STOPPED']);
     } finally {

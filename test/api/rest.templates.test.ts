@@ -221,7 +221,14 @@ describe('PUT /api/v7/template/{id}/execute', () => {
       engine: 'local',
     });
     expect(body.command_hash).toMatch(/^[0-9a-f]{32}$/);
-    expect(body.env.map((e: any) => e.name)).toEqual(['FLOTILLA_RUN_ID', 'FLOTILLA_SERVER_MODE', 'FLOTILLA_RUN_OWNER_ID', 'AWS_ROLE_SESSION_NAME', 'FROM_TEMPLATE', 'X']);
+    expect(body.env.map((e: any) => e.name)).toEqual([
+      'FLOTILLA_RUN_ID',
+      'FLOTILLA_SERVER_MODE',
+      'FLOTILLA_RUN_OWNER_ID',
+      'AWS_ROLE_SESSION_NAME',
+      'FROM_TEMPLATE',
+      'X',
+    ]);
     // Read back as v6 and v7.
     expect((await call(`/api/v6/history/${body.run_id}`)).body).toMatchObject({ executable_type: 'template', command: body.command });
     expect((await call(`/api/v7/template/history/${body.run_id}`)).body.run_id).toBe(body.run_id);
@@ -276,7 +283,9 @@ describe('PUT /api/v7/template/{id}/execute', () => {
   });
 
   it('a rendering error → 400 naming the template position', async () => {
-    const bad = (await post(templateBody(uniqueName('badrender'), { command_template: 'echo {{index .tags 5}}', defaults: { lr: 1, model: { name: 'm' }, tags: [] } }))).body.template;
+    const bad = (
+      await post(templateBody(uniqueName('badrender'), { command_template: 'echo {{index .tags 5}}', defaults: { lr: 1, model: { name: 'm' }, tags: [] } }))
+    ).body.template;
     const res = await exec({ owner_id: 'x' }, bad.template_id);
     expect(res).toEqual({ status: 400, body: { error: 'rendering command_template failed at line 1, column 8: index out of range: 5' } });
   });

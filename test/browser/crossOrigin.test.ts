@@ -31,7 +31,16 @@ interface Dev {
 async function startDev(env: Record<string, string>): Promise<Dev> {
   const dir = mkdtempSync(join(tmpdir(), 'flotilla-browser-'));
   const child = spawn(process.execPath, [BIN, 'dev'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PORT: '0', HOST: '127.0.0.1', FLOTILLA_DATA_DIR: dir, FLOTILLA_ENGINES: 'local', LOG_LEVEL: 'info', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      FLOTILLA_DATA_DIR: dir,
+      FLOTILLA_ENGINES: 'local',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -120,7 +129,10 @@ async function runPage(api: string, alias: string): Promise<Record<string, unkno
   try {
     const tab = await context.newPage();
     await tab.goto(pageOrigin + '/');
-    return await tab.evaluate(([a, b]) => (window as unknown as { attempt: (x: string, y: string) => Promise<Record<string, unknown>> }).attempt(a, b), [api, alias] as const);
+    return await tab.evaluate(([a, b]) => (window as unknown as { attempt: (x: string, y: string) => Promise<Record<string, unknown>> }).attempt(a, b), [
+      api,
+      alias,
+    ] as const);
   } finally {
     await context.close();
   }
@@ -135,13 +147,19 @@ beforeAll(async () => {
   pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
   [closed, listed] = await Promise.all([startDev({}), startDev({ FLOTILLA_CORS_ORIGINS: pageOrigin })]);
   for (const dev of [closed, listed]) {
-    const res = await rawRequest(dev.url, { method: 'POST', path: '/api/v6/task', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ alias: 'target', image: 'alpine', command: 'true' }) });
+    const res = await rawRequest(dev.url, {
+      method: 'POST',
+      path: '/api/v6/task',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ alias: 'target', image: 'alpine', command: 'true' }),
+    });
     expect(res.status).toBe(200);
   }
-  if (HAVE_CHROMIUM) browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
+  if (HAVE_CHROMIUM)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
 }, 180_000);
 
 afterAll(async () => {
@@ -176,10 +194,17 @@ describe('DNS rebinding', () => {
   it('flotilla dev refuses a foreign Host (421), whatever the method', async () => {
     const before = await counts(closed.url);
     for (const method of ['GET', 'POST']) {
-      const res = await rawRequest(closed.url, { method, path: '/api/v6/task', headers: { host: 'attacker.example:5000', 'content-type': 'application/json' }, body: method === 'POST' ? '{"alias":"rebound","image":"a"}' : undefined });
+      const res = await rawRequest(closed.url, {
+        method,
+        path: '/api/v6/task',
+        headers: { host: 'attacker.example:5000', 'content-type': 'application/json' },
+        body: method === 'POST' ? '{"alias":"rebound","image":"a"}' : undefined,
+      });
       expect(res.status).toBe(421);
     }
-    expect((await rawRequest(closed.url, { path: '/graphql?query=%7Bhealth%7D', headers: { host: 'attacker.example', 'x-graphql-yoga-csrf': '1' } })).status).toBe(421);
+    expect(
+      (await rawRequest(closed.url, { path: '/graphql?query=%7Bhealth%7D', headers: { host: 'attacker.example', 'x-graphql-yoga-csrf': '1' } })).status,
+    ).toBe(421);
     expect(await counts(closed.url)).toEqual(before);
   });
 
@@ -190,7 +215,11 @@ describe('DNS rebinding', () => {
       // The embedded database (no DATABASE_URL): serve migrates it itself.
       servers.push(await startFlotilla('serve', { FLOTILLA_DATA_DIR: dirs[0]!, FLOTILLA_ENGINE: 'local' }, 90_000));
       servers.push(
-        await startFlotilla('serve', { FLOTILLA_DATA_DIR: dirs[1]!, FLOTILLA_ENGINE: 'local', HOST: '0.0.0.0', FLOTILLA_AUTH: 'none', FLOTILLA_ALLOWED_HOSTS: 'flotilla.internal' }, 90_000),
+        await startFlotilla(
+          'serve',
+          { FLOTILLA_DATA_DIR: dirs[1]!, FLOTILLA_ENGINE: 'local', HOST: '0.0.0.0', FLOTILLA_AUTH: 'none', FLOTILLA_ALLOWED_HOSTS: 'flotilla.internal' },
+          90_000,
+        ),
       );
       for (const s of servers) {
         expect((await rawRequest(s.url!, { path: '/api/v6/task', headers: { host: 'attacker.example' } })).status).toBe(421);

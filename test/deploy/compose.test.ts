@@ -70,7 +70,9 @@ describe.skipIf(noCompose)(`docker-compose.yml${noCompose ? ` (skipped: ${noComp
   it('mounts no Docker socket unless the docker profile is on, and then only in the relay', () => {
     for (const [name, s] of Object.entries(plain.services)) expect(mountsSocket(s), name).toBe(false);
     const withDocker = config({ FLOTILLA_ENGINES: 'docker' }, '--profile', 'docker');
-    const mounting = Object.entries(active(withDocker.services, ['docker'])).filter(([, s]) => mountsSocket(s)).map(([n]) => n);
+    const mounting = Object.entries(active(withDocker.services, ['docker']))
+      .filter(([, s]) => mountsSocket(s))
+      .map(([n]) => n);
     expect(mounting).toEqual(['docker']);
     expect(withDocker.services.docker!.profiles).toEqual(['docker']);
     expect(withDocker.services.docker!.command).toEqual(['node', 'bin/docker-socket-relay.js']);

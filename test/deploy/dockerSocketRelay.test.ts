@@ -12,7 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const RELAY = join(import.meta.dirname, '../../bin/docker-socket-relay.js');
 
 async function startRelay(socketPath: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, [RELAY], { env: { ...process.env, DOCKER_SOCKET: socketPath, RELAY_HOST: '127.0.0.1', RELAY_PORT: '0' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RELAY], {
+    env: { ...process.env, DOCKER_SOCKET: socketPath, RELAY_HOST: '127.0.0.1', RELAY_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => {
@@ -96,18 +99,21 @@ describe('docker socket relay against a server on a unix socket', () => {
 });
 
 const dockerHost = process.env.TEST_DOCKER_HOST;
-describe.skipIf(!dockerHost?.startsWith('unix://'))(`docker socket relay against the real daemon${dockerHost ? '' : ' (skipped: TEST_DOCKER_HOST is not set; eval "$(bash scripts/ci/dockerd.sh start)")'}`, () => {
-  let relay: { child: ChildProcess; port: number };
-  beforeAll(async () => {
-    relay = await startRelay(dockerHost!.slice('unix://'.length));
-  });
-  afterAll(() => stopRelay(relay.child));
+describe.skipIf(!dockerHost?.startsWith('unix://'))(
+  `docker socket relay against the real daemon${dockerHost ? '' : ' (skipped: TEST_DOCKER_HOST is not set; eval "$(bash scripts/ci/dockerd.sh start)")'}`,
+  () => {
+    let relay: { child: ChildProcess; port: number };
+    beforeAll(async () => {
+      relay = await startRelay(dockerHost!.slice('unix://'.length));
+    });
+    afterAll(() => stopRelay(relay.child));
 
-  it('the daemon answers through the relay as it does on its socket', async () => {
-    const direct = await new Docker({ socketPath: dockerHost!.slice('unix://'.length) }).version();
-    const relayed = await new Docker({ host: '127.0.0.1', port: relay.port, protocol: 'http' }).version();
-    expect(relayed.Version).toBe(direct.Version);
-    const images = await new Docker({ host: '127.0.0.1', port: relay.port, protocol: 'http' }).listImages();
-    expect(Array.isArray(images)).toBe(true);
-  });
-});
+    it('the daemon answers through the relay as it does on its socket', async () => {
+      const direct = await new Docker({ socketPath: dockerHost!.slice('unix://'.length) }).version();
+      const relayed = await new Docker({ host: '127.0.0.1', port: relay.port, protocol: 'http' }).version();
+      expect(relayed.Version).toBe(direct.Version);
+      const images = await new Docker({ host: '127.0.0.1', port: relay.port, protocol: 'http' }).listImages();
+      expect(Array.isArray(images)).toBe(true);
+    });
+  },
+);

@@ -21,7 +21,12 @@ const OVERLAYS = ['kubernetes', 'ecs'] as const;
 const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
 const noKubectl = kubectl.error || kubectl.status !== 0 ? 'kubectl is not installed (apt-get install kubectl), so the manifests cannot be rendered' : '';
 
-type Manifest = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> }; [k: string]: any };
+type Manifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [k: string]: any;
+};
 
 function render(dir: string): Manifest[] {
   const out = spawnSync('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8' });
@@ -62,21 +67,29 @@ function recordedConformance(name: string, withWatch: boolean): void {
   let fake: FakeKube;
   let stopWatch: (() => Promise<void>) | undefined;
   // The name is the runs' id prefix, so it stays a valid Job name; the describe says which.
-  describe(`requests recorded for RBAC, engine driven by ${name}`, () => engineConformance('kubernetes', {
-    async setup() {
-      fake = await startFakeKube({ stepMs: 5 });
-      const engine: Engine = createKubernetesEngine({ kubeconfig: fake.kubeconfigPath, qps: 10_000, burst: 10_000, startFailureGraceMs: 0, watchRestartDelayMs: 20, logPollMs: 20 });
-      if (withWatch) stopWatch = engine.watch?.(() => {});
-      return engine;
-    },
-    async teardown() {
-      await stopWatch?.();
-      record(fake);
-      await fake.close();
-    },
-    image: 'busybox:1.36',
-    timeoutMs: 10_000,
-  }));
+  describe(`requests recorded for RBAC, engine driven by ${name}`, () =>
+    engineConformance('kubernetes', {
+      async setup() {
+        fake = await startFakeKube({ stepMs: 5 });
+        const engine: Engine = createKubernetesEngine({
+          kubeconfig: fake.kubeconfigPath,
+          qps: 10_000,
+          burst: 10_000,
+          startFailureGraceMs: 0,
+          watchRestartDelayMs: 20,
+          logPollMs: 20,
+        });
+        if (withWatch) stopWatch = engine.watch?.(() => {});
+        return engine;
+      },
+      async teardown() {
+        await stopWatch?.();
+        record(fake);
+        await fake.close();
+      },
+      image: 'busybox:1.36',
+      timeoutMs: 10_000,
+    }));
 }
 
 recordedConformance('reconcile', false);
@@ -154,7 +167,11 @@ describe.skipIf(noKubectl)(`deploy/kubernetes${noKubectl ? ` (skipped: ${noKubec
       const pod = w.spec.template.spec;
       expect(pod.securityContext, w.metadata.name).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
       for (const c of pod.containers) {
-        expect(c.securityContext, `${w.metadata.name}/${c.name}`).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+        expect(c.securityContext, `${w.metadata.name}/${c.name}`).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
         // Node and npm write temporary files; /tmp is the one writable place.
         expect(c.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
         const env = Object.fromEntries((c.env as { name: string; valueFrom: unknown }[]).map((e) => [e.name, e.valueFrom]));

@@ -57,7 +57,12 @@ describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
     const groupField = page.locator('.field', { has: page.getByLabel('Group') });
     await expect.poll(() => groupField.locator('.field-error').textContent()).toMatch(/group/i);
     expect(await page.getByLabel('Group').getAttribute('aria-invalid')).toBe('true');
-    expect(await page.locator('.field', { has: page.getByLabel('Alias') }).locator('.field-error').count()).toBe(0);
+    expect(
+      await page
+        .locator('.field', { has: page.getByLabel('Alias') })
+        .locator('.field-error')
+        .count(),
+    ).toBe(0);
     await screenshot(page, '02-task-create-validation');
     await page.getByLabel('Group').fill('e2e');
     await page.getByRole('button', { name: 'Create task' }).click();

@@ -77,7 +77,9 @@ describe.skipIf(!HAVE_CHROMIUM)('log view with 200,000 lines (Chromium)', () => 
 
     let finishedAt: string | null = null;
     for (let i = 0; i < 240 && !finishedAt; i++) {
-      const r = await gql<{ run: { status: string; finishedAt: string | null } }>(server.url, `query($id: ID!) { run(id: $id) { status finishedAt } }`, { id: runId });
+      const r = await gql<{ run: { status: string; finishedAt: string | null } }>(server.url, `query($id: ID!) { run(id: $id) { status finishedAt } }`, {
+        id: runId,
+      });
       if (r.run.status === 'STOPPED') finishedAt = r.run.finishedAt;
       else await new Promise((resolve) => setTimeout(resolve, 250));
     }
@@ -88,7 +90,9 @@ describe.skipIf(!HAVE_CHROMIUM)('log view with 200,000 lines (Chromium)', () => 
     // The page's own start-up (parsing the bundle, first render) is before the first line.
     const longTasks = await page.evaluate(() => window.__longTasks.filter(([start]) => start >= (window.__firstLineAt ?? 0)).map(([, d]) => d));
     const maxLongTask = Math.max(0, ...longTasks);
-    console.log(`200,000 lines: last line shown ${lagMs} ms after the run ended; while streaming, longest main-thread task ${Math.round(maxLongTask)} ms (${longTasks.length} tasks over 50 ms)`);
+    console.log(
+      `200,000 lines: last line shown ${lagMs} ms after the run ended; while streaming, longest main-thread task ${Math.round(maxLongTask)} ms (${longTasks.length} tasks over 50 ms)`,
+    );
     await expect.poll(() => page.locator('.log-scroll').getAttribute('data-lines')).toBe(String(LINES));
     await screenshot(page, 'logs-200k-end');
     expect(lagMs).toBeLessThan(2000);

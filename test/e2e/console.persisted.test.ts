@@ -30,7 +30,11 @@ describe.skipIf(!HAVE_CHROMIUM)('console with persisted operations only (Chromiu
 
   it('defines, runs and follows a task', async () => {
     // An operation the console never sends is refused: the mode is really on.
-    const refused = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health }' }) });
+    const refused = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ health }' }),
+    });
     expect(JSON.stringify(await refused.json())).toContain('PERSISTED_QUERY_ONLY');
 
     await page.goto(`${server.url}/tasks/create`);

@@ -27,7 +27,11 @@ describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
       {
         input: {
           templateName: 'greet',
-          schema: { type: 'object', properties: { who: { type: 'string', title: 'Who' }, times: { type: 'integer', title: 'Times', maximum: 5 } }, required: ['who'] },
+          schema: {
+            type: 'object',
+            properties: { who: { type: 'string', title: 'Who' }, times: { type: 'integer', title: 'Times', maximum: 5 } },
+            required: ['who'],
+          },
           commandTemplate: 'for i in $(seq {{.times}}); do echo "hello {{.who | upper}}"; done',
           defaults: { who: 'world', times: 2 },
           image: 'alpine:3',
@@ -65,7 +69,15 @@ describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
     await page.waitForURL((u) => u.pathname.startsWith('/runs/'));
     const runId = decodeURIComponent(new URL(page.url()).pathname.split('/runs/')[1]!);
     await expect
-      .poll(async () => (await gql<{ run: { status: string; exitCode: number | null } }>(server.url, `query($id: ID!) { run(runId: $id) { status exitCode } }`, { id: runId })).run, { timeout: 30_000 })
+      .poll(
+        async () =>
+          (
+            await gql<{ run: { status: string; exitCode: number | null } }>(server.url, `query($id: ID!) { run(runId: $id) { status exitCode } }`, {
+              id: runId,
+            })
+          ).run,
+        { timeout: 30_000 },
+      )
       .toEqual({ status: 'STOPPED', exitCode: 0 });
     await page.getByText('hello FLOTILLA').first().waitFor();
     // The run page says why the run got its resources.

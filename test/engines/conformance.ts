@@ -88,61 +88,88 @@ export function engineConformance(name: string, opts: ConformanceOptions): void 
       return { run, submitted };
     }
 
-    it('runs a command to exit 0 and yields its output as whole lines', async () => {
-      const { run } = await launch('echo hello; echo world', { exitCode: 0, output: ['hello', 'world'] });
-      const end = await waitForEnd(engine, run, timeout);
-      expect(end.status).toBe('STOPPED');
-      expect(end.exitCode).toBe(0);
-      expect(end.exitReason).toMatch(/exited successfully/i);
-      const logs = await collectLogs(engine, run);
-      expect(text(logs)).toContain('hello\nworld\n');
-      for (const c of logs) expect(c.text.endsWith('\n')).toBe(true);
-    }, timeout + 10_000);
+    it(
+      'runs a command to exit 0 and yields its output as whole lines',
+      async () => {
+        const { run } = await launch('echo hello; echo world', { exitCode: 0, output: ['hello', 'world'] });
+        const end = await waitForEnd(engine, run, timeout);
+        expect(end.status).toBe('STOPPED');
+        expect(end.exitCode).toBe(0);
+        expect(end.exitReason).toMatch(/exited successfully/i);
+        const logs = await collectLogs(engine, run);
+        expect(text(logs)).toContain('hello\nworld\n');
+        for (const c of logs) expect(c.text.endsWith('\n')).toBe(true);
+      },
+      timeout + 10_000,
+    );
 
-    it('reports a non-zero exit code', async () => {
-      const { run } = await launch('echo failing >&2; exit 3', { exitCode: 3, output: ['failing'] });
-      const end = await waitForEnd(engine, run, timeout);
-      expect(end.status).toBe('STOPPED');
-      expect(end.exitCode).toBe(3);
-      expect(end.exitReason).toBeTruthy();
-    }, timeout + 10_000);
+    it(
+      'reports a non-zero exit code',
+      async () => {
+        const { run } = await launch('echo failing >&2; exit 3', { exitCode: 3, output: ['failing'] });
+        const end = await waitForEnd(engine, run, timeout);
+        expect(end.status).toBe('STOPPED');
+        expect(end.exitCode).toBe(3);
+        expect(end.exitReason).toBeTruthy();
+      },
+      timeout + 10_000,
+    );
 
-    it('passes the run env to the command', async () => {
-      const { run } = await launch('echo "id=$FLOTILLA_RUN_ID"', { exitCode: 0, output: [] });
-      await opts.play?.(run, { exitCode: 0, output: [`id=${run.runId}`] });
-      await waitForEnd(engine, run, timeout);
-      expect(text(await collectLogs(engine, run))).toContain(`id=${run.runId}\n`);
-    }, timeout + 10_000);
+    it(
+      'passes the run env to the command',
+      async () => {
+        const { run } = await launch('echo "id=$FLOTILLA_RUN_ID"', { exitCode: 0, output: [] });
+        await opts.play?.(run, { exitCode: 0, output: [`id=${run.runId}`] });
+        await waitForEnd(engine, run, timeout);
+        expect(text(await collectLogs(engine, run))).toContain(`id=${run.runId}\n`);
+      },
+      timeout + 10_000,
+    );
 
-    it('submit is idempotent on run id', async () => {
-      const { run, submitted } = await launch('sleep 30', { exitCode: 0, output: [] });
-      const again = await engine.submit(run);
-      expect(again.engineRef).toBe(submitted.engineRef);
-      await engine.terminate(run, 'test cleanup');
-    }, timeout + 10_000);
+    it(
+      'submit is idempotent on run id',
+      async () => {
+        const { run, submitted } = await launch('sleep 30', { exitCode: 0, output: [] });
+        const again = await engine.submit(run);
+        expect(again.engineRef).toBe(submitted.engineRef);
+        await engine.terminate(run, 'test cleanup');
+      },
+      timeout + 10_000,
+    );
 
-    it('terminates a long run, and terminating twice is fine', async () => {
-      const { run } = await launch('sleep 600', { exitCode: 0, output: [] });
-      await engine.terminate(run, 'Task terminated by user');
-      await engine.terminate(run, 'Task terminated by user');
-      // Soon gone from the backend, or stopped: not left RUNNING.
-      await expect
-        .poll(async () => {
-          const [after] = await engine.reconcile([run]);
-          return !after || 'missing' in after ? 'GONE' : after.status;
-        }, { timeout: 10_000, interval: 100 })
-        .toMatch(/^(GONE|STOPPED|NEEDS_RETRY)$/);
-    }, timeout + 10_000);
+    it(
+      'terminates a long run, and terminating twice is fine',
+      async () => {
+        const { run } = await launch('sleep 600', { exitCode: 0, output: [] });
+        await engine.terminate(run, 'Task terminated by user');
+        await engine.terminate(run, 'Task terminated by user');
+        // Soon gone from the backend, or stopped: not left RUNNING.
+        await expect
+          .poll(
+            async () => {
+              const [after] = await engine.reconcile([run]);
+              return !after || 'missing' in after ? 'GONE' : after.status;
+            },
+            { timeout: 10_000, interval: 100 },
+          )
+          .toMatch(/^(GONE|STOPPED|NEEDS_RETRY)$/);
+      },
+      timeout + 10_000,
+    );
 
-    it('resumes logs from a cursor without repeating or losing a line', async () => {
-      const lines = Array.from({ length: 50 }, (_, i) => `line ${i + 1}`);
-      const { run } = await launch('for i in $(seq 1 50); do echo "line $i"; done', { exitCode: 0, output: lines });
-      await waitForEnd(engine, run, timeout);
-      const first = await collectLogs(engine, run, null, 1);
-      expect(first.length).toBe(1);
-      const rest = await collectLogs(engine, run, first[0]!.cursor);
-      expect(text([...first, ...rest])).toBe(lines.map((l) => l + '\n').join(''));
-    }, timeout + 10_000);
+    it(
+      'resumes logs from a cursor without repeating or losing a line',
+      async () => {
+        const lines = Array.from({ length: 50 }, (_, i) => `line ${i + 1}`);
+        const { run } = await launch('for i in $(seq 1 50); do echo "line $i"; done', { exitCode: 0, output: lines });
+        await waitForEnd(engine, run, timeout);
+        const first = await collectLogs(engine, run, null, 1);
+        expect(first.length).toBe(1);
+        const rest = await collectLogs(engine, run, first[0]!.cursor);
+        expect(text([...first, ...rest])).toBe(lines.map((l) => l + '\n').join(''));
+      },
+      timeout + 10_000,
+    );
 
     it('describes itself', async () => {
       const d = await engine.describe();

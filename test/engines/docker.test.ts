@@ -29,12 +29,21 @@ const OWNER = 'docker-engine-test';
 
 function dockerClient(): Docker {
   const socketPath = HOST!.replace(/^unix:\/\//, '');
-  return HOST!.startsWith('unix://') ? new Docker({ socketPath, host: undefined }) : new Docker({ host: new URL(HOST!).hostname, port: new URL(HOST!).port, socketPath: undefined });
+  return HOST!.startsWith('unix://')
+    ? new Docker({ socketPath, host: undefined })
+    : new Docker({ host: new URL(HOST!).hostname, port: new URL(HOST!).port, socketPath: undefined });
 }
 
 async function removeTestContainers(docker: Docker, owner: string): Promise<void> {
   const list = await docker.listContainers({ all: true, filters: { label: [`owner=${owner}`] } });
-  await Promise.all(list.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+  await Promise.all(
+    list.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {}),
+    ),
+  );
 }
 
 /** A tar holding one empty directory: an image without /bin/sh, whose containers cannot start. */
@@ -46,7 +55,13 @@ function tarWithEmptyDir(name: string): Buffer {
   field('0000000', 108, 8);
   field('0000000', 116, 8);
   field('00000000000', 124, 12);
-  field(Math.floor(Date.now() / 1000).toString(8).padStart(11, '0'), 136, 12);
+  field(
+    Math.floor(Date.now() / 1000)
+      .toString(8)
+      .padStart(11, '0'),
+    136,
+    12,
+  );
   field('        ', 148, 8);
   field('5', 156, 1);
   field('ustar', 257, 6);
@@ -74,7 +89,15 @@ async function startRelay(): Promise<{ host: string; cut(): void; close(): Promi
   const cut = () => {
     for (const s of open) s.destroy();
   };
-  return { host: `unix://${path}`, cut, close: () => new Promise<void>((resolve) => { cut(); server.close(() => resolve()); }) };
+  return {
+    host: `unix://${path}`,
+    cut,
+    close: () =>
+      new Promise<void>((resolve) => {
+        cut();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 async function drain(stream: NodeJS.ReadableStream): Promise<string> {
@@ -116,7 +139,11 @@ describe.skipIf(!HOST)('docker engine', () => {
     return { run, submitted };
   }
 
-  const text = (chunks: LogChunk[], stream?: 'stdout' | 'stderr') => chunks.filter((c) => !stream || c.stream === stream).map((c) => c.text).join('');
+  const text = (chunks: LogChunk[], stream?: 'stdout' | 'stderr') =>
+    chunks
+      .filter((c) => !stream || c.stream === stream)
+      .map((c) => c.text)
+      .join('');
 
   it('runs hello world with the image shell, with the labels, env and limits of the run', async () => {
     const { run, submitted } = await launch('echo "hello from $GREETING"', { env: [{ name: 'GREETING', value: 'docker' }], cpu: 512, memory: 600 });
@@ -160,7 +187,10 @@ describe.skipIf(!HOST)('docker engine', () => {
   });
 
   it('asks for a retry when the container cannot start, on every attempt', async () => {
-    const stream = (await docker.importImage(Readable.from([tarWithEmptyDir('etc/')]) as unknown as NodeJS.ReadableStream, { repo: 'flotilla-test-noshell', tag: 'latest' })) as NodeJS.ReadableStream;
+    const stream = (await docker.importImage(Readable.from([tarWithEmptyDir('etc/')]) as unknown as NodeJS.ReadableStream, {
+      repo: 'flotilla-test-noshell',
+      tag: 'latest',
+    })) as NodeJS.ReadableStream;
     await drain(stream);
     const { run, submitted } = await launch('echo never', { image: 'flotilla-test-noshell:latest' });
     expect(submitted.status).toBe('NEEDS_RETRY');

@@ -352,7 +352,11 @@ describe.skipIf(!MOTO_URL)('ECS engine against moto', () => {
       await writeTaskLogs(config.logGroup, run.engineRef!, ['line 4', 'line 5']);
       await setTaskState(run.engineRef!, exited(0));
       await reading;
-      expect(text(chunks)).toBe(lines(5).map((l) => l + '\n').join(''));
+      expect(text(chunks)).toBe(
+        lines(5)
+          .map((l) => l + '\n')
+          .join(''),
+      );
       for (const c of chunks) expect(c.stream).toBe('stdout');
     });
 
@@ -381,7 +385,11 @@ describe.skipIf(!MOTO_URL)('ECS engine against moto', () => {
       const { attempts, passed } = throttle(throttledLogs, 'GetLogEventsCommand', 3);
       const reader = createEcsEngine(config, { clients: { ecs, logs: throttledLogs } });
       const chunks = await collectLogs(reader, run);
-      expect(text(chunks)).toBe(lines(10).map((l) => l + '\n').join(''));
+      expect(text(chunks)).toBe(
+        lines(10)
+          .map((l) => l + '\n')
+          .join(''),
+      );
       expect(attempts).toHaveLength(3);
       // 50 ms, then 100 ms, then 200 ms (±20 % jitter) between the throttled attempts and the next.
       const gaps = [attempts[1]! - attempts[0]!, attempts[2]! - attempts[1]!, passed[0]! - attempts[2]!];

@@ -81,7 +81,13 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
       return u.status === 'STOPPED' ? u : undefined;
     }, 'STOPPED');
     const pod = fake.podsOf(run.runId)[0]!.metadata.name;
-    expect(end).toMatchObject({ status: 'STOPPED', exitCode: 0, exitReason: `Pod ${pod} Exited Successfully`, podName: pod, instance: { dnsName: 'ip-10-0-0-1.ec2.internal' } });
+    expect(end).toMatchObject({
+      status: 'STOPPED',
+      exitCode: 0,
+      exitReason: `Pod ${pod} Exited Successfully`,
+      podName: pod,
+      instance: { dnsName: 'ip-10-0-0-1.ec2.internal' },
+    });
     expect(end.startedAt).toBeInstanceOf(Date);
     expect(end.finishedAt).toBeInstanceOf(Date);
     // Every pod event reaches the timeline once, however many reconciles saw it.
@@ -138,7 +144,10 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
     const patient = engineFor(fake, { startFailureGraceMs: 60_000 });
     try {
       const run = await launch(patient, 'echo never', scenario('image-pull-backoff'));
-      await until(() => fake.podsOf(run.runId)[0]?.status && JSON.stringify(fake.podsOf(run.runId)[0]!.status).includes('ImagePullBackOff'), 'ImagePullBackOff');
+      await until(
+        () => fake.podsOf(run.runId)[0]?.status && JSON.stringify(fake.podsOf(run.runId)[0]!.status).includes('ImagePullBackOff'),
+        'ImagePullBackOff',
+      );
       const [u] = await patient.reconcile([run]);
       expect(u).toMatchObject({ status: 'PENDING' });
       expect(fake.job(run.runId)).toBeDefined();
@@ -150,7 +159,11 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
 
   it('DeadlineExceeded → 124 with the API message', async () => {
     const run = await launch(engine, 'sleep 600', { activeDeadlineSeconds: 1 });
-    expect(await waitForEnd(engine, run, 5000)).toMatchObject({ status: 'STOPPED', exitCode: 124, exitReason: 'Job was active longer than specified deadline' });
+    expect(await waitForEnd(engine, run, 5000)).toMatchObject({
+      status: 'STOPPED',
+      exitCode: 124,
+      exitReason: 'Job was active longer than specified deadline',
+    });
   });
 
   it('eviction → NEEDS_RETRY with the eviction message, after the Job is deleted', async () => {
@@ -170,7 +183,10 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
 
   it('a pod deleted before its logs were read: STOPPED from the Job, and logs end instead of hanging', async () => {
     const run = await launch(engine, 'echo lost line', scenario('pod-deleted'));
-    await until(() => fake.job(run.runId)?.status && (fake.job(run.runId)!.status as { succeeded?: number }).succeeded === 1 && fake.podsOf(run.runId).length === 0, 'pod deletion');
+    await until(
+      () => fake.job(run.runId)?.status && (fake.job(run.runId)!.status as { succeeded?: number }).succeeded === 1 && fake.podsOf(run.runId).length === 0,
+      'pod deletion',
+    );
     expect(await waitForEnd(engine, run, 5000)).toMatchObject({ status: 'STOPPED', exitCode: 0 });
     const started = Date.now();
     expect(await collectLogs(engine, run)).toEqual([]);
@@ -203,7 +219,12 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
     // All 50 lines share one timestamp; the stream is cut after 7 and after 20 lines.
     fake.cutLogStreams(7);
     const first = await collectLogs(engine, run, null, 1);
-    expect(first[0]!.text).toBe(lines.slice(0, 7).map((l) => l + '\n').join(''));
+    expect(first[0]!.text).toBe(
+      lines
+        .slice(0, 7)
+        .map((l) => l + '\n')
+        .join(''),
+    );
     expect(first[0]!.cursor).toMatch(/ 7$/);
     fake.cutLogStreams(20);
     fake.resetCounts();
@@ -217,8 +238,20 @@ describe('kubernetes engine: scripted pod lifecycles', () => {
     const other = await startFakeKube({ stepMs: 5 });
     const dir = mkdtempSync(join(tmpdir(), 'kubeconfig-'));
     const path = join(dir, 'kubeconfig');
-    writeKubeconfig(path, [{ name: 'ctx-a', server: fake.url }, { name: 'ctx-b', server: other.url }, { name: 'gpu-cluster', server: other.url }], 'ctx-a');
-    const multi = createKubernetesEngine({ kubeconfig: path, ...FAST, clusters: { default: { context: 'ctx-a' }, batch: { context: 'ctx-b', namespace: 'batch' } } });
+    writeKubeconfig(
+      path,
+      [
+        { name: 'ctx-a', server: fake.url },
+        { name: 'ctx-b', server: other.url },
+        { name: 'gpu-cluster', server: other.url },
+      ],
+      'ctx-a',
+    );
+    const multi = createKubernetesEngine({
+      kubeconfig: path,
+      ...FAST,
+      clusters: { default: { context: 'ctx-a' }, batch: { context: 'ctx-b', namespace: 'batch' } },
+    });
     try {
       const onB = await launch(multi, 'echo b', { clusterName: 'batch' });
       expect(onB.namespace).toBe('batch');
@@ -298,7 +331,8 @@ describe('kubernetes engine: watches', () => {
   let stop: () => Promise<void>;
   const updates = new Map<string, StatusUpdate[]>();
   const last = (runId: string) => updates.get(runId)?.at(-1);
-  const stoppedUpdate = (runId: string) => until(() => (['STOPPED', 'NEEDS_RETRY'].includes(last(runId)?.status ?? '') ? last(runId) : undefined), `end of ${runId}`);
+  const stoppedUpdate = (runId: string) =>
+    until(() => (['STOPPED', 'NEEDS_RETRY'].includes(last(runId)?.status ?? '') ? last(runId) : undefined), `end of ${runId}`);
 
   beforeAll(async () => {
     fake = await startFakeKube({ stepMs: 5 });
@@ -324,7 +358,10 @@ describe('kubernetes engine: watches', () => {
     const statuses = seen.map((u) => u.status).filter((s, i, a) => s !== a[i - 1]);
     expect(statuses).toEqual(['PENDING', 'RUNNING', 'STOPPED']);
     await new Promise((r) => setTimeout(r, 50));
-    const reasons = updates.get(run.runId)!.flatMap((u) => u.events ?? []).map((e) => e.reason);
+    const reasons = updates
+      .get(run.runId)!
+      .flatMap((u) => u.events ?? [])
+      .map((e) => e.reason);
     expect(reasons).toEqual(expect.arrayContaining(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']));
     expect(new Set(reasons).size).toBe(reasons.length);
   });
@@ -448,12 +485,18 @@ describe('status mapping (pure)', () => {
     spec: { containers: [{ name: 'main' }], nodeName: 'node-1' },
     status,
   });
-  const waiting = (reason: string) => ({ containerStatuses: [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message: 'details' } } }] });
+  const waiting = (reason: string) => ({
+    containerStatuses: [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { waiting: { reason, message: 'details' } } }],
+  });
 
   it('no pod yet, or a pending pod → PENDING; a running pod → RUNNING', () => {
     expect(mapRunState({ ...base, job: job(), pod: undefined }).update.status).toBe('PENDING');
     expect(mapRunState({ ...base, job: job(), pod: pod({ phase: 'Pending' }) }).update.status).toBe('PENDING');
-    expect(mapRunState({ ...base, job: job(), pod: pod({ phase: 'Running' }) }).update).toMatchObject({ status: 'RUNNING', podName: 'r-1-abcde', instance: { dnsName: 'node-1' } });
+    expect(mapRunState({ ...base, job: job(), pod: pod({ phase: 'Running' }) }).update).toMatchObject({
+      status: 'RUNNING',
+      podName: 'r-1-abcde',
+      instance: { dnsName: 'node-1' },
+    });
   });
 
   it('a start failure waits for its grace period, then asks for a retry and a terminate', () => {
@@ -471,31 +514,58 @@ describe('status mapping (pure)', () => {
   it('DeadlineExceeded on the Job → 124 with its message, whatever the pod says', () => {
     const out = mapRunState({
       ...base,
-      job: job({ failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }] }),
-      pod: pod({ phase: 'Failed', containerStatuses: [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 143, reason: 'Error' } } }] }),
+      job: job({
+        failed: 1,
+        conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' }],
+      }),
+      pod: pod({
+        phase: 'Failed',
+        containerStatuses: [
+          { name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 143, reason: 'Error' } } },
+        ],
+      }),
     });
     expect(out).toMatchObject({ terminate: false, update: { status: 'STOPPED', exitCode: 124, exitReason: 'Job was active longer than specified deadline' } });
   });
 
   it('a pod killed while being deleted under a Job that has not ended yet (deadline seen first on the pod) stays RUNNING until the Job says why', () => {
     const killed: V1Pod = {
-      ...pod({ phase: 'Failed', containerStatuses: [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 143, reason: 'Error' } } }] }),
+      ...pod({
+        phase: 'Failed',
+        containerStatuses: [
+          { name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode: 143, reason: 'Error' } } },
+        ],
+      }),
     };
     killed.metadata!.deletionTimestamp = '2024-01-01T00:09:59Z' as unknown as Date;
     expect(mapRunState({ ...base, job: job({ active: 1 }), pod: killed })).toMatchObject({ terminate: false, update: { status: 'RUNNING' } });
-    const failed = job({ failed: 1, conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }] });
+    const failed = job({
+      failed: 1,
+      conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' }],
+    });
     expect(mapRunState({ ...base, job: failed, pod: killed }).update).toMatchObject({ status: 'STOPPED', exitCode: 143, exitReason: 'Error' });
   });
 
   it('a container that exited 0 under a DisruptionTarget still succeeded; ContainerStatusUnknown is a lost node', () => {
-    const terminated = (exitCode: number, reason: string) => [{ name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode, reason } } }];
-    const disruption = [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' }];
-    expect(mapRunState({ ...base, job: job(), pod: pod({ phase: 'Succeeded', conditions: disruption, containerStatuses: terminated(0, 'Completed') }) }).update.status).toBe('STOPPED');
-    expect(mapRunState({ ...base, job: job(), pod: pod({ phase: 'Failed', conditions: disruption, containerStatuses: terminated(137, 'Error') }) }).update).toMatchObject({
+    const terminated = (exitCode: number, reason: string) => [
+      { name: 'main', image: 'x', imageID: '', ready: false, restartCount: 0, state: { terminated: { exitCode, reason } } },
+    ];
+    const disruption = [
+      { type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint' },
+    ];
+    expect(
+      mapRunState({ ...base, job: job(), pod: pod({ phase: 'Succeeded', conditions: disruption, containerStatuses: terminated(0, 'Completed') }) }).update
+        .status,
+    ).toBe('STOPPED');
+    expect(
+      mapRunState({ ...base, job: job(), pod: pod({ phase: 'Failed', conditions: disruption, containerStatuses: terminated(137, 'Error') }) }).update,
+    ).toMatchObject({
       status: 'NEEDS_RETRY',
       exitReason: 'DeletionByTaintManager: Taint manager: deleting due to NoExecute taint',
     });
-    expect(mapRunState({ ...base, job: job(), pod: pod({ phase: 'Failed', containerStatuses: terminated(137, 'ContainerStatusUnknown') }) }).update.status).toBe('NEEDS_RETRY');
+    expect(
+      mapRunState({ ...base, job: job(), pod: pod({ phase: 'Failed', containerStatuses: terminated(137, 'ContainerStatusUnknown') }) }).update.status,
+    ).toBe('NEEDS_RETRY');
   });
 });
 

@@ -22,8 +22,18 @@ describe('local engine specifics', () => {
     await engine.submit(run);
     await waitForEnd(engine, run);
     const chunks = await collectLogs(engine, run);
-    expect(chunks.filter((c) => c.stream === 'stdout').map((c) => c.text).join('')).toBe('out\n');
-    expect(chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join('')).toBe('err\n');
+    expect(
+      chunks
+        .filter((c) => c.stream === 'stdout')
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('out\n');
+    expect(
+      chunks
+        .filter((c) => c.stream === 'stderr')
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('err\n');
   });
 
   it('keeps the order stdout and stderr were written in', async () => {
@@ -45,8 +55,18 @@ describe('local engine specifics', () => {
     await engine.submit(run);
     await waitForEnd(engine, run);
     const chunks = await collectLogs(engine, run);
-    expect(chunks.filter((c) => c.stream === 'stdout').map((c) => c.text).join('')).toBe('first\nno newline');
-    expect(chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join('')).toBe('err tail');
+    expect(
+      chunks
+        .filter((c) => c.stream === 'stdout')
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('first\nno newline');
+    expect(
+      chunks
+        .filter((c) => c.stream === 'stderr')
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('err tail');
   });
 
   it('resumes the merged log from any chunk cursor with nothing repeated or lost', async () => {
@@ -58,7 +78,12 @@ describe('local engine specifics', () => {
     for (let i = 0; i < all.length; i++) {
       const rest: string[] = [];
       for await (const c of engine.logs(run, all[i]!.cursor, new AbortController().signal)) rest.push(`${c.stream}:${c.text}`);
-      expect(all.slice(0, i + 1).map((c) => `${c.stream}:${c.text}`).join('') + rest.join('')).toBe(whole);
+      expect(
+        all
+          .slice(0, i + 1)
+          .map((c) => `${c.stream}:${c.text}`)
+          .join('') + rest.join(''),
+      ).toBe(whole);
     }
   });
 

@@ -8,8 +8,23 @@ import { REST_VERSIONS } from '../../src/api/app.js';
 import { RUN_STATUSES } from '../../src/domain/lifecycle.js';
 import type { Effect, EffectIds } from './badInputTargets.js';
 import {
-  applyObjectMutation, applyQueryMutation, encodePath, invalidJsonText, junkValue, mayChangeRoute, objectMutation, oddContentType,
-  pathJunk, queryMutation, queryText, Ref, resolveRefs, toJsonText, type ObjectMutation, type PathJunk, type QueryMutation,
+  applyObjectMutation,
+  applyQueryMutation,
+  encodePath,
+  invalidJsonText,
+  junkValue,
+  mayChangeRoute,
+  objectMutation,
+  oddContentType,
+  pathJunk,
+  queryMutation,
+  queryText,
+  Ref,
+  resolveRefs,
+  toJsonText,
+  type ObjectMutation,
+  type PathJunk,
+  type QueryMutation,
 } from './generators.js';
 import { gqlMutation, validArgs, type GqlMutation, type Hint } from './graphqlGenerators.js';
 
@@ -40,7 +55,9 @@ const definitionFields = {
   target_cluster: opt(fc.constant('default')),
 };
 const DEFINITION_KEYS = ['alias', 'image', ...Object.keys(definitionFields)];
-const createBody = fc.record({ alias: fc.constant(new Ref('uniqueAlias')), image: fc.constantFrom('alpine:3', 'python:3.12'), ...definitionFields }).map(compact);
+const createBody = fc
+  .record({ alias: fc.constant(new Ref('uniqueAlias')), image: fc.constantFrom('alpine:3', 'python:3.12'), ...definitionFields })
+  .map(compact);
 const updateBody = fc.record({ alias: opt(fc.constant(new Ref('uniqueAlias'))), image: opt(fc.constant('alpine:3.20')), ...definitionFields }).map(compact);
 
 const executeFields = {
@@ -79,7 +96,11 @@ const clusterFields = {
 const CLUSTER_KEYS = ['name', 'engine', ...Object.keys(clusterFields)];
 const clusterBody = (create: boolean) =>
   fc
-    .record({ name: create ? fc.constant(new Ref('uniqueClusterName')) : fc.constant(undefined), engine: create ? fc.constantFrom('local', 'LOCAL') : opt(fc.constant('local')), ...clusterFields })
+    .record({
+      name: create ? fc.constant(new Ref('uniqueClusterName')) : fc.constant(undefined),
+      engine: create ? fc.constantFrom('local', 'LOCAL') : opt(fc.constant('local')),
+      ...clusterFields,
+    })
     .map(compact);
 
 type Pairs = [string, unknown][];
@@ -88,7 +109,13 @@ const isoTime = fc.date({ min: new Date('2020-01-01'), max: new Date('2030-01-01
 const paging = { limit: opt(fc.integer({ min: 0, max: 50 })), offset: opt(fc.integer({ min: 0, max: 5 })), order: opt(fc.constantFrom('asc', 'desc', 'DESC')) };
 
 const definitionListQuery = fc
-  .record({ ...paging, sort_by: opt(fc.constantFrom('alias', 'image', 'group_name', 'memory')), alias: opt(fc.constant('task')), memory: opt(fc.constant(512)), env: opt(fc.constant('A|1')) })
+  .record({
+    ...paging,
+    sort_by: opt(fc.constantFrom('alias', 'image', 'group_name', 'memory')),
+    alias: opt(fc.constant('task')),
+    memory: opt(fc.constant(512)),
+    env: opt(fc.constant('A|1')),
+  })
   .map(pairs);
 const runListQuery = fc
   .record({
@@ -123,11 +150,20 @@ export const ROUTE_MODELS: Record<string, RouteModel> = {
   'GET /history/:run_id': { effect: 'read' },
   'GET /task/history/:run_id': { effect: 'read' },
   'GET /task/:definition_id/history/:run_id': { effect: 'read' },
-  'DELETE /task/:definition_id/history/:run_id': { headers: fc.record({ 'x-user-email': fc.constantFrom('a@b.c', ' ', '"><', 'é'.repeat(300)) }), effect: 'stop' },
-  'GET /:run_id/status': { headers: fc.record({ 'if-none-match': fc.constantFrom('"QUEUED-unknown"', '*', '', 'W/"x"', '"STOPPED-0", "RUNNING-unknown"') }), effect: 'read' },
+  'DELETE /task/:definition_id/history/:run_id': {
+    headers: fc.record({ 'x-user-email': fc.constantFrom('a@b.c', ' ', '"><', 'é'.repeat(300)) }),
+    effect: 'stop',
+  },
+  'GET /:run_id/status': {
+    headers: fc.record({ 'if-none-match': fc.constantFrom('"QUEUED-unknown"', '*', '', 'W/"x"', '"STOPPED-0", "RUNNING-unknown"') }),
+    effect: 'read',
+  },
   'PUT /:run_id/status': { body: reportBody, keys: ['status', 'exit_code', 'exit_reason'], effect: 'report' },
   'GET /:run_id/events': { effect: 'read' },
-  'GET /:run_id/logs': { query: fc.record({ last_seen: opt(fc.constant(new Ref('logToken'))), raw_text: opt(fc.constantFrom('true', 'false', 'TRUE')) }).map(pairs), effect: 'read' },
+  'GET /:run_id/logs': {
+    query: fc.record({ last_seen: opt(fc.constant(new Ref('logToken'))), raw_text: opt(fc.constantFrom('true', 'false', 'TRUE')) }).map(pairs),
+    effect: 'read',
+  },
   'GET /task': { query: definitionListQuery, effect: 'read' },
   'POST /task': { body: createBody, keys: DEFINITION_KEYS, effect: 'createDefinition' },
   'GET /task/alias/:alias': { effect: 'read' },
@@ -203,7 +239,10 @@ export function restPlan(routes: Route[]): fc.Arbitrary<RestPlan> {
         pathMutation: route.params.length ? sometimes(fc.record({ at: fc.nat(), junk: pathJunk }), 0.2) : fc.constant(undefined),
         wholeBody: hasBody ? sometimes(wholeBody, 0.15) : fc.constant(undefined),
         contentType: hasBody ? sometimes(oddContentType, 0.1) : fc.constant(undefined),
-        method: sometimes(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH').filter((m) => m !== route.method), 0.05),
+        method: sometimes(
+          fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH').filter((m) => m !== route.method),
+          0.05,
+        ),
       })
       .map((m) => compact(m) as Partial<RestPlan>)
       .filter((m) => Object.keys(m).length > 0);
@@ -330,11 +369,27 @@ export const GQL_EFFECTS: Record<string, Effect> = {
 export const GQL_SCRATCH = new Set(['updateTaskDefinition', 'deleteTaskDefinition', 'updateCluster', 'deleteCluster']);
 /** Fields that take exactly one of several arguments (deprecated names included): [argument, ref kind]. */
 const ONE_OF: Record<string, [string, string][]> = {
-  taskDefinition: [['definitionId', 'definitionId'], ['alias', 'alias'], ['id', 'definitionId']],
-  executeTask: [['definitionId', 'definitionId'], ['alias', 'alias']],
-  run: [['runId', 'runId'], ['id', 'runId']],
-  updateTaskDefinition: [['definitionId', 'definitionId'], ['id', 'definitionId']],
-  deleteTaskDefinition: [['definitionId', 'definitionId'], ['id', 'definitionId']],
+  taskDefinition: [
+    ['definitionId', 'definitionId'],
+    ['alias', 'alias'],
+    ['id', 'definitionId'],
+  ],
+  executeTask: [
+    ['definitionId', 'definitionId'],
+    ['alias', 'alias'],
+  ],
+  run: [
+    ['runId', 'runId'],
+    ['id', 'runId'],
+  ],
+  updateTaskDefinition: [
+    ['definitionId', 'definitionId'],
+    ['id', 'definitionId'],
+  ],
+  deleteTaskDefinition: [
+    ['definitionId', 'definitionId'],
+    ['id', 'definitionId'],
+  ],
 };
 
 /** Valid values where the type alone would not give one (fixture ids, unique aliases, limits). */
@@ -400,7 +455,10 @@ export function gqlPlan(ops: Operation[]): fc.Arbitrary<GqlPlan> {
       return { ...rest, [keep]: a[keep] ?? new Ref(kind) };
     });
     // One operation in ten is left valid: it must succeed.
-    const mutations = fc.oneof({ weight: 1, arbitrary: fc.constant<GqlMutation[]>([]) }, { weight: 9, arbitrary: fc.array(gqlMutation, { minLength: 1, maxLength: 3 }) });
+    const mutations = fc.oneof(
+      { weight: 1, arbitrary: fc.constant<GqlMutation[]>([]) },
+      { weight: 9, arbitrary: fc.array(gqlMutation, { minLength: 1, maxLength: 3 }) },
+    );
     return fc.record({ op: fc.constant(op), pick: fc.nat(), args, inline: fc.boolean(), mutations });
   });
   return fc.nat(ops.length - 1).chain((op) => perOperation[op]!);

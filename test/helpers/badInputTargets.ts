@@ -78,7 +78,10 @@ export async function createTargets(t: TestApp, onWrite: () => void, withCluster
     async refresh(renew) {
       const next: Fixture[] = [];
       for (const f of fixtures) {
-        const [row] = await t.database.db.select({ id: taskDefinitions.definitionId }).from(taskDefinitions).where(eq(taskDefinitions.definitionId, f.definitionId));
+        const [row] = await t.database.db
+          .select({ id: taskDefinitions.definitionId })
+          .from(taskDefinitions)
+          .where(eq(taskDefinitions.definitionId, f.definitionId));
         next.push(row ? f : await make());
       }
       if (renew) {
@@ -177,7 +180,8 @@ export async function checkEffect(t: TestApp, effect: Effect, d: Counts, ids?: E
   const db = t.database.db;
   const only = (allowed: Partial<Counts>) => sameCounts(d, { ...NO_CHANGE, ...allowed });
   const changed = `a ${effect} changed counts by ${JSON.stringify(d)}`;
-  const definition = async (id: string | undefined) => (id ? (await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id)))[0] : undefined);
+  const definition = async (id: string | undefined) =>
+    id ? (await db.select().from(taskDefinitions).where(eq(taskDefinitions.definitionId, id)))[0] : undefined;
   const run = async (id: string | undefined) => (id ? (await db.select().from(runs).where(eq(runs.runId, id)))[0] : undefined);
   const cluster = async (name: string | undefined) => (name ? (await db.select().from(clusters).where(eq(clusters.name, name)))[0] : undefined);
   switch (effect) {
@@ -195,9 +199,15 @@ export async function checkEffect(t: TestApp, effect: Effect, d: Counts, ids?: E
       const row = await definition(ids.definitionId);
       if (row && !row.archivedAt) return `deleted definition ${ids.definitionId} is still live`;
       if (row && d.definitions !== 0) return changed;
-      const [left] = await db.select({ n: count() }).from(runs).where(eq(runs.definitionId, ids.definitionId ?? ''));
+      const [left] = await db
+        .select({ n: count() })
+        .from(runs)
+        .where(eq(runs.definitionId, ids.definitionId ?? ''));
       if (!row && Number(left!.n) !== 0) return `runs of purged definition ${ids.definitionId} are left`;
-      const [open] = await db.select({ n: count() }).from(runs).where(and(eq(runs.definitionId, ids.definitionId ?? ''), ne(runs.status, 'STOPPED')));
+      const [open] = await db
+        .select({ n: count() })
+        .from(runs)
+        .where(and(eq(runs.definitionId, ids.definitionId ?? ''), ne(runs.status, 'STOPPED')));
       return Number(open!.n) === 0 ? undefined : `deleted definition ${ids.definitionId} left unfinished runs`;
     }
     case 'execute':

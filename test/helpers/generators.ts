@@ -31,10 +31,51 @@ export class Entries {
 // ---- junk values ----
 
 const NASTY_STRINGS = [
-  '', ' ', '\t\n', '0', '-1', '1.5', '1e309', '-0', 'NaN', 'Infinity', '-Infinity', 'null', 'undefined', 'true', 'false',
-  '[]', '{}', '0x10', '1_000', '١٢٣', '\u0000', 'a\u0000b', '\ud800', 'x\udfff', '\ud83d', '😀', 'e\u0301', '\u202eevil',
-  '\r\n', '%00', '%', '_', '\\', '../..', "'; drop table runs; --", '<script>', 'ALIAS', 'QUEUED', 'spot', 'local',
-  '2024-02-30T00:00:00Z', '2024-05-01T12:00:00', 'A|B', '|', '\uFEFF',
+  '',
+  ' ',
+  '\t\n',
+  '0',
+  '-1',
+  '1.5',
+  '1e309',
+  '-0',
+  'NaN',
+  'Infinity',
+  '-Infinity',
+  'null',
+  'undefined',
+  'true',
+  'false',
+  '[]',
+  '{}',
+  '0x10',
+  '1_000',
+  '١٢٣',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udfff',
+  '\ud83d',
+  '😀',
+  'e\u0301',
+  '\u202eevil',
+  '\r\n',
+  '%00',
+  '%',
+  '_',
+  '\\',
+  '../..',
+  "'; drop table runs; --",
+  '<script>',
+  'ALIAS',
+  'QUEUED',
+  'spot',
+  'local',
+  '2024-02-30T00:00:00Z',
+  '2024-05-01T12:00:00',
+  'A|B',
+  '|',
+  '\uFEFF',
 ];
 
 const oddChar = fc.constantFrom('\u0000', '\ud800', '\udc00', '\ud83d\ude00', 'é', 'a', ' ', '\n', '"', '\\', '%', '|', '=', '&', '/', '\u202e');
@@ -136,7 +177,11 @@ export const objectMutation: fc.Arbitrary<ObjectMutation> = fc.letrec<{ m: Objec
     fc.record({ kind: fc.constant('wrongType' as const), at: fc.nat(), value: junkValue }),
     fc.record({ kind: fc.constant('nested' as const), at: fc.nat(), inner: tie('m') }),
     fc.record({ kind: fc.constant('addKnown' as const), at: fc.nat(), value: junkValue }),
-    fc.record({ kind: fc.constant('addUnknown' as const), key: fc.oneof(nastyString, fc.constantFrom('__proto__', 'constructor', 'runTags')), value: junkValue }),
+    fc.record({
+      kind: fc.constant('addUnknown' as const),
+      key: fc.oneof(nastyString, fc.constantFrom('__proto__', 'constructor', 'runTags')),
+      value: junkValue,
+    }),
     fc.record({ kind: fc.constant('taint' as const), at: fc.nat(), char: fc.constantFrom(...TAINTS), where: fc.nat() }),
     fc.record({ kind: fc.constant('taint' as const), at: fc.nat(), char: fc.constantFrom(...TAINTS), where: fc.nat() }),
     fc.record({ kind: fc.constant('sameType' as const), at: fc.nat(), text: nastyString, int: fc.constantFrom(...EDGE_INTS) }),
@@ -201,7 +246,8 @@ export function applyObjectMutation(value: unknown, m: ObjectMutation, known: re
   if (m.kind === 'sameType' && typeof value === 'number') return { value: m.int, blame: [] };
   if (m.kind === 'sameType' && typeof value === 'boolean') return { value: !value, blame: [] };
   const entries = asEntries(value);
-  if (!entries) return { value: m.kind === 'wrongType' || m.kind === 'addUnknown' || m.kind === 'addKnown' || m.kind === 'duplicate' ? m.value : value, blame: [] };
+  if (!entries)
+    return { value: m.kind === 'wrongType' || m.kind === 'addUnknown' || m.kind === 'addKnown' || m.kind === 'duplicate' ? m.value : value, blame: [] };
   if (m.kind === 'addUnknown') return { value: new Entries([...entries, [m.key, m.value]]), blame: [m.key] };
   if (m.kind === 'addKnown') {
     const key = known.length ? known[m.at % known.length]! : 'unknown_key';
@@ -255,9 +301,28 @@ export function applyObjectMutation(value: unknown, m: ObjectMutation, known: re
 
 export const invalidJsonText: fc.Arbitrary<string> = fc.oneof(
   fc.constantFrom(
-    '{', '{"alias":', '{alias: 1}', "{'alias':'x'}", '{"alias":"x",}', 'NaN', 'undefined', '[1,2', '"str"', '123', 'true',
-    'null', '[]', '[{}]', '{"a":1}{"b":2}', '\uFEFF{}', '\u0000', '{"run_tags":{"owner_id":"x"}', '<xml/>', 'a=1&b=2',
-    '{"__proto__":{"alias":"x"}}', '{"constructor":{"prototype":{}}}',
+    '{',
+    '{"alias":',
+    '{alias: 1}',
+    "{'alias':'x'}",
+    '{"alias":"x",}',
+    'NaN',
+    'undefined',
+    '[1,2',
+    '"str"',
+    '123',
+    'true',
+    'null',
+    '[]',
+    '[{}]',
+    '{"a":1}{"b":2}',
+    '\uFEFF{}',
+    '\u0000',
+    '{"run_tags":{"owner_id":"x"}',
+    '<xml/>',
+    'a=1&b=2',
+    '{"__proto__":{"alias":"x"}}',
+    '{"constructor":{"prototype":{}}}',
   ),
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.integer({ min: 10_000, max: 200_000 }).map((n) => '['.repeat(n)),
@@ -278,36 +343,113 @@ export const oddContentType: fc.Arbitrary<string> = fc.constantFrom(
 
 /** Query keys the lists and the log route read, plus their near misses. */
 export const QUERY_KEYS = [
-  'limit', 'offset', 'sort_by', 'order', 'env', 'status', 'alias', 'image', 'group_name', 'command', 'definition_id', 'memory',
-  'cpu', 'gpu', 'target_cluster', 'cluster_name', 'engine', 'exit_code', 'exit_reason', 'user', 'node_lifecycle',
-  'queued_at_since', 'queued_at_until', 'started_at_since', 'started_at_until', 'finished_at_since', 'finished_at_until',
-  'queued_at', '_since', '_until', 'last_seen', 'raw_text', 'name', 'LIMIT', 'Sort_By',
+  'limit',
+  'offset',
+  'sort_by',
+  'order',
+  'env',
+  'status',
+  'alias',
+  'image',
+  'group_name',
+  'command',
+  'definition_id',
+  'memory',
+  'cpu',
+  'gpu',
+  'target_cluster',
+  'cluster_name',
+  'engine',
+  'exit_code',
+  'exit_reason',
+  'user',
+  'node_lifecycle',
+  'queued_at_since',
+  'queued_at_until',
+  'started_at_since',
+  'started_at_until',
+  'finished_at_since',
+  'finished_at_until',
+  'queued_at',
+  '_since',
+  '_until',
+  'last_seen',
+  'raw_text',
+  'name',
+  'LIMIT',
+  'Sort_By',
 ] as const;
 
 export const queryJunkValue: fc.Arbitrary<string> = fc.oneof(
   nastyString,
   fc.constantFrom(
-    '-1', '1.5', '1e3', '99999999999999999999', ' 5', '5 ', '2147483648', '-2147483649', '0x1F',
-    '2024-13-01T00:00:00Z', '2024-02-30T12:00:00Z', '2024-05-01T12:00:00', '2024-05-01T12:00:00+25:00', '2024-05-01T24:00:00Z',
-    'yesterday', '0', '|', 'A|', '|B', 'A', 'A|B|C', 'ASC', 'DESC', 'random', 'TRUE', 'yes', 'abc', 'bG9jYWwtMTox',
+    '-1',
+    '1.5',
+    '1e3',
+    '99999999999999999999',
+    ' 5',
+    '5 ',
+    '2147483648',
+    '-2147483649',
+    '0x1F',
+    '2024-13-01T00:00:00Z',
+    '2024-02-30T12:00:00Z',
+    '2024-05-01T12:00:00',
+    '2024-05-01T12:00:00+25:00',
+    '2024-05-01T24:00:00Z',
+    'yesterday',
+    '0',
+    '|',
+    'A|',
+    '|B',
+    'A',
+    'A|B|C',
+    'ASC',
+    'DESC',
+    'random',
+    'TRUE',
+    'yes',
+    'abc',
+    'bG9jYWwtMTox',
   ),
 );
 
 export type QueryMutation =
-  | { kind: 'set'; key: string; value: string }
-  | { kind: 'drop'; at: number }
-  | { kind: 'duplicate'; at: number; value: string }
-  | { kind: 'raw'; text: string };
+  { kind: 'set'; key: string; value: string } | { kind: 'drop'; at: number } | { kind: 'duplicate'; at: number; value: string } | { kind: 'raw'; text: string };
 
 export const queryMutation: fc.Arbitrary<QueryMutation> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('set' as const), key: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_KEYS) }, nastyString), value: queryJunkValue }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('set' as const),
+      key: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...QUERY_KEYS) }, nastyString),
+      value: queryJunkValue,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('drop' as const), at: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), value: queryJunkValue }) },
   {
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant('raw' as const),
-      text: fc.constantFrom('&', '=', '%', '%zz', '&&&', '=x', 'a=b=c', '%00=1', '+', 'limit=%', 'limit=1&limit=2', '%E0%A4%A', 'offset=%ED%A0%80', 'env=%00|x', '[]=1', 'sort_by[]=alias'),
+      text: fc.constantFrom(
+        '&',
+        '=',
+        '%',
+        '%zz',
+        '&&&',
+        '=x',
+        'a=b=c',
+        '%00=1',
+        '+',
+        'limit=%',
+        'limit=1&limit=2',
+        '%E0%A4%A',
+        'offset=%ED%A0%80',
+        'env=%00|x',
+        '[]=1',
+        'sort_by[]=alias',
+      ),
     }),
   },
 );
@@ -341,7 +483,31 @@ export interface PathJunk {
 
 export const pathJunk: fc.Arbitrary<PathJunk> = fc.record({
   value: fc.oneof(
-    fc.constantFrom(' ', '.', '..', '%', '%25', '%2F', '%00', '\u0000', 'a/b', 'a?b', 'a#b', '\ud800', '😀', 'é', '\u202e', "'", '"', 'null', '-1', 'NaN', 'alias', 'history', 'execute'),
+    fc.constantFrom(
+      ' ',
+      '.',
+      '..',
+      '%',
+      '%25',
+      '%2F',
+      '%00',
+      '\u0000',
+      'a/b',
+      'a?b',
+      'a#b',
+      '\ud800',
+      '😀',
+      'é',
+      '\u202e',
+      "'",
+      '"',
+      'null',
+      '-1',
+      'NaN',
+      'alias',
+      'history',
+      'execute',
+    ),
     nastyString.filter((s) => s.length > 0),
   ),
   encoding: fc.constantFrom<PathEncoding>('component', 'component', 'raw', 'double'),
@@ -352,7 +518,8 @@ export function encodePathSegment(value: string): string {
   let out = '';
   for (const ch of value) {
     const code = ch.codePointAt(0)!;
-    if (code >= 0xd800 && code <= 0xdfff) out += `%${(0xe0 | (code >> 12)).toString(16).toUpperCase()}%${(0x80 | ((code >> 6) & 0x3f)).toString(16).toUpperCase()}%${(0x80 | (code & 0x3f)).toString(16).toUpperCase()}`;
+    if (code >= 0xd800 && code <= 0xdfff)
+      out += `%${(0xe0 | (code >> 12)).toString(16).toUpperCase()}%${(0x80 | ((code >> 6) & 0x3f)).toString(16).toUpperCase()}%${(0x80 | (code & 0x3f)).toString(16).toUpperCase()}`;
     else out += encodeURIComponent(ch);
   }
   return out;

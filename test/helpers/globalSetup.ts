@@ -13,9 +13,12 @@ export default async function setup(): Promise<(() => Promise<void>) | void> {
       await r.connect();
       await r.ping();
     } catch (err) {
-      throw new Error(`TEST_REDIS_URL=${TEST_REDIS_URL} does not answer (${(err as Error).message}). Start Redis: redis-server --daemonize yes --port 6379 --save "" --appendonly no`, {
-        cause: err,
-      });
+      throw new Error(
+        `TEST_REDIS_URL=${TEST_REDIS_URL} does not answer (${(err as Error).message}). Start Redis: redis-server --daemonize yes --port 6379 --save "" --appendonly no`,
+        {
+          cause: err,
+        },
+      );
     } finally {
       r.disconnect();
     }

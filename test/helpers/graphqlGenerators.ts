@@ -18,7 +18,18 @@ import {
   type GraphQLInputType,
   type GraphQLOutputType,
 } from 'graphql';
-import { applyObjectMutation, Entries, junkValue, nastyString, objectMutation, RawJson, Ref, toJsonText, typedMutation, type ObjectMutation } from './generators.js';
+import {
+  applyObjectMutation,
+  Entries,
+  junkValue,
+  nastyString,
+  objectMutation,
+  RawJson,
+  Ref,
+  toJsonText,
+  typedMutation,
+  type ObjectMutation,
+} from './generators.js';
 
 // ---- valid values from input types ----
 
@@ -101,7 +112,10 @@ export function selection(type: GraphQLOutputType, argsFor: (site: NestedArgSite
   const named = getNamedType(type);
   if (isLeafType(named)) return '';
   if (isUnionType(named)) {
-    return `{ __typename ${named.getTypes().map((m) => `... on ${m.name} ${selection(m, argsFor, depth, maxDepth)}`).join(' ')} }`;
+    return `{ __typename ${named
+      .getTypes()
+      .map((m) => `... on ${m.name} ${selection(m, argsFor, depth, maxDepth)}`)
+      .join(' ')} }`;
   }
   if (!isObjectType(named) && !isInterfaceType(named)) return '';
   const parts: string[] = [];
@@ -149,7 +163,22 @@ export type GqlMutation =
   | { kind: 'operationName'; name: string }
   | { kind: 'transport'; style: number; text: string };
 
-const TYPE_NAMES = ['Int', 'Int!', 'String', 'String!', 'ID!', '[String!]', 'Boolean', 'JSON', 'DateTime', 'RunStatus', 'Nope', 'CreateTaskDefinitionInput!', '[[Int]]', 'Float'];
+const TYPE_NAMES = [
+  'Int',
+  'Int!',
+  'String',
+  'String!',
+  'ID!',
+  '[String!]',
+  'Boolean',
+  'JSON',
+  'DateTime',
+  'RunStatus',
+  'Nope',
+  'CreateTaskDefinitionInput!',
+  '[[Int]]',
+  'Float',
+];
 
 export const gqlMutation: fc.Arbitrary<GqlMutation> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('argJunk' as const), at: fc.nat(), value: junkValue, inline: fc.boolean() }) },
@@ -158,9 +187,15 @@ export const gqlMutation: fc.Arbitrary<GqlMutation> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('dropArg' as const), at: fc.nat() }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('nullArg' as const), at: fc.nat() }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('wrongVarType' as const), at: fc.nat(), typeName: fc.constantFrom(...TYPE_NAMES) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('unknownArg' as const), name: fc.constantFrom('nope', 'ID', 'limit', 'input2', '_'), value: junkValue }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('unknownArg' as const), name: fc.constantFrom('nope', 'ID', 'limit', 'input2', '_'), value: junkValue }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('undeclaredVar' as const), at: fc.nat() }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('extraVar' as const), name: fc.oneof(nastyString, fc.constantFrom('input', 'id')), value: junkValue }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('extraVar' as const), name: fc.oneof(nastyString, fc.constantFrom('input', 'id')), value: junkValue }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('varsJunk' as const), value: junkValue }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('nestedArg' as const), at: fc.nat(), arg: fc.nat(), value: junkValue }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), fraction: fc.double({ min: 0, max: 1, noNaN: true }) }) },
@@ -169,7 +204,14 @@ export const gqlMutation: fc.Arbitrary<GqlMutation> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('fragment' as const), style: fc.nat(4) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('twoOperations' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('operationName' as const), name: fc.oneof(nastyString, fc.constant('Op')) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('transport' as const), style: fc.nat(6), text: fc.oneof(nastyString, fc.constantFrom('{', '[]', 'null', '{"query":1}', '{"query":null}', '{"variables":"x"}')) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('transport' as const),
+      style: fc.nat(6),
+      text: fc.oneof(nastyString, fc.constantFrom('{', '[]', 'null', '{"query":1}', '{"query":null}', '{"variables":"x"}')),
+    }),
+  },
 );
 
 export interface GqlHttpRequest {
@@ -339,7 +381,13 @@ export function buildGqlRequest(
   ]);
   // The CSRF header goes on every request: this test is about input, and Yoga's CSRF
   // prevention (a 403 for text/plain and header-less GET) is covered by the front-door test.
-  const request: GqlHttpRequest = { method: 'POST', path: '/graphql', headers: { 'content-type': 'application/json', 'x-graphql-yoga-csrf': '1' }, body: toJsonText(payload), blame };
+  const request: GqlHttpRequest = {
+    method: 'POST',
+    path: '/graphql',
+    headers: { 'content-type': 'application/json', 'x-graphql-yoga-csrf': '1' },
+    body: toJsonText(payload),
+    blame,
+  };
   if (transport) {
     blame.push('query', 'body', 'json', 'variables', 'content-type');
     switch (transport.style) {
@@ -347,12 +395,22 @@ export function buildGqlRequest(
         request.body = transport.text;
         break;
       case 1: // GET carries the operation in the query string (Yoga refuses mutations over GET)
-        return { method: 'GET', path: `/graphql?${new URLSearchParams({ query, variables: toJsonText(variables) })}`, headers: { 'x-graphql-yoga-csrf': '1' }, blame };
+        return {
+          method: 'GET',
+          path: `/graphql?${new URLSearchParams({ query, variables: toJsonText(variables) })}`,
+          headers: { 'x-graphql-yoga-csrf': '1' },
+          blame,
+        };
       case 2:
         request.headers['content-type'] = 'text/plain';
         break;
       case 3:
-        request.body = toJsonText(new Entries([['query', transport.text], ['variables', variables]]));
+        request.body = toJsonText(
+          new Entries([
+            ['query', transport.text],
+            ['variables', variables],
+          ]),
+        );
         break;
       case 4:
         request.headers['content-type'] = 'application/graphql';
@@ -362,7 +420,13 @@ export function buildGqlRequest(
         request.headers.accept = transport.text.replace(/[^\x20-\x7e]/g, '') || 'text/html';
         break;
       case 6:
-        request.body = toJsonText(new Entries([['query', query], ['variables', variables], ['extensions', transport.text]]));
+        request.body = toJsonText(
+          new Entries([
+            ['query', query],
+            ['variables', variables],
+            ['extensions', transport.text],
+          ]),
+        );
         break;
     }
   }

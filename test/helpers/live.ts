@@ -60,7 +60,11 @@ export function record<T = any>(client: Client, query: string, variables: Record
 }
 
 /** A subscription over SSE (POST, Accept: text/event-stream), read to the end of the stream. */
-export async function sse<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<{ events: { event: string; data: any }[]; payloads: { data?: T; errors?: { message: string }[] }[] }> {
+export async function sse<T = any>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<{ events: { event: string; data: any }[]; payloads: { data?: T; errors?: { message: string }[] }[] }> {
   const res = await fetch(`${url}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream' },

@@ -53,7 +53,6 @@ export async function startFlotilla(role: 'serve' | 'worker', env: Record<string
   };
 }
 
-
 /** Live (non-zombie) processes whose process group is `pgid`, from /proc. */
 export function processGroupMembers(pgid: number): number[] {
   const out: number[] = [];

@@ -22,7 +22,10 @@ export function rawRequest(
         method: opts.method ?? 'GET',
         path: url.pathname + url.search,
         // A body goes with its length unless the test says otherwise (transfer-encoding: chunked).
-        headers: opts.body !== undefined && !opts.headers?.['transfer-encoding'] ? { 'content-length': String(Buffer.byteLength(opts.body)), ...opts.headers } : (opts.headers ?? {}),
+        headers:
+          opts.body !== undefined && !opts.headers?.['transfer-encoding']
+            ? { 'content-length': String(Buffer.byteLength(opts.body)), ...opts.headers }
+            : (opts.headers ?? {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -105,7 +105,14 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
 
   async function removeOurContainers(): Promise<void> {
     const list = await docker.docker.listContainers({ all: true, filters: { label: [`owner=${OWNER}`] } });
-    await Promise.all(list.map((c) => docker.docker.getContainer(c.Id).remove({ force: true }).catch(() => {})));
+    await Promise.all(
+      list.map((c) =>
+        docker.docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => {}),
+      ),
+    );
   }
 
   beforeAll(async () => {
@@ -227,8 +234,18 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
     expect(log).toContain('hello flotilla\n');
     expect(log).toContain('warning for flotilla\n');
     const chunks = (await t.services.logs.page(id, 0)).chunks;
-    expect(chunks.filter((c) => c.stream === 'stdout').map((c) => c.text).join('')).toBe('hello flotilla\n');
-    expect(chunks.filter((c) => c.stream === 'stderr').map((c) => c.text).join('')).toBe('warning for flotilla\n');
+    expect(
+      chunks
+        .filter((c) => c.stream === 'stdout')
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('hello flotilla\n');
+    expect(
+      chunks
+        .filter((c) => c.stream === 'stderr')
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('warning for flotilla\n');
     // Finished and collected: the container is released.
     await expect.poll(() => containerExists(id), { timeout: 10_000, interval: 100 }).toBe(false);
   }, 60_000);
@@ -278,8 +295,14 @@ describe.skipIf(!HOST)(`docker engine through the REST API (${TEST_DATABASE_URL 
     // The daemon's own words, naming the registry it could not reach.
     expect(final.exit_reason).toContain('127.0.0.1:1');
     const moves = (await t.services.runs.events(id)).filter((e) => e.toStatus).map((e) => `${e.fromStatus ?? ''}>${e.toStatus}`);
-    expect(moves.filter((m) => m === 'QUEUED>NEEDS_RETRY'), moves.join(' ')).toHaveLength(MAX_ATTEMPTS);
-    expect(moves.filter((m) => m === 'NEEDS_RETRY>QUEUED'), moves.join(' ')).toHaveLength(MAX_ATTEMPTS - 1);
+    expect(
+      moves.filter((m) => m === 'QUEUED>NEEDS_RETRY'),
+      moves.join(' '),
+    ).toHaveLength(MAX_ATTEMPTS);
+    expect(
+      moves.filter((m) => m === 'NEEDS_RETRY>QUEUED'),
+      moves.join(' '),
+    ).toHaveLength(MAX_ATTEMPTS - 1);
     expect(moves.at(-1)).toBe('NEEDS_RETRY>STOPPED');
     expect(await containerExists(id)).toBe(false);
   }, 60_000);

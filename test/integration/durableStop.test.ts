@@ -31,7 +31,8 @@ const DOCKER_HOST = process.env.TEST_DOCKER_HOST || undefined;
 const DOCKER_IMAGE = process.env.TEST_DOCKER_IMAGE || 'flotilla-test:latest';
 const AWS_ENV = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'testing', AWS_REGION: REGION, AWS_EC2_METADATA_DISABLED: 'true' };
 
-if (!TEST_DATABASE_URL) console.warn('durableStop: skipped — the API instance is a child process and needs a shared Postgres; set TEST_DATABASE_URL (CI does).');
+if (!TEST_DATABASE_URL)
+  console.warn('durableStop: skipped — the API instance is a child process and needs a shared Postgres; set TEST_DATABASE_URL (CI does).');
 
 interface EngineCase {
   name: string;
@@ -182,10 +183,13 @@ describe.skipIf(!TEST_DATABASE_URL)('a stop whose API instance dies right after 
         const def = await t.services.definitions.create({ alias: uniqueAlias(`durable-${c.name}`), image: c.image, command: 'sleep 300' });
         const run = await t.services.runs.execute({ definitionId: def.definitionId }, { owner: 'durable', engine: c.name });
         await expect
-          .poll(async () => {
-            const r = await t.services.runs.get(run.runId);
-            return r.engineRef && (r.status === 'PENDING' || r.status === 'RUNNING') ? await onEngine(run.runId) : r.status;
-          }, { timeout: 30_000, interval: 100 })
+          .poll(
+            async () => {
+              const r = await t.services.runs.get(run.runId);
+              return r.engineRef && (r.status === 'PENDING' || r.status === 'RUNNING') ? await onEngine(run.runId) : r.status;
+            },
+            { timeout: 30_000, interval: 100 },
+          )
           .toMatch(/^(PENDING|RUNNING)$/);
 
         const child = await stopAndDie(t.database.url!, run.runId);

@@ -143,7 +143,15 @@ describe.skipIf(!MOTO_URL)('ECS runs through the REST API and a worker', () => {
     }
     const config = loadConfig({ ...workerEnv, LOG_LEVEL: 'silent' }, 'worker');
     const engines = registryOf([await createEngine('ecs', config, silentLogger)]);
-    const workers = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, updates: t.services.runUpdates, engines });
+    const workers = startWorkers({
+      workerId: newWorkerId(),
+      db: t.database.db,
+      bus: t.bus,
+      config,
+      logger: silentLogger,
+      updates: t.services.runUpdates,
+      engines,
+    });
     return {
       async stop() {
         await workers.stop();
@@ -172,10 +180,13 @@ describe.skipIf(!MOTO_URL)('ECS runs through the REST API and a worker', () => {
   /** Waits for RUNNING on `attempt` and checks what ECS started: the run's task, ARN recorded. */
   async function runningTask(id: string, attempt = 1): Promise<string> {
     await expect
-      .poll(async () => {
-        const r = await run(id);
-        return [r.status, r.attempt_count];
-      }, { timeout: 20_000, interval: 100 })
+      .poll(
+        async () => {
+          const r = await run(id);
+          return [r.status, r.attempt_count];
+        },
+        { timeout: 20_000, interval: 100 },
+      )
       .toEqual(['RUNNING', attempt]);
     const row = await t.services.runs.get(id);
     const arn = row.engineRef!;
@@ -208,7 +219,10 @@ describe.skipIf(!MOTO_URL)('ECS runs through the REST API and a worker', () => {
       .poll(
         async () => {
           const out = await sqs.send(
-            new GetQueueAttributesCommand({ QueueUrl: setup.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+            new GetQueueAttributesCommand({
+              QueueUrl: setup.queueUrl,
+              AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+            }),
           );
           return Number(out.Attributes?.ApproximateNumberOfMessages) + Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible);
         },
@@ -265,7 +279,10 @@ describe.skipIf(!MOTO_URL)('ECS runs through the REST API and a worker', () => {
       const id = await execute();
       const arn = await runningTask(id);
       await writeTaskLogs(setup.logGroup, arn, ['before', 'a\u0000b', 'progress 10%\rprogress 100%', 'x\uFFFDy', 'after']);
-      await sendToQueue(setup.queueUrl, stoppedEvent(id, arn, { stopCode: 'EssentialContainerExited', containers: [{ name: 'main', lastStatus: 'STOPPED', exitCode: 0 }] }));
+      await sendToQueue(
+        setup.queueUrl,
+        stoppedEvent(id, arn, { stopCode: 'EssentialContainerExited', containers: [{ name: 'main', lastStatus: 'STOPPED', exitCode: 0 }] }),
+      );
       await expect.poll(async () => (await run(id)).status, { timeout: 15_000, interval: 100 }).toBe('STOPPED');
       await setTaskState(arn, exited(0));
       await logsComplete(id, 'before\na\uFFFDb\nprogress 10%\rprogress 100%\nx\uFFFDy\nafter\n');
@@ -275,7 +292,8 @@ describe.skipIf(!MOTO_URL)('ECS runs through the REST API and a worker', () => {
     it('CannotPullContainerError → NEEDS_RETRY → a new task; a late copy of the old event is ignored; STOPPED after MAX_ATTEMPTS', async () => {
       const id = await execute();
       const first = await runningTask(id, 1);
-      const failed = (arn: string) => stoppedEvent(id, arn, { stopCode: 'TaskFailedToStart', stoppedReason: PULL_FAILURE, containers: [{ name: 'main', lastStatus: 'STOPPED' }] });
+      const failed = (arn: string) =>
+        stoppedEvent(id, arn, { stopCode: 'TaskFailedToStart', stoppedReason: PULL_FAILURE, containers: [{ name: 'main', lastStatus: 'STOPPED' }] });
 
       await setTaskState(first, { lastStatus: 'STOPPED', exitCode: null, stopCode: 'TaskFailedToStart', stoppedReason: PULL_FAILURE });
       await sendToQueue(setup.queueUrl, failed(first));

@@ -55,7 +55,10 @@ async function settle(db: TestApp['database']['db'], ids: string[], timeout: num
 async function storedLog(db: TestApp['database']['db'], id: string, stream?: 'stdout' | 'stderr'): Promise<string> {
   const rows = await db.select().from(runLogs).where(eq(runLogs.runId, id)).orderBy(asc(runLogs.seq));
   expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => i + 1));
-  return rows.filter((r) => !stream || r.stream === stream).map((r) => r.text).join('');
+  return rows
+    .filter((r) => !stream || r.stream === stream)
+    .map((r) => r.text)
+    .join('');
 }
 
 function expectLaunchedOnce(file: string, ids: string[]): void {
@@ -84,9 +87,17 @@ function followLogs(base: string, runId: string): { lines: string[]; done: Promi
   const lines: string[] = [];
   const done = (async () => {
     try {
-      for await (const r of client.iterate<{ runLogs: { text: string } }>({ query: 'subscription ($id: ID!) { runLogs(runId: $id) { seq text } }', variables: { id: runId } })) {
+      for await (const r of client.iterate<{ runLogs: { text: string } }>({
+        query: 'subscription ($id: ID!) { runLogs(runId: $id) { seq text } }',
+        variables: { id: runId },
+      })) {
         if (r.errors) throw new Error(JSON.stringify(r.errors));
-        lines.push(...r.data!.runLogs.text.split('\n').filter(Boolean).map((l) => `${l}\n`));
+        lines.push(
+          ...r
+            .data!.runLogs.text.split('\n')
+            .filter(Boolean)
+            .map((l) => `${l}\n`),
+        );
       }
     } finally {
       await client.dispose();
@@ -193,15 +204,22 @@ describe.skipIf(!TEST_DATABASE_URL)('failures with real worker processes (Postgr
     for (let i = 0; i < 40; i++) ids.push(await execute(`echo "$FLOTILLA_RUN_ID" >> ${launches}; echo "run $FLOTILLA_RUN_ID"; sleep 1`));
     // Ready or not, it is killed as soon as it has claimed runs and started the first: the
     // rest of its batch is then being spawned, where a process can run before its start is recorded.
-    const starting = startFlotilla('worker', env({ WORKER_CONCURRENCY: '8' })).then((p) => procs.push(p), () => undefined);
+    const starting = startFlotilla('worker', env({ WORKER_CONCURRENCY: '8' })).then(
+      (p) => procs.push(p),
+      () => undefined,
+    );
     let claimedBy: string | null = null;
-    for (const deadline = Date.now() + 20_000; !claimedBy && Date.now() < deadline; ) {
-      const [row] = await db().select({ by: runs.claimedBy }).from(runs).where(and(inArray(runs.runId, ids), isNotNull(runs.claimedBy))).limit(1);
+    for (const deadline = Date.now() + 20_000; !claimedBy && Date.now() < deadline;) {
+      const [row] = await db()
+        .select({ by: runs.claimedBy })
+        .from(runs)
+        .where(and(inArray(runs.runId, ids), isNotNull(runs.claimedBy)))
+        .limit(1);
       claimedBy = row?.by ?? null;
       if (!claimedBy) await sleep(5);
     }
     expect(claimedBy, 'no run was claimed').toBeTruthy();
-    for (const deadline = Date.now() + 10_000; !existsSync(launches) && Date.now() < deadline; ) await sleep(1);
+    for (const deadline = Date.now() + 10_000; !existsSync(launches) && Date.now() < deadline;) await sleep(1);
     process.kill(Number(claimedBy!.split(':').at(-2)), 'SIGKILL');
     const atKill = await db().select().from(runs).where(inArray(runs.runId, ids));
     await starting;
@@ -265,33 +283,37 @@ describe.skipIf(!TEST_DATABASE_URL)('failures with real worker processes (Postgr
     expectLaunchedOnce(launches, [id]);
   }, 45_000);
 
-  it.skipIf(!haveRedisServer)('Redis stopped and restarted during streaming: the subscriber gets every line once; execute and runs go on without it', async () => {
-    const launches = join(workdir, 'launches-redis');
-    await worker();
-    const n = 2000;
-    const id = await execute(`echo "$FLOTILLA_RUN_ID" >> ${launches}; ${printLines(n, 100, 0.25)}`, { base: api.url });
-    const follower = followLogs(api.url!, id);
-    await expect.poll(() => follower.lines.length, { timeout: 20_000, interval: 20 }).toBeGreaterThan(200);
-    await killAndWait(redis!);
-    let quick: string;
-    try {
-      // The row is the queue: execute answers and the worker (polling) runs the job with Redis down.
-      quick = await execute(`echo "$FLOTILLA_RUN_ID" >> ${launches}; echo "while redis was down"`, { base: api.url, signal: AbortSignal.timeout(5000) });
-      const [done] = await settle(db(), [quick], 15_000);
-      expect(done!.exitCode).toBe(0);
-      expect(await storedLog(db(), quick)).toBe('while redis was down\n');
-    } finally {
-      redis = await startRedis(redisPort);
-    }
-    await follower.done;
-    expect(follower.lines.join('')).toBe(numbered(n));
-    const [run] = await settle(db(), [id], 20_000);
-    expect(run!.exitCode).toBe(0);
-    const late = followLogs(api.url!, quick);
-    await late.done;
-    expect(late.lines).toEqual(['while redis was down\n']);
-    expectLaunchedOnce(launches, [id, quick]);
-  }, 60_000);
+  it.skipIf(!haveRedisServer)(
+    'Redis stopped and restarted during streaming: the subscriber gets every line once; execute and runs go on without it',
+    async () => {
+      const launches = join(workdir, 'launches-redis');
+      await worker();
+      const n = 2000;
+      const id = await execute(`echo "$FLOTILLA_RUN_ID" >> ${launches}; ${printLines(n, 100, 0.25)}`, { base: api.url });
+      const follower = followLogs(api.url!, id);
+      await expect.poll(() => follower.lines.length, { timeout: 20_000, interval: 20 }).toBeGreaterThan(200);
+      await killAndWait(redis!);
+      let quick: string;
+      try {
+        // The row is the queue: execute answers and the worker (polling) runs the job with Redis down.
+        quick = await execute(`echo "$FLOTILLA_RUN_ID" >> ${launches}; echo "while redis was down"`, { base: api.url, signal: AbortSignal.timeout(5000) });
+        const [done] = await settle(db(), [quick], 15_000);
+        expect(done!.exitCode).toBe(0);
+        expect(await storedLog(db(), quick)).toBe('while redis was down\n');
+      } finally {
+        redis = await startRedis(redisPort);
+      }
+      await follower.done;
+      expect(follower.lines.join('')).toBe(numbered(n));
+      const [run] = await settle(db(), [id], 20_000);
+      expect(run!.exitCode).toBe(0);
+      const late = followLogs(api.url!, quick);
+      await late.done;
+      expect(late.lines).toEqual(['while redis was down\n']);
+      expectLaunchedOnce(launches, [id, quick]);
+    },
+    60_000,
+  );
 
   it('Postgres connections cut while runs are submitted and running: workers recover, runs finish, logs whole, nothing twice', async () => {
     const launches = join(workdir, 'launches-pg');
@@ -331,7 +353,11 @@ describe.skipIf(!TEST_DATABASE_URL)('failures with real worker processes (Postgr
     procs.push(serve);
     const workers = [await worker(), await worker()];
     const exits: string[] = [];
-    for (const [role, p] of [['serve', serve], ['worker', workers[0]!], ['worker', workers[1]!]] as const) {
+    for (const [role, p] of [
+      ['serve', serve],
+      ['worker', workers[0]!],
+      ['worker', workers[1]!],
+    ] as const) {
       p.child.once('exit', (code, signal) => exits.push(`${role} exited (${code ?? signal}): ${p.output().trim().split('\n').slice(-60).join('\n')}`));
     }
     const ids: string[] = [];
@@ -419,7 +445,10 @@ describe('Kubernetes API calls that never answer (in-process workers)', () => {
   });
 
   async function execute(): Promise<string> {
-    const res = await t.fetch('/api/v6/task/alias/hang/execute', { method: 'PUT', json: { run_tags: { owner_id: 'failures' }, command: 'echo "line 1"; echo "line 2"' } });
+    const res = await t.fetch('/api/v6/task/alias/hang/execute', {
+      method: 'PUT',
+      json: { run_tags: { owner_id: 'failures' }, command: 'echo "line 1"; echo "line 2"' },
+    });
     expect(res.status).toBe(200);
     return ((await res.json()) as { run_id: string }).run_id;
   }

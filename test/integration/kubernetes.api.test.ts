@@ -86,7 +86,15 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
         if (running) return;
         const config = loadConfig({ ...sharedEnv, LOG_LEVEL: 'silent' }, 'worker');
         const engines = await createEngineRegistry(config, silentLogger, { enabled: ['kubernetes'], defaultName: 'kubernetes' }, lookup);
-        const loops = startWorkers({ workerId: newWorkerId(), db: t.database.db, bus: t.bus, config, logger: silentLogger, updates: t.services.runUpdates, engines });
+        const loops = startWorkers({
+          workerId: newWorkerId(),
+          db: t.database.db,
+          bus: t.bus,
+          config,
+          logger: silentLogger,
+          updates: t.services.runUpdates,
+          engines,
+        });
         running = {
           async stop() {
             await loops.stop();
@@ -112,7 +120,14 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     dir = mkdtempSync(join(tmpdir(), 'flotilla-k8s-api-'));
     const kubeconfig = join(dir, 'kubeconfig');
     // Two contexts: `fake` (current) and `second-context`, each an API server of its own.
-    writeKubeconfig(kubeconfig, [{ name: 'fake', server: fake.url }, { name: 'second-context', server: second.url }], 'fake');
+    writeKubeconfig(
+      kubeconfig,
+      [
+        { name: 'fake', server: fake.url },
+        { name: 'second-context', server: second.url },
+      ],
+      'fake',
+    );
     sharedEnv = {
       FLOTILLA_ENGINES: 'kubernetes',
       FLOTILLA_ENGINE: 'kubernetes',
@@ -208,9 +223,15 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     await wentStraightThrough(id);
 
     // The event watch may lag the Job and pod watches: events can land after STOPPED.
-    await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    await expect
+      .poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 })
+      .toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     const [scheduled] = await podEvents(id);
-    expect(scheduled).toMatchObject({ event_type: 'Normal', source_object: `pod/${pod}`, message: `Successfully assigned flotilla/${pod} to ip-10-0-0-1.ec2.internal` });
+    expect(scheduled).toMatchObject({
+      event_type: 'Normal',
+      source_object: `pod/${pod}`,
+      message: `Successfully assigned flotilla/${pod} to ip-10-0-0-1.ec2.internal`,
+    });
 
     const gql = await t.gql(`query($id: ID!) { run(id: $id) { status exitCode events { kind reason detail } } }`, { id });
     expect(gql.errors).toBeUndefined();
@@ -296,7 +317,9 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
   it('pod deleted before its logs were read (worker down meanwhile) → STOPPED 0; the logs read so far are kept; pod events are not repeated after the restart', async () => {
     const id = await execute({ command: 'echo first; sleep 3; echo second', ...scenario('pod-deleted') });
     await expect.poll(() => logText(id), { timeout: 15_000, interval: 50 }).toBe('first\n');
-    await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    await expect
+      .poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 })
+      .toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     const before = await podEvents(id);
     const podName = (await run(id)).pod_name;
 
@@ -313,7 +336,13 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     await new Promise((r) => setTimeout(r, 500));
     expect(await podEvents(id)).toEqual(before);
     const gql = await t.gql(`query($id: ID!) { run(id: $id) { events { kind reason } } }`, { id });
-    expect(gql.data.run.events.filter((e: Json) => e.kind === 'ENGINE').map((e: Json) => e.reason)).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    expect(gql.data.run.events.filter((e: Json) => e.kind === 'ENGINE').map((e: Json) => e.reason)).toEqual([
+      'Scheduled',
+      'Pulling',
+      'Pulled',
+      'Created',
+      'Started',
+    ]);
   });
 
   it('the same engine event reported twice is stored once', async () => {
@@ -342,7 +371,9 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     for (const [i, id] of ids.entries()) {
       expect(await finished(id)).toMatchObject({ status: 'STOPPED', exit_code: 0 });
       expect(await logText(id)).toBe(`run ${i + 1}\ndone ${i + 1}\n`);
-      await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+      await expect
+        .poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 })
+        .toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
     }
   });
 
@@ -383,10 +414,15 @@ describe(`kubernetes engine through the REST API (${TEST_DATABASE_URL ? 'worker 
     expect(second.job(id)).toBeDefined();
     expect(fake.counts().createJob ?? 0).toBe(0);
     expect(await logText(id)).toBe('on the second cluster\n');
-    await expect.poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 }).toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
+    await expect
+      .poll(async () => (await podEvents(id)).map((e) => e.reason), { timeout: 10_000 })
+      .toEqual(['Scheduled', 'Pulling', 'Pulled', 'Created', 'Started']);
 
     // A definition that targets the cluster goes there without naming it; stop reaches it too.
-    const def = await t.fetch('/api/v6/task', { method: 'POST', json: { alias: uniqueAlias('k8s-second'), image: 'busybox:1.36', command: 'sleep 600', target_cluster: 'second' } });
+    const def = await t.fetch('/api/v6/task', {
+      method: 'POST',
+      json: { alias: uniqueAlias('k8s-second'), image: 'busybox:1.36', command: 'sleep 600', target_cluster: 'second' },
+    });
     const targeted = ((await def.json()) as Json).definition_id as string;
     const res = await t.fetch(`/api/v6/task/${targeted}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'k8s-api' } } });
     const long = ((await res.json()) as Json).run_id as string;
@@ -420,7 +456,14 @@ describe('kubernetes engine: clusters from the registry lookup', () => {
 
   it('a registered name is looked up; a changed context is picked up after the refresh interval; a failing registry keeps what works', async () => {
     const kubeconfig = join(dir, 'kubeconfig');
-    writeKubeconfig(kubeconfig, [{ name: 'one', server: one.url }, { name: 'two', server: two.url }], 'one');
+    writeKubeconfig(
+      kubeconfig,
+      [
+        { name: 'one', server: one.url },
+        { name: 'two', server: two.url },
+      ],
+      'one',
+    );
     let answer: { context?: string } | undefined = { context: 'two' };
     let failing = false;
     let asked = 0;

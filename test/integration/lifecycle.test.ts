@@ -40,10 +40,13 @@ async function logText(runId: string): Promise<string> {
 /** Waits for attempt `attempt` to be RUNNING with a live process; returns its process group. */
 async function runningAttempt(runId: string, attempt: number): Promise<number> {
   await expect
-    .poll(async () => {
-      const row = await t.services.runs.get(runId);
-      return `${row.status}/${row.attempt}/${row.engineRef ? 'ref' : 'noref'}`;
-    }, { timeout: 20_000, interval: 50 })
+    .poll(
+      async () => {
+        const row = await t.services.runs.get(runId);
+        return `${row.status}/${row.attempt}/${row.engineRef ? 'ref' : 'noref'}`;
+      },
+      { timeout: 20_000, interval: 50 },
+    )
     .toBe(`RUNNING/${attempt}/ref`);
   const pid = pidOfLocalRef((await t.services.runs.get(runId)).engineRef);
   await expect.poll(() => processGroupMembers(pid).length, { timeout: 5000, interval: 50 }).toBeGreaterThan(0);
@@ -116,7 +119,16 @@ describe('retries', () => {
       expect(pids).not.toContain(pid);
       pids.push(pid);
       // Wait for this attempt's line to be collected, then lose the process as a crash would.
-      await expect.poll(() => t.fetch(`/api/v6/${run_id}/logs?raw_text=true`).then((r) => r.text()).then((s) => s.split('\n').filter(Boolean).length), { timeout: 10_000, interval: 50 }).toBe(attempt);
+      await expect
+        .poll(
+          () =>
+            t
+              .fetch(`/api/v6/${run_id}/logs?raw_text=true`)
+              .then((r) => r.text())
+              .then((s) => s.split('\n').filter(Boolean).length),
+          { timeout: 10_000, interval: 50 },
+        )
+        .toBe(attempt);
       process.kill(-pid, 'SIGKILL');
     }
     const r = await stopped(run_id);
@@ -124,13 +136,16 @@ describe('retries', () => {
     expect(r).not.toHaveProperty('exit_code');
     expect(await transitions(run_id)).toEqual([
       'new→QUEUED',
-      'QUEUED→PENDING', 'PENDING→RUNNING',
+      'QUEUED→PENDING',
+      'PENDING→RUNNING',
       'RUNNING→NEEDS_RETRY',
       'NEEDS_RETRY→QUEUED',
-      'QUEUED→PENDING', 'PENDING→RUNNING',
+      'QUEUED→PENDING',
+      'PENDING→RUNNING',
       'RUNNING→NEEDS_RETRY',
       'NEEDS_RETRY→QUEUED',
-      'QUEUED→PENDING', 'PENDING→RUNNING',
+      'QUEUED→PENDING',
+      'PENDING→RUNNING',
       'RUNNING→NEEDS_RETRY',
       'NEEDS_RETRY→STOPPED',
     ]);
@@ -141,7 +156,7 @@ describe('retries', () => {
     ]);
     // Each attempt's output is kept, once.
     expect(await logText(run_id)).toBe(`attempt ${run_id}\n`.repeat(3));
-    const timeline = await (await t.fetch(`/api/v6/${run_id}/events`)).json() as any;
+    const timeline = (await (await t.fetch(`/api/v6/${run_id}/events`)).json()) as any;
     expect(timeline.total).toBe(events.length);
   }, 60_000);
 
@@ -156,11 +171,22 @@ describe('retries', () => {
     expect(second).not.toBe(first);
     const row = await t.services.runs.get(run_id);
     expect(row).toMatchObject({ status: 'RUNNING', attempt: 2, exitReason: null, exitCode: null });
-    await expect.poll(() => t.fetch(`/api/v6/${run_id}/logs?raw_text=true`).then((r) => r.text()), { timeout: 10_000, interval: 50 }).toBe(`run ${run_id}\n`.repeat(2));
+    await expect
+      .poll(() => t.fetch(`/api/v6/${run_id}/logs?raw_text=true`).then((r) => r.text()), { timeout: 10_000, interval: 50 })
+      .toBe(`run ${run_id}\n`.repeat(2));
     const stop = await t.fetch(`/api/v6/task/${def.definitionId}/history/${run_id}`, { method: 'DELETE' });
     expect(stop.status).toBe(200);
     expect(await stopped(run_id)).toMatchObject({ exit_code: 1, exit_reason: 'Task terminated by user', attempt_count: 2 });
     await expect.poll(() => processGroupMembers(second), { timeout: 3000, interval: 50 }).toEqual([]);
-    expect(await transitions(run_id)).toEqual(['new→QUEUED', 'QUEUED→PENDING', 'PENDING→RUNNING', 'RUNNING→NEEDS_RETRY', 'NEEDS_RETRY→QUEUED', 'QUEUED→PENDING', 'PENDING→RUNNING', 'RUNNING→STOPPED']);
+    expect(await transitions(run_id)).toEqual([
+      'new→QUEUED',
+      'QUEUED→PENDING',
+      'PENDING→RUNNING',
+      'RUNNING→NEEDS_RETRY',
+      'NEEDS_RETRY→QUEUED',
+      'QUEUED→PENDING',
+      'PENDING→RUNNING',
+      'RUNNING→STOPPED',
+    ]);
   }, 60_000);
 });

@@ -33,18 +33,20 @@ async function runAndRead(command: string): Promise<{ stored: string; live: stri
   try {
     const sub = record<{ runLogs: { text: string } }>(client, LOGS, { id: runId });
     await expect
-      .poll(async () => {
-        const row = await t.services.runs.get(runId);
-        return row.status === 'STOPPED' && row.logsComplete;
-      }, { timeout: 60_000, interval: 100 })
+      .poll(
+        async () => {
+          const row = await t.services.runs.get(runId);
+          return row.status === 'STOPPED' && row.logsComplete;
+        },
+        { timeout: 60_000, interval: 100 },
+      )
       .toBe(true);
     await sub.completed;
     const live = sub.payloads.map((p) => p.data!.runLogs.text).join('');
     const stored = await (await t.fetch(`/api/v6/${runId}/logs?raw_text=true`)).text();
-    const ev = await t.gql<{ run: { events: { kind: string; reason: string | null }[] } }>(
-      `query($id: ID!) { run(id: $id) { events { kind reason } } }`,
-      { id: runId },
-    );
+    const ev = await t.gql<{ run: { events: { kind: string; reason: string | null }[] } }>(`query($id: ID!) { run(id: $id) { events { kind reason } } }`, {
+      id: runId,
+    });
     expect(ev.errors).toBeUndefined();
     const events = (ev.data?.run.events ?? []).map((e) => `${e.kind}: ${e.reason ?? ''}`);
     return { stored, live, events };
@@ -97,12 +99,14 @@ describe('a line the database refuses', () => {
   // A real refusal: a trigger in the test database raises a data exception (22021) for one
   // line, the way an encoding or size check would. It is dropped after the test.
   beforeAll(async () => {
-    await t.database.db.execute(sql.raw(`
+    await t.database.db.execute(
+      sql.raw(`
       create or replace function refuse_poison() returns trigger language plpgsql as $$
       begin
         if new.text like '%POISON%' then raise exception 'refused: poison' using errcode = '22021'; end if;
         return new;
-      end $$`));
+      end $$`),
+    );
     await t.database.db.execute(sql.raw(`create trigger refuse_poison before insert on run_logs for each row execute function refuse_poison()`));
   });
   afterAll(async () => {

@@ -100,7 +100,9 @@ function start(role: 'dev' | 'serve' | 'worker', env: Record<string, string>, re
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const p: Proc = { child, out: () => out, exited };
   started.push(p);
   if (!ready) return Promise.resolve(p);
@@ -137,7 +139,11 @@ async function terminate(p: Proc): Promise<number> {
 }
 
 async function api(p: Proc, path: string, method = 'GET', body?: unknown): Promise<any> {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${p.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return res.json();
 }
 

@@ -66,7 +66,10 @@ describe('create and get', () => {
       cpu: 1024,
       gpu: 1,
       ephemeralStorage: 20_000,
-      env: [{ name: 'A', value: '1' }, { name: 'B', value: '' }],
+      env: [
+        { name: 'A', value: '1' },
+        { name: 'B', value: '' },
+      ],
       tags: ['nightly', 'etl'],
       ports: [8080],
       adaptiveResourceAllocation: true,
@@ -129,7 +132,10 @@ describe('update', () => {
       command: 'true',
       memory: 1024,
       tags: ['t'],
-      env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }],
+      env: [
+        { name: 'A', value: '1' },
+        { name: 'B', value: '2' },
+      ],
     });
     const v2 = await service.update(def.definitionId, { image: 'b', env: [{ name: 'C', value: '3' }] });
     expect(v2).toEqual({
@@ -225,7 +231,16 @@ describe('list', () => {
     const rows = [
       { alias: 'lst1_under', image: 'python:3.12', memory: 4096, cpu: 512, env: [{ name: 'STAGE', value: 'prod' }], tags: ['etl', 'nightly'] },
       { alias: 'lst2Xunder', image: 'python:3.11', memory: 1024, cpu: 2048, env: [{ name: 'STAGE', value: 'dev' }], tags: ['adhoc'] },
-      { alias: 'lst3-100%', image: 'node:20', memory: null, cpu: 1024, env: [{ name: 'STAGE', value: 'prod' }, { name: 'REGION', value: 'eu' }] },
+      {
+        alias: 'lst3-100%',
+        image: 'node:20',
+        memory: null,
+        cpu: 1024,
+        env: [
+          { name: 'STAGE', value: 'prod' },
+          { name: 'REGION', value: 'eu' },
+        ],
+      },
       { alias: 'lst4a', image: 'alpine', memory: 1024, cpu: null, command: 'python -m job', tags: ['etl'] },
       { alias: 'lst5b', image: 'alpine', memory: 512, cpu: 256, env: [{ name: 'REGION', value: 'eu' }] },
     ];
@@ -260,7 +275,12 @@ describe('list', () => {
     expect(await by([{ field: 'memory', op: 'gt', values: [1024] }])).toEqual(['lst1_under']);
     expect(await by([{ field: 'memory', op: 'lt', values: [1024] }])).toEqual(['lst5b']);
     expect(await by([{ field: 'cpu', op: 'in', values: [256, 2048] }])).toEqual(['lst2Xunder', 'lst5b']);
-    expect(await by([{ field: 'memory', op: 'eq', values: [1024] }, { field: 'image', op: 'like', values: ['alp'] }])).toEqual(['lst4a']);
+    expect(
+      await by([
+        { field: 'memory', op: 'eq', values: [1024] },
+        { field: 'image', op: 'like', values: ['alp'] },
+      ]),
+    ).toEqual(['lst4a']);
     // An empty value list puts no restriction on the column.
     expect((await listed({ filters: [{ field: 'cpu', op: 'in', values: [] }] })).total).toBe(5);
     const groups = await service.list(spec({ filters: [{ field: 'group_name', op: 'in', values: [group, 'st_list_other'] }] }));
@@ -271,7 +291,12 @@ describe('list', () => {
     const env = async (pairs: ListSpec['env']) => aliases((await listed({ env: pairs })).rows);
     expect(await env([{ name: 'STAGE', value: 'prod' }])).toEqual(['lst1_under', 'lst3-100%']);
     expect(await env([{ name: 'REGION', value: 'eu' }])).toEqual(['lst3-100%', 'lst5b']);
-    expect(await env([{ name: 'STAGE', value: 'prod' }, { name: 'REGION', value: 'eu' }])).toEqual(['lst3-100%']);
+    expect(
+      await env([
+        { name: 'STAGE', value: 'prod' },
+        { name: 'REGION', value: 'eu' },
+      ]),
+    ).toEqual(['lst3-100%']);
     expect(await env([{ name: 'STAGE', value: 'PROD' }])).toEqual([]);
     expect(await env([{ name: 'STAGE', value: 'pro' }])).toEqual([]);
   });

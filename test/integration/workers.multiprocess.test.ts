@@ -62,22 +62,24 @@ describe.skipIf(!TEST_DATABASE_URL)('worker processes on real Postgres', () => {
     const first = await worker();
     const id = await execute('echo before; sleep 3; echo after');
     await expect.poll(async () => (await run(id)).status, { timeout: 15_000, interval: 100 }).toBe('RUNNING');
-    await expect.poll(async () => (await (await t.fetch(`/api/v6/${id}/logs`)).json() as any).log, { timeout: 10_000 }).toContain('before');
+    await expect.poll(async () => ((await (await t.fetch(`/api/v6/${id}/logs`)).json()) as any).log, { timeout: 10_000 }).toContain('before');
     await first.kill('SIGKILL');
     await worker();
     await expect.poll(async () => (await run(id)).status, { timeout: 30_000, interval: 200 }).toBe('STOPPED');
     const final = await run(id);
     expect(final.exit_code).toBe(0);
-    await expect
-      .poll(async () => (await (await t.fetch(`/api/v6/${id}/logs?raw_text=true`)).text()), { timeout: 15_000, interval: 200 })
-      .toBe('before\nafter\n');
+    await expect.poll(async () => await (await t.fetch(`/api/v6/${id}/logs?raw_text=true`)).text(), { timeout: 15_000, interval: 200 }).toBe('before\nafter\n');
   }, 60_000);
 
   it('a run whose process died with its worker is retried, not left RUNNING', async () => {
     const first = await worker();
     const id = await execute('sleep 30');
     await expect.poll(async () => (await run(id)).status, { timeout: 15_000, interval: 100 }).toBe('RUNNING');
-    const pid = Number(String((await t.services.runs.get(id)).engineRef).split(':').pop());
+    const pid = Number(
+      String((await t.services.runs.get(id)).engineRef)
+        .split(':')
+        .pop(),
+    );
     await first.kill('SIGKILL');
     process.kill(-pid, 'SIGKILL'); // the machine "rebooted": the job is gone too
     await worker();
@@ -93,10 +95,13 @@ describe.skipIf(!TEST_DATABASE_URL)('worker processes on real Postgres', () => {
     for (let i = 0; i < 200; i++) ids.push(await execute(`echo "$FLOTILLA_RUN_ID" >> ${launches}`));
     await Promise.all([worker(), worker()]);
     await expect
-      .poll(async () => {
-        const res = (await (await t.fetch('/api/v6/history?alias=mp&status=STOPPED&limit=1')).json()) as { total: number };
-        return res.total;
-      }, { timeout: 60_000, interval: 500 })
+      .poll(
+        async () => {
+          const res = (await (await t.fetch('/api/v6/history?alias=mp&status=STOPPED&limit=1')).json()) as { total: number };
+          return res.total;
+        },
+        { timeout: 60_000, interval: 500 },
+      )
       .toBeGreaterThanOrEqual(200);
     const launched = existsSync(launches) ? readFileSync(launches, 'utf8').trim().split('\n') : [];
     const counts = new Map<string, number>();

@@ -90,12 +90,28 @@ describe('group_name', () => {
 
 describe('env', () => {
   it('accepts name/value pairs, including empty values', async () => {
-    expect(await create({ ...base, env: [{ name: 'A', value: '' }, { name: 'lower_case.x', value: 'v=w' }] })).toBe('valid');
+    expect(
+      await create({
+        ...base,
+        env: [
+          { name: 'A', value: '' },
+          { name: 'lower_case.x', value: 'v=w' },
+        ],
+      }),
+    ).toBe('valid');
   });
 
   // Messages about a list entry start with its location, so the client knows which entry.
   it('rejects an empty name or one containing "=", pointing at the entry', async () => {
-    expect(await issueOf({ ...base, env: [{ name: 'OK', value: '1' }, { name: '', value: 'x' }] })).toEqual({
+    expect(
+      await issueOf({
+        ...base,
+        env: [
+          { name: 'OK', value: '1' },
+          { name: '', value: 'x' },
+        ],
+      }),
+    ).toEqual({
       path: ['env', 1, 'name'],
       message: 'env[1].name: env name must be a non-empty string without "="',
     });
@@ -111,7 +127,10 @@ describe('env', () => {
 
   it('rejects a non-array and entries that are not objects', async () => {
     expect(await issueOf({ ...base, env: { A: '1' } })).toEqual({ path: ['env'], message: 'env must be an array of {"name": "...", "value": "..."}' });
-    expect(await issueOf({ ...base, env: ['A=1'] })).toEqual({ path: ['env', 0], message: 'env[0]: env entries must be objects {"name": "...", "value": "..."}' });
+    expect(await issueOf({ ...base, env: ['A=1'] })).toEqual({
+      path: ['env', 0],
+      message: 'env[0]: env entries must be objects {"name": "...", "value": "..."}',
+    });
   });
 });
 

@@ -72,7 +72,9 @@ describe('docker create body', () => {
   });
 
   it('requests GPUs from the nvidia driver', () => {
-    expect(buildCreateBody({ ...run, gpu: 2 }, { stopGraceSeconds: 5 }).HostConfig?.DeviceRequests).toEqual([{ Driver: 'nvidia', Count: 2, Capabilities: [['gpu']] }]);
+    expect(buildCreateBody({ ...run, gpu: 2 }, { stopGraceSeconds: 5 }).HostConfig?.DeviceRequests).toEqual([
+      { Driver: 'nvidia', Count: 2, Capabilities: [['gpu']] },
+    ]);
     expect(buildCreateBody({ ...run, gpu: 0 }, { stopGraceSeconds: 5 }).HostConfig).not.toHaveProperty('DeviceRequests');
   });
 });

@@ -89,7 +89,11 @@ describe('docker log stream decoding', () => {
       { stream: 'stdout', ns: at(0, 2), text: 'c\n' },
       { stream: 'stdout', ns: at(1), text: 'no newline at exit' },
     ];
-    expect(read(entries, null).map((c) => c.text).join('')).toBe('a'.repeat(16384) + 'b'.repeat(16384) + 'c\n' + 'no newline at exit\n');
+    expect(
+      read(entries, null)
+        .map((c) => c.text)
+        .join(''),
+    ).toBe('a'.repeat(16384) + 'b'.repeat(16384) + 'c\n' + 'no newline at exit\n');
     expectExactResume(entries);
   });
 
@@ -109,8 +113,14 @@ describe('docker log stream decoding', () => {
 
   it('reassembles frames whatever the network read sizes', () => {
     const entries: Entry[] = Array.from({ length: 20 }, (_, i) => ({ stream: i % 3 ? 'stdout' : 'stderr', ns: at(i), text: `line ${i}\n` }));
-    const whole = read(entries, null).map((c) => c.text).join('');
-    expect(read(entries, null, Array(400).fill(3)).map((c) => c.text).join('')).toBe(whole);
+    const whole = read(entries, null)
+      .map((c) => c.text)
+      .join('');
+    expect(
+      read(entries, null, Array(400).fill(3))
+        .map((c) => c.text)
+        .join(''),
+    ).toBe(whole);
   });
 
   it('keeps every chunk to one stream and at most 64 KiB', () => {
@@ -165,7 +175,9 @@ describe('docker log resume cursor', () => {
         const chunks = read(entries, null, cuts);
         for (const stream of ['stdout', 'stderr'] as const) {
           const strip = (t: string[]) => t.join('').replace(/\n/g, '');
-          expect(strip(chunks.filter((c) => c.stream === stream).map((c) => c.text))).toBe(strip(entries.filter((e) => e.stream === stream).map((e) => e.text)));
+          expect(strip(chunks.filter((c) => c.stream === stream).map((c) => c.text))).toBe(
+            strip(entries.filter((e) => e.stream === stream).map((e) => e.text)),
+          );
         }
       }),
       { numRuns: 300 },

@@ -34,16 +34,27 @@ describe('docker container status', () => {
   });
 
   it('a non-zero exit is STOPPED with the code and Error', () => {
-    expect(containerStatus('run-1', facts({ Status: 'exited', ExitCode: 3, StartedAt: '2025-11-29T12:15:05Z' }))).toMatchObject({ status: 'STOPPED', exitCode: 3, exitReason: 'Error' });
+    expect(containerStatus('run-1', facts({ Status: 'exited', ExitCode: 3, StartedAt: '2025-11-29T12:15:05Z' }))).toMatchObject({
+      status: 'STOPPED',
+      exitCode: 3,
+      exitReason: 'Error',
+    });
   });
 
   it('an OOM kill is STOPPED 137 OOMKilled', () => {
-    expect(containerStatus('run-1', facts({ Status: 'exited', ExitCode: 137, OOMKilled: true, StartedAt: '2025-11-29T12:15:05Z' }))).toMatchObject({ status: 'STOPPED', exitCode: 137, exitReason: 'OOMKilled' });
+    expect(containerStatus('run-1', facts({ Status: 'exited', ExitCode: 137, OOMKilled: true, StartedAt: '2025-11-29T12:15:05Z' }))).toMatchObject({
+      status: 'STOPPED',
+      exitCode: 137,
+      exitReason: 'OOMKilled',
+    });
   });
 
   it('a start that failed is NEEDS_RETRY with the runtime error', () => {
     const error = 'failed to create shim task: OCI runtime create failed: exec: "/bin/sh": stat /bin/sh: no such file or directory: unknown';
-    expect(containerStatus('run-1', facts({ Status: 'created', ExitCode: 127, Error: error }))).toMatchObject({ status: 'NEEDS_RETRY', exitReason: `CannotStartContainerError: ${error}` });
+    expect(containerStatus('run-1', facts({ Status: 'created', ExitCode: 127, Error: error }))).toMatchObject({
+      status: 'NEEDS_RETRY',
+      exitReason: `CannotStartContainerError: ${error}`,
+    });
     expect(containerStatus('run-1', facts({ Status: 'exited', ExitCode: 128, Error: error }))).toMatchObject({ status: 'NEEDS_RETRY' });
   });
 
@@ -54,8 +65,14 @@ describe('docker container status', () => {
 
 describe('docker failures', () => {
   it('maps every failure kind', () => {
-    expect(failureOutcome({ kind: 'pull', message: 'pull access denied' })).toEqual({ status: 'NEEDS_RETRY', exitReason: 'CannotPullContainerError: pull access denied' });
-    expect(failureOutcome({ kind: 'create', message: 'no space left' })).toEqual({ status: 'NEEDS_RETRY', exitReason: 'CannotCreateContainerError: no space left' });
+    expect(failureOutcome({ kind: 'pull', message: 'pull access denied' })).toEqual({
+      status: 'NEEDS_RETRY',
+      exitReason: 'CannotPullContainerError: pull access denied',
+    });
+    expect(failureOutcome({ kind: 'create', message: 'no space left' })).toEqual({
+      status: 'NEEDS_RETRY',
+      exitReason: 'CannotCreateContainerError: no space left',
+    });
     expect(failureOutcome({ kind: 'start', message: 'exec failed' })).toEqual({ status: 'NEEDS_RETRY', exitReason: 'CannotStartContainerError: exec failed' });
     expect(failureOutcome({ kind: 'invalid', message: 'invalid reference format' })).toEqual({ status: 'PERMANENT', message: 'invalid reference format' });
     expect(failureOutcome({ kind: 'unreachable', message: 'connect ENOENT' })).toEqual({ status: 'RETRYABLE', message: 'connect ENOENT' });
@@ -63,8 +80,17 @@ describe('docker failures', () => {
 
   it('turns daemon events into timeline entries', () => {
     const e = eventFromDocker({ Action: 'oom', timeNano: 1_764_418_505_754_920_400, Actor: { ID: 'abc', Attributes: { name: 'flotilla-run-1' } } });
-    expect(e).toEqual({ at: new Date(1_764_418_505_754), eventType: 'Warning', reason: 'OOMKilled', message: 'The container exceeded its memory limit and was killed', sourceObject: 'container/flotilla-run-1' });
-    expect(eventFromDocker({ Action: 'die', time: 1, Actor: { Attributes: { exitCode: '3' } } })).toMatchObject({ reason: 'Died', message: 'Container exited with code 3' });
+    expect(e).toEqual({
+      at: new Date(1_764_418_505_754),
+      eventType: 'Warning',
+      reason: 'OOMKilled',
+      message: 'The container exceeded its memory limit and was killed',
+      sourceObject: 'container/flotilla-run-1',
+    });
+    expect(eventFromDocker({ Action: 'die', time: 1, Actor: { Attributes: { exitCode: '3' } } })).toMatchObject({
+      reason: 'Died',
+      message: 'Container exited with code 3',
+    });
     expect(eventFromDocker({ Action: 'exec_start', time: 1 })).toBeNull();
   });
 });

@@ -43,7 +43,11 @@ describe('render', () => {
     ['quote escapes', '{{quote "a\\"b"}}', '"a\\"b"'],
     ['join (Sprig order: separator first)', '{{join "," .flags}} {{.flags | join " "}}', '--fast,--quiet --fast --quiet'],
     ['toJson', '{{toJson .obj}} {{.flags | toJson}} {{toJson .missing}}', '{"x":1,"y":2} ["--fast","--quiet"] null'],
-    ['comparisons', '{{if eq .epochs 10}}a{{end}}{{if ne .name "x"}}b{{end}}{{if lt .lr 1.0}}c{{end}}{{if ge .epochs 10}}d{{end}}{{if eq .name "x" "Model-A"}}e{{end}}', 'abcde'],
+    [
+      'comparisons',
+      '{{if eq .epochs 10}}a{{end}}{{if ne .name "x"}}b{{end}}{{if lt .lr 1.0}}c{{end}}{{if ge .epochs 10}}d{{end}}{{if eq .name "x" "Model-A"}}e{{end}}',
+      'abcde',
+    ],
     ['and / or / not', '{{if and .on .name}}a{{end}}{{if or .off .zero}}b{{end}}{{if not .off}}c{{end}}{{or .empty "fallback"}}', 'acfallback'],
     ['len', '{{len .flags}} {{len .name}} {{len .obj}}', '2 7 2'],
     ['parentheses', '{{(index .nested "a").b}} {{upper (printf "%s-%d" .name .epochs)}}', 'deep MODEL-A-10'],
@@ -53,7 +57,11 @@ describe('render', () => {
     ['trim markers', 'a  {{- .name -}}  b\n{{- " c"}}', 'aModel-Ab c'],
     ['strings with braces', '{{"}}{{"}}', '}}{{'],
     ['raw strings', '{{`a\\nb`}}', 'a\\nb'],
-    ['more Sprig', '{{trim "  x "}} {{replace "-" "_" .name}} {{contains "del" .name}} {{hasPrefix "Mo" .name}} {{hasSuffix "A" .name}}', 'x Model_A true true true'],
+    [
+      'more Sprig',
+      '{{trim "  x "}} {{replace "-" "_" .name}} {{contains "del" .name}} {{hasPrefix "Mo" .name}} {{hasSuffix "A" .name}}',
+      'x Model_A true true true',
+    ],
   ])('%s', (_label, template, expected) => {
     expect(render(template, data)).toBe(expected);
   });

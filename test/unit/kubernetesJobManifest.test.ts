@@ -1,12 +1,6 @@
 // Pins the Job a run becomes on Kubernetes (spec/engines.md "kubernetes").
 import { describe, expect, it } from 'vitest';
-import {
-  buildJobManifest,
-  mergeEnv,
-  normalizeArch,
-  sanitizeLabelKey,
-  sanitizeLabelValue,
-} from '../../src/engines/kubernetes/jobManifest.js';
+import { buildJobManifest, mergeEnv, normalizeArch, sanitizeLabelKey, sanitizeLabelValue } from '../../src/engines/kubernetes/jobManifest.js';
 import type { EngineRun } from '../../src/engines/types.js';
 import { engineRunFixture } from '../helpers/engineRun.js';
 
@@ -143,7 +137,11 @@ describe('buildJobManifest', () => {
   });
 
   it('sets the deadline, the service account (run first, then the default) and the attempt', () => {
-    const job = buildJobManifest(run({ activeDeadlineSeconds: 900, serviceAccount: 'reports', attempt: 3 }), { ...opts, defaultServiceAccount: 'flotilla-runner', ttlSecondsAfterFinished: 60 });
+    const job = buildJobManifest(run({ activeDeadlineSeconds: 900, serviceAccount: 'reports', attempt: 3 }), {
+      ...opts,
+      defaultServiceAccount: 'flotilla-runner',
+      ttlSecondsAfterFinished: 60,
+    });
     expect(job.spec!.activeDeadlineSeconds).toBe(900);
     expect(job.spec!.ttlSecondsAfterFinished).toBe(60);
     expect(job.spec!.template.spec!.serviceAccountName).toBe('reports');

@@ -92,13 +92,19 @@ describe('the fields a move sets', () => {
   });
 
   it.each([
-    [{ engineRef: 'job-1', status: 'PENDING' as const }, { engineRef: 'job-1', podName: null, lastError: null, claimedBy: null }],
+    [
+      { engineRef: 'job-1', status: 'PENDING' as const },
+      { engineRef: 'job-1', podName: null, lastError: null, claimedBy: null },
+    ],
     [{ engineRef: 'job-1', status: 'RUNNING' as const }, { startedAt: now }],
     [
       { engineRef: 'job-1', status: 'STOPPED' as const, exitCode: 0, exitReason: 'Completed' },
       { startedAt: now, finishedAt: now, exitCode: 0, exitReason: 'Completed' },
     ],
-    [{ engineRef: 'job-1', status: 'NEEDS_RETRY' as const }, { lastError: 'engine asked for a retry', exitReason: 'engine asked for a retry' }],
+    [
+      { engineRef: 'job-1', status: 'NEEDS_RETRY' as const },
+      { lastError: 'engine asked for a retry', exitReason: 'engine asked for a retry' },
+    ],
     [{ engineRef: 'job-1', status: 'PENDING' as const, namespace: 'ns' }, { namespace: 'ns' }],
   ])('a submit result %j sets %j', (result, expected) => {
     expect(submitResultFacts(result, now)).toMatchObject(expected);

@@ -72,15 +72,11 @@ describe('list params: paging, sort, order', () => {
   });
 
   it('rejects an unknown sort_by with the classic message', () => {
-    expect(errorOf(() => parse(q('sort_by=nope'))).message).toBe(
-      'Invalid field to order by [nope], must be one of [alias, status, queued_at]',
-    );
+    expect(errorOf(() => parse(q('sort_by=nope'))).message).toBe('Invalid field to order by [nope], must be one of [alias, status, queued_at]');
   });
 
   it('rejects a bad order with the classic message; accepts upper case', () => {
-    expect(errorOf(() => parse(q('order=sideways'))).message).toBe(
-      "Invalid order string, must be one of ('asc', 'desc'), was sideways",
-    );
+    expect(errorOf(() => parse(q('order=sideways'))).message).toBe("Invalid order string, must be one of ('asc', 'desc'), was sideways");
     expect(parse(q('order=DESC')).echo.order).toBe('desc');
   });
 
@@ -109,9 +105,7 @@ describe('list params: column filters', () => {
 
   it('an exact key given once is =, several times IN', () => {
     expect(parse(q('status=QUEUED')).spec.filters).toEqual([{ field: 'status', op: 'eq', values: ['QUEUED'] }]);
-    expect(parse(q('status=QUEUED&status=RUNNING')).spec.filters).toEqual([
-      { field: 'status', op: 'in', values: ['QUEUED', 'RUNNING'] },
-    ]);
+    expect(parse(q('status=QUEUED&status=RUNNING')).spec.filters).toEqual([{ field: 'status', op: 'in', values: ['QUEUED', 'RUNNING'] }]);
   });
 
   it('runs each value through the configured validator', () => {
@@ -140,28 +134,20 @@ describe('list params: column filters', () => {
   });
 
   it('reads an unencoded + offset (decoded to a space) as +', () => {
-    expect(parse(q('queued_at_since=2024-05-01T12:00:00+02:00')).spec.filters[0]!.values).toEqual([
-      new Date('2024-05-01T10:00:00Z'),
-    ]);
+    expect(parse(q('queued_at_since=2024-05-01T12:00:00+02:00')).spec.filters[0]!.values).toEqual([new Date('2024-05-01T10:00:00Z')]);
   });
 
   it('applies every value of a repeated time bound', () => {
     expect(parse(q('queued_at_since=2024-01-01T00:00:00Z&queued_at_since=2024-02-01T00:00:00Z')).spec.filters).toHaveLength(2);
   });
 
-  it.each(['yesterday', '2024-05-01', '2024-05-01T12:00:00', '2024-02-30T00:00:00Z', '2024-05-01T25:00:00Z', ''])(
-    'rejects the time %j',
-    (v) => {
-      const err = errorOf(() => parse(q(`queued_at_since=${encodeURIComponent(v)}`)));
-      expect(err.message).toBe(
-        `queued_at_since must be an RFC 3339 time with a zone (e.g. 2024-05-01T12:00:00Z), got [${v}]`,
-      );
-    },
-  );
+  it.each(['yesterday', '2024-05-01', '2024-05-01T12:00:00', '2024-02-30T00:00:00Z', '2024-05-01T25:00:00Z', ''])('rejects the time %j', (v) => {
+    const err = errorOf(() => parse(q(`queued_at_since=${encodeURIComponent(v)}`)));
+    expect(err.message).toBe(`queued_at_since must be an RFC 3339 time with a zone (e.g. 2024-05-01T12:00:00Z), got [${v}]`);
+  });
 
   it('the bare time column, an unknown key, and a suffix on a non-time column are unknown keys listing the allowed ones', () => {
-    const allowed =
-      'alias, exit_reason, status, exit_code, user, queued_at_since, queued_at_until, env, limit, offset, sort_by, order';
+    const allowed = 'alias, exit_reason, status, exit_code, user, queued_at_since, queued_at_until, env, limit, offset, sort_by, order';
     for (const key of ['queued_at', 'colour', 'alias_since']) {
       expect(errorOf(() => parse(q(`${key}=x`))).message).toBe(`Invalid field to filter by [${key}], must be one of [${allowed}]`);
     }

@@ -40,10 +40,14 @@ describe('a worker loop', () => {
 
   it('is wedged when one pass runs longer than it may, and the worker is then not ready', async () => {
     let release: () => void = () => {};
-    const l = loop((signal) => new Promise<boolean>((resolve) => {
-      release = () => resolve(false);
-      signal.addEventListener('abort', () => resolve(false), { once: true });
-    }), 50);
+    const l = loop(
+      (signal) =>
+        new Promise<boolean>((resolve) => {
+          release = () => resolve(false);
+          signal.addEventListener('abort', () => resolve(false), { once: true });
+        }),
+      50,
+    );
     await expect.poll(() => l.status().state).toBe('running');
     await expect.poll(() => l.status().wedged, { timeout: 2000 }).toBe(true);
     const ready = await readiness({ loops: () => [l.status()] });

@@ -66,7 +66,10 @@ describe('buildRunRow', () => {
   });
 
   it('a GPU run is on-demand with the on-demand deadline; otherwise spot for two days', () => {
-    expect(buildRunRow(definition, { ...request, gpu: 1, nodeLifecycle: 'spot' }, at)).toMatchObject({ nodeLifecycle: 'ondemand', activeDeadlineSeconds: 604_800 });
+    expect(buildRunRow(definition, { ...request, gpu: 1, nodeLifecycle: 'spot' }, at)).toMatchObject({
+      nodeLifecycle: 'ondemand',
+      activeDeadlineSeconds: 604_800,
+    });
     expect(buildRunRow(definition, request, at)).toMatchObject({ nodeLifecycle: 'spot', activeDeadlineSeconds: 172_800 });
     expect(buildRunRow(definition, { ...request, activeDeadlineSeconds: 60 }, at).activeDeadlineSeconds).toBe(60);
   });

@@ -161,7 +161,11 @@ describe('exit codes in words', () => {
 describe('env and form errors', () => {
   it('round-trips NAME=value lines', () => {
     const env = textToEnv('A=1\n\n# note\nB = two=2\nC');
-    expect(env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: ' two=2' }, { name: 'C', value: '' }]);
+    expect(env).toEqual([
+      { name: 'A', value: '1' },
+      { name: 'B', value: ' two=2' },
+      { name: 'C', value: '' },
+    ]);
     expect(envToText([{ name: 'A', value: '1' }])).toBe('A=1');
     expect(splitList('a, b,,c\nd')).toEqual(['a', 'b', 'c', 'd']);
   });

@@ -14,7 +14,9 @@ describe('console bundle', () => {
   it('loads at most 300 KB of gzipped JavaScript initially', () => {
     ensureConsoleBuilt();
     const html = readFileSync(join(WEB, 'index.html'), 'utf8');
-    const scripts = [...html.matchAll(/<script[^>]+src="([^"]+\.js)"/g), ...html.matchAll(/<link[^>]+rel="modulepreload"[^>]+href="([^"]+\.js)"/g)].map((m) => m[1] ?? '');
+    const scripts = [...html.matchAll(/<script[^>]+src="([^"]+\.js)"/g), ...html.matchAll(/<link[^>]+rel="modulepreload"[^>]+href="([^"]+\.js)"/g)].map(
+      (m) => m[1] ?? '',
+    );
     expect(scripts.length).toBeGreaterThan(0);
     let gzipped = 0;
     for (const src of scripts) {
@@ -34,7 +36,15 @@ describe('console bundle', () => {
     const texts = Object.values(ops);
     expect(texts.length).toBeGreaterThan(10);
     for (const [hash, text] of Object.entries(ops)) expect(createHash('sha256').update(text).digest('hex')).toBe(hash);
-    for (const name of ['query Tasks', 'query Run(', 'subscription RunLogs', 'subscription RunStatus', 'subscription RunFeed', 'mutation ExecuteTask', 'mutation StopRun']) {
+    for (const name of [
+      'query Tasks',
+      'query Run(',
+      'subscription RunLogs',
+      'subscription RunStatus',
+      'subscription RunFeed',
+      'mutation ExecuteTask',
+      'mutation StopRun',
+    ]) {
       expect(texts.some((t) => t.includes(name))).toBe(true);
     }
   });

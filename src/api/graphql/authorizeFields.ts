@@ -59,9 +59,7 @@ export function refusal(document: DocumentNode, operationName: string | null | u
   const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops.length === 1 ? ops[0] : undefined;
   if (!op) return undefined; // graphql-js reports the missing operation itself
-  const fragments = new Map(
-    document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]),
-  );
+  const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
   for (const field of rootFields(op.selectionSet, fragments, new Set())) {
     const key = `${ROOT_NAME[op.operation]}.${field}`;
     const action = GRAPHQL_RULES[key];

@@ -165,7 +165,8 @@ export function createLoaders(services: Services, database: Db | undefined) {
      * for hours, and a cache that only grows would hold every run a feed ever showed.
      */
     forgetAll(): void {
-      for (const loader of [definitionById, definitionByAlias, runById, eventsOfRun, eventBySeq, clusterByName] as DataLoader<unknown, unknown>[]) loader.clearAll();
+      for (const loader of [definitionById, definitionByAlias, runById, eventsOfRun, eventBySeq, clusterByName] as DataLoader<unknown, unknown>[])
+        loader.clearAll();
       runPages.clear();
     },
 

@@ -60,9 +60,12 @@ const errors = {
       extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
     }),
   only: () =>
-    createGraphQLError('This server runs registered operations only (FLOTILLA_GRAPHQL_PERSISTED=only): send extensions.persistedQuery.sha256Hash or documentId', {
-      extensions: { code: 'PERSISTED_QUERY_ONLY' },
-    }),
+    createGraphQLError(
+      'This server runs registered operations only (FLOTILLA_GRAPHQL_PERSISTED=only): send extensions.persistedQuery.sha256Hash or documentId',
+      {
+        extensions: { code: 'PERSISTED_QUERY_ONLY' },
+      },
+    ),
 };
 
 export function loadPersistedOperations(config: Config['graphqlPersisted'], cwd = process.cwd()): PersistedOperations {

@@ -42,12 +42,15 @@ export function useRefuseUnanswerable(): Plugin {
     onRequest({ request, endResponse }) {
       if (request.method !== 'POST' || isAnswerable(request.headers.get('accept'))) return;
       endResponse(
-        new Response(JSON.stringify({
-          errors: [{ message: `Accept allows none of ${ANSWERABLE.join(', ')} (charset utf-8): nothing was run`, extensions: { code: 'BAD_REQUEST' } }],
-        }), {
-          status: 406,
-          headers: { 'content-type': 'application/json; charset=utf-8', accept: ANSWERABLE.join(', ') },
-        }),
+        new Response(
+          JSON.stringify({
+            errors: [{ message: `Accept allows none of ${ANSWERABLE.join(', ')} (charset utf-8): nothing was run`, extensions: { code: 'BAD_REQUEST' } }],
+          }),
+          {
+            status: 406,
+            headers: { 'content-type': 'application/json; charset=utf-8', accept: ANSWERABLE.join(', ') },
+          },
+        ),
       );
     },
   };

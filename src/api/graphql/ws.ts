@@ -101,9 +101,12 @@ export function attachSubscriptions(server: Server, app: App, keepAliveMs = KEEP
         if (active.size >= security.maxSubscriptionsPerConnection) {
           return [
             // Yoga's constructor: its GraphQLError is the one graphql-ws checks errors against.
-            createGraphQLError(`at most ${security.maxSubscriptionsPerConnection} subscriptions per connection (FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first`, {
-              extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
-            }),
+            createGraphQLError(
+              `at most ${security.maxSubscriptionsPerConnection} subscriptions per connection (FLOTILLA_MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first`,
+              {
+                extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
+              },
+            ),
           ];
         }
         try {

@@ -136,7 +136,14 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
       spec.filters.push({ field: 'definition_id', op: 'eq', values: [definitionId] });
     }
     const { total, rows } = await runs.list(spec);
-    return json(listEnvelope('history', total, rows.map((r) => runJson(r)), echo));
+    return json(
+      listEnvelope(
+        'history',
+        total,
+        rows.map((r) => runJson(r)),
+        echo,
+      ),
+    );
   };
   router.get('/history', (c) => list(c));
   router.get('/task/:definition_id/history', (c) => list(c, c.req.param('definition_id')));
@@ -158,7 +165,13 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
     const run = await runs.get(c.req.param('run_id'));
     const etag = `"${run.status}-${run.exitCode ?? 'unknown'}"`;
     const match = c.req.header('if-none-match');
-    if (match && match.split(',').map((s) => s.trim()).includes(etag)) {
+    if (
+      match &&
+      match
+        .split(',')
+        .map((s) => s.trim())
+        .includes(etag)
+    ) {
       return new Response(null, { status: 304, headers: { etag } });
     }
     return json(statusJson(run), 200, { etag });

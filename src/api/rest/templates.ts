@@ -32,7 +32,21 @@ export function templateJson(t: TemplateRow): Record<string, unknown> {
       tags: t.tags,
       created_at: t.createdAt.toISOString(),
     },
-    ['template_id', 'template_name', 'version', 'schema', 'command_template', 'defaults', 'image', 'memory', 'cpu', 'env', 'adaptive_resource_allocation', 'ports', 'tags'],
+    [
+      'template_id',
+      'template_name',
+      'version',
+      'schema',
+      'command_template',
+      'defaults',
+      'image',
+      'memory',
+      'cpu',
+      'env',
+      'adaptive_resource_allocation',
+      'ports',
+      'tags',
+    ],
   );
 }
 
@@ -117,7 +131,8 @@ export function registerTemplateRoutes(router: Hono, deps: RestDeps): void {
     const body = await readJsonObject(c);
     const input: Record<string, unknown> = {};
     for (const [key, target] of Object.entries(CREATE_FIELDS)) {
-      if (body[key] !== undefined && body[key] !== null) input[target] = key === 'env' && Array.isArray(body[key]) ? (body[key] as unknown[]).map((e) => lowerKeys(e)) : body[key];
+      if (body[key] !== undefined && body[key] !== null)
+        input[target] = key === 'env' && Array.isArray(body[key]) ? (body[key] as unknown[]).map((e) => lowerKeys(e)) : body[key];
     }
     const { template, created } = await templates.create(input);
     return json({ did_create: created, template: templateJson(template) });
@@ -130,15 +145,20 @@ export function registerTemplateRoutes(router: Hono, deps: RestDeps): void {
     const { run } = await templates.execute(template, input, { payload, dryRun });
     return json(runJson(run));
   };
-  router.put('/template/name/:name/version/:version/execute', async (c) =>
-    execute(c, await templates.getByName(c.req.param('name'), c.req.param('version'))),
-  );
+  router.put('/template/name/:name/version/:version/execute', async (c) => execute(c, await templates.getByName(c.req.param('name'), c.req.param('version'))));
   router.put('/template/:template_id/execute', async (c) => execute(c, await templates.get(c.req.param('template_id'))));
 
   const history = async (c: Context, ids: string[]) => {
     const { spec, echo } = parseRunList(params(c));
     const { total, rows } = await templates.history(ids, spec);
-    return json(listEnvelope('history', total, rows.map((r) => runJson(r)), echo));
+    return json(
+      listEnvelope(
+        'history',
+        total,
+        rows.map((r) => runJson(r)),
+        echo,
+      ),
+    );
   };
   router.get('/template/name/:name/history', async (c) => {
     const name = c.req.param('name');

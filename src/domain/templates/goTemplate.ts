@@ -138,7 +138,7 @@ function lexAction(src: string, a: Action): Tok[] {
       if (/[A-Za-z_]/.test(s[i + 1] ?? '')) {
         const prev = toks.at(-1);
         const path = readPath();
-        if (prev && prev.t === 'sym' && prev.s === ')' && at === (prev.at + 1)) toks.push({ t: 'dotpath', path, at });
+        if (prev && prev.t === 'sym' && prev.s === ')' && at === prev.at + 1) toks.push({ t: 'dotpath', path, at });
         else toks.push({ t: 'field', path, at });
       } else if (/[0-9]/.test(s[i + 1] ?? '')) {
         const m = /\.[0-9]+(?:[eE][+-]?[0-9]+)?/y;
@@ -346,7 +346,12 @@ export function parseTemplate(source: string): ParsedTemplate {
     scopes.pop();
     if (body.stop?.word === 'else') {
       const rest = body.stop.toks.slice(1);
-      if (rest.length > 0 && rest[0]!.t === 'ident' && ((rest[0] as { name: string }).name === 'if' || (rest[0] as { name: string }).name === 'with') && word !== 'range') {
+      if (
+        rest.length > 0 &&
+        rest[0]!.t === 'ident' &&
+        ((rest[0] as { name: string }).name === 'if' || (rest[0] as { name: string }).name === 'with') &&
+        word !== 'range'
+      ) {
         // `{{else if …}}`: a nested block that shares this block's {{end}}.
         const nestedWord = (rest[0] as { name: string }).name as 'if' | 'with';
         otherwise = [parseBlock(nestedWord, body.stop.action, rest)];
@@ -419,7 +424,11 @@ function quoteGo(s: string): string {
 function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v !== null && typeof v === 'object') {
-    return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]),
+    );
   }
   return v;
 }
@@ -591,7 +600,10 @@ export function renderTemplate(t: ParsedTemplate, data: unknown): string {
     if (n.kind === 'with') return list(truthy(v) ? n.body : n.otherwise, truthy(v) ? v : dot);
     let items: [unknown, unknown][];
     if (Array.isArray(v)) items = v.map((x, i) => [i, x]);
-    else if (v !== null && typeof v === 'object') items = Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]]);
+    else if (v !== null && typeof v === 'object')
+      items = Object.keys(v)
+        .sort()
+        .map((k) => [k, (v as Record<string, unknown>)[k]]);
     else if (isNum(v) && Number.isInteger(v) && v >= 0) items = Array.from({ length: Math.min(v, MAX_OUTPUT) }, (_x, i) => [i, i]);
     else if (v == null) items = [];
     else throw new EvalError(`range can't iterate over ${printValue(v)}`, n.pipe.at);

@@ -22,7 +22,19 @@ export interface DockerConnection {
 type ModemOptions = Docker.DockerOptions & { pathPrefix?: string; agent?: http.Agent };
 
 function modemOptions(host: string | undefined, agent: http.Agent): ModemOptions & { address: string } {
-  const blank = { socketPath: undefined, host: undefined, port: undefined, protocol: undefined, ca: undefined, cert: undefined, key: undefined, timeout: undefined, pathPrefix: undefined, sshOptions: undefined, agent };
+  const blank = {
+    socketPath: undefined,
+    host: undefined,
+    port: undefined,
+    protocol: undefined,
+    ca: undefined,
+    cert: undefined,
+    key: undefined,
+    timeout: undefined,
+    pathPrefix: undefined,
+    sshOptions: undefined,
+    agent,
+  };
   const value = host?.trim() || `unix://${DEFAULT_DOCKER_SOCKET}`;
   if (value.startsWith('unix://') || value.startsWith('/')) {
     const socketPath = value.startsWith('/') ? value : value.slice('unix://'.length) || DEFAULT_DOCKER_SOCKET;

@@ -18,7 +18,6 @@ export const WATCHED_ACTIONS = ['create', 'start', 'oom', 'kill', 'die'] as cons
 
 const MAX_RECONNECT_DELAY_MS = 30_000;
 
-
 /**
  * Calls `onEvent` for each container event carrying the run-id label, one at a time, in
  * order. When the stream drops it reconnects with `since` = the last event's second, so

@@ -124,7 +124,10 @@ class DockerEngine implements Engine {
     }
     const started = Date.now();
     try {
-      const stream = (await this.docker.createImage({ ...imageReference(image), abortSignal: AbortSignal.timeout(this.pullTimeoutMs) })) as NodeJS.ReadableStream;
+      const stream = (await this.docker.createImage({
+        ...imageReference(image),
+        abortSignal: AbortSignal.timeout(this.pullTimeoutMs),
+      })) as NodeJS.ReadableStream;
       // Errors after the pull started arrive as {"error": …} lines in a 200 response.
       for await (const progress of ndjson<{ error?: string }>(stream)) {
         if (progress.error) return { kind: 'pull', message: progress.error };
@@ -155,7 +158,10 @@ class DockerEngine implements Engine {
       const pullFailure = await this.ensureImage(run.image, events);
       if (pullFailure) return this.outcome(pullFailure, name, events);
       try {
-        await this.docker.createContainer({ ...buildCreateBody(run, { networkMode: this.config.networkMode, stopGraceSeconds: this.grace }), abortSignal: this.timeout() });
+        await this.docker.createContainer({
+          ...buildCreateBody(run, { networkMode: this.config.networkMode, stopGraceSeconds: this.grace }),
+          abortSignal: this.timeout(),
+        });
         events.push({ at: new Date(), eventType: 'Normal', reason: 'Created', message: `Created container ${name}`, sourceObject: `container/${name}` });
       } catch (err) {
         const code = statusOf(err);

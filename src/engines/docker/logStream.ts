@@ -14,7 +14,6 @@ const notFound = (err: unknown) => (err as DockerHttpError)?.statusCode === 404;
 /** The container has not been started yet (or is between restarts): wait before reading. */
 const WAIT_FOR_START_MS = 200;
 
-
 /**
  * Opens `GET /containers/{name}/logs` as a stream. dockerode buffers the whole answer in
  * memory when `follow` is false, so the request is dialled directly to stream in both cases.

@@ -104,9 +104,7 @@ export type DockerFailure =
   | { kind: 'unreachable'; message: string };
 
 export type FailureOutcome =
-  | { status: 'NEEDS_RETRY'; exitReason: string }
-  | { status: 'PERMANENT'; message: string }
-  | { status: 'RETRYABLE'; message: string };
+  { status: 'NEEDS_RETRY'; exitReason: string } | { status: 'PERMANENT'; message: string } | { status: 'RETRYABLE'; message: string };
 
 /**
  * The one place a failure becomes a status. Image, create and start failures happen before
@@ -133,12 +131,24 @@ export function failureOutcome(f: DockerFailure): FailureOutcome {
 }
 
 /** A daemon event (`GET /events`) as a timeline entry; null for actions the timeline skips. */
-export function eventFromDocker(e: { Action?: string; status?: string; time?: number; timeNano?: number; Actor?: { ID?: string; Attributes?: Record<string, string> } }): EngineEvent | null {
+export function eventFromDocker(e: {
+  Action?: string;
+  status?: string;
+  time?: number;
+  timeNano?: number;
+  Actor?: { ID?: string; Attributes?: Record<string, string> };
+}): EngineEvent | null {
   const action = e.Action ?? e.status ?? '';
   const at = e.timeNano ? new Date(Math.floor(e.timeNano / 1e6)) : new Date((e.time ?? 0) * 1000);
   const name = e.Actor?.Attributes?.name;
   const source = name ? `container/${name}` : undefined;
-  const ev = (eventType: string, reason: string, message: string): EngineEvent => ({ at, eventType, reason, message, ...(source ? { sourceObject: source } : {}) });
+  const ev = (eventType: string, reason: string, message: string): EngineEvent => ({
+    at,
+    eventType,
+    reason,
+    message,
+    ...(source ? { sourceObject: source } : {}),
+  });
   switch (action) {
     case 'create':
       return ev('Normal', 'Created', 'Container created');

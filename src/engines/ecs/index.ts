@@ -206,7 +206,10 @@ export function createEcsEngine(config: EcsEngineConfig, deps: EcsEngineDeps = {
     for (const [cluster, clusterRuns] of byCluster) {
       for (let i = 0; i < clusterRuns.length; i += DESCRIBE_BATCH) {
         const batch = clusterRuns.slice(i, i + DESCRIBE_BATCH);
-        const { tasks } = await describeTasks(cluster, batch.map((r) => r.engineRef as string));
+        const { tasks } = await describeTasks(
+          cluster,
+          batch.map((r) => r.engineRef as string),
+        );
         const byId = new Map(tasks.map((t) => [taskId(t.taskArn ?? ''), t]));
         for (const run of batch) {
           // A task ECS no longer knows comes back as a MISSING failure (AWS) or not at all (moto).

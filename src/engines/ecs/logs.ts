@@ -124,12 +124,7 @@ function eventsToChunks(events: OutputLogEvent[]): { text: string; at: Date; cou
   return chunks;
 }
 
-export async function* followTaskLogs(
-  run: EngineRun,
-  cursor: string | null,
-  signal: AbortSignal,
-  options: LogReaderOptions,
-): AsyncGenerator<LogChunk> {
+export async function* followTaskLogs(run: EngineRun, cursor: string | null, signal: AbortSignal, options: LogReaderOptions): AsyncGenerator<LogChunk> {
   if (!run.engineRef) throw new RetryableEngineError(`run ${run.runId} has no ECS task yet; logs start after submit`);
   const stream = logStreamName(run.engineRef);
   let { token, skip } = decodeLogCursor(cursor);

@@ -110,7 +110,11 @@ export function buildRunTask(
         }
       : {}),
     ...(!fargate && run.arch
-      ? { placementConstraints: [{ type: 'memberOf', expression: `attribute:ecs.cpu-architecture == ${/^(arm64|aarch64|arm)$/i.test(run.arch) ? 'arm64' : 'x86_64'}` }] }
+      ? {
+          placementConstraints: [
+            { type: 'memberOf', expression: `attribute:ecs.cpu-architecture == ${/^(arm64|aarch64|arm)$/i.test(run.arch) ? 'arm64' : 'x86_64'}` },
+          ],
+        }
       : {}),
     tags: runTags(run),
   };

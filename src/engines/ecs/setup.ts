@@ -82,7 +82,7 @@ export function queuePolicy(existing: string | undefined, queueArn: string, rule
 }
 
 function queueName(queue: string): string {
-  return /^https?:\/\//.test(queue) ? new URL(queue).pathname.split('/').filter(Boolean).pop() ?? queue : queue;
+  return /^https?:\/\//.test(queue) ? (new URL(queue).pathname.split('/').filter(Boolean).pop() ?? queue) : queue;
 }
 
 export async function ecsSetup(config: EcsEngineConfig, deps: EcsSetupDeps = {}): Promise<EcsSetupResult> {
@@ -130,7 +130,12 @@ export async function ecsSetup(config: EcsEngineConfig, deps: EcsSetupDeps = {})
     }
     if (!ruleArn) {
       const put = await events.send(
-        new PutRuleCommand({ Name: rule, EventPattern: pattern, State: 'ENABLED', Description: `Flotilla: ECS task state changes on ${config.cluster} to SQS ${name}` }),
+        new PutRuleCommand({
+          Name: rule,
+          EventPattern: pattern,
+          State: 'ENABLED',
+          Description: `Flotilla: ECS task state changes on ${config.cluster} to SQS ${name}`,
+        }),
       );
       ruleArn = put.RuleArn;
       changes.push(`put EventBridge rule ${rule}`);

@@ -153,12 +153,7 @@ export function clusterMatches(clusterArn: string | undefined, cluster: string):
  * `family:<family>`), and with a startedBy. Anything else sharing the cluster is not ours.
  */
 export function isFlotillaTask(task: TaskView, cluster: string): boolean {
-  return (
-    clusterMatches(task.clusterArn, cluster) &&
-    (task.group ?? '').startsWith('family:flotilla-') &&
-    !!task.startedBy &&
-    runIdOf(task) !== undefined
-  );
+  return clusterMatches(task.clusterArn, cluster) && (task.group ?? '').startsWith('family:flotilla-') && !!task.startedBy && runIdOf(task) !== undefined;
 }
 
 function toDate(value: unknown): Date | undefined {
@@ -186,7 +181,19 @@ export function taskFromEventDetail(detail: unknown): TaskView | undefined {
       lastStatus: str(c.lastStatus),
     })),
   };
-  for (const key of ['taskArn', 'clusterArn', 'lastStatus', 'desiredStatus', 'startedBy', 'group', 'taskDefinitionArn', 'stopCode', 'stoppedReason', 'cpu', 'memory'] as const) {
+  for (const key of [
+    'taskArn',
+    'clusterArn',
+    'lastStatus',
+    'desiredStatus',
+    'startedBy',
+    'group',
+    'taskDefinitionArn',
+    'stopCode',
+    'stoppedReason',
+    'cpu',
+    'memory',
+  ] as const) {
     const v = d[key];
     if (typeof v === 'string') task[key] = v;
     else if (typeof v === 'number' && (key === 'cpu' || key === 'memory')) task[key] = String(v);

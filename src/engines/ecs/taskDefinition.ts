@@ -29,8 +29,7 @@ export function familyName(definitionId: string): string {
   return `${family.slice(0, FAMILY_MAX - 9)}-${shortHash(definitionId, 8)}`;
 }
 
-const range = (from: number, to: number, step: number) =>
-  Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
+const range = (from: number, to: number, step: number) => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
 
 /** The cpu/memory pairs Fargate accepts (AWS docs, "Task CPU and memory"). */
 export const FARGATE_SIZES: readonly { cpu: number; memory: readonly number[] }[] = [

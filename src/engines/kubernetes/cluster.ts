@@ -60,7 +60,12 @@ export interface ClusterClient {
   readPod(name: string, namespace: string): Promise<V1Pod | undefined>;
   listPodEvents(namespace: string): Promise<Listed<CoreV1Event>>;
   /** Opens a watch; `done` is called once when it ends for any reason. */
-  watch(path: string, params: Record<string, string | number | boolean | undefined>, onEvent: (type: string, obj: unknown) => void, done: (err: unknown) => void): Promise<AbortController>;
+  watch(
+    path: string,
+    params: Record<string, string | number | boolean | undefined>,
+    onEvent: (type: string, obj: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController>;
   /** GET on the API server, answered as a stream (pod logs). Non-2xx → KubeHttpError. */
   stream(path: string, query: URLSearchParams, signal: AbortSignal): Promise<http.IncomingMessage>;
 }
@@ -72,7 +77,9 @@ export function loadKubeConfig(path: string | undefined, context: string | undef
   if (context) {
     const known = kc.getContexts().map((c) => c.name);
     if (!known.includes(context)) {
-      throw new Error(`kubeconfig ${path ?? '(in-cluster)'} has no context "${context}" (it has: ${known.join(', ') || 'none'}); fix the cluster's context setting`);
+      throw new Error(
+        `kubeconfig ${path ?? '(in-cluster)'} has no context "${context}" (it has: ${known.join(', ') || 'none'}); fix the cluster's context setting`,
+      );
     }
     kc.setCurrentContext(context);
   }

@@ -22,7 +22,8 @@ export interface ClusterResolver {
   names(): string[];
 }
 
-const sameSettings = (a: KubernetesClusterConfig, b: KubernetesClusterConfig) => (a.context ?? '') === (b.context ?? '') && (a.namespace ?? '') === (b.namespace ?? '');
+const sameSettings = (a: KubernetesClusterConfig, b: KubernetesClusterConfig) =>
+  (a.context ?? '') === (b.context ?? '') && (a.namespace ?? '') === (b.namespace ?? '');
 
 export function createClusterResolver(
   config: KubernetesEngineConfig,
@@ -75,12 +76,16 @@ export function createClusterResolver(
     }
     let hasContext: boolean;
     try {
-      hasContext = loadKubeConfig(config.kubeconfig, undefined).getContexts().some((c) => c.name === name);
+      hasContext = loadKubeConfig(config.kubeconfig, undefined)
+        .getContexts()
+        .some((c) => c.name === name);
     } catch {
       hasContext = false;
     }
     if (hasContext) return makeCluster(name, { context: name }, Date.now());
-    throw new PermanentEngineError(`Kubernetes cluster "${name}" is not configured (known: ${[...clusters.keys()].join(', ')}) and the kubeconfig has no context of that name`);
+    throw new PermanentEngineError(
+      `Kubernetes cluster "${name}" is not configured (known: ${[...clusters.keys()].join(', ')}) and the kubeconfig has no context of that name`,
+    );
   }
 
   return {

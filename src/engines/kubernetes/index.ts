@@ -70,8 +70,7 @@ function boundedSet<K, V>(map: Map<K, V>, key: K, value: V): void {
   while (map.size > MAX_REMEMBERED_RUNS) map.delete(map.keys().next().value as K);
 }
 
-const eventKey = (e: CoreV1Event) =>
-  e.metadata?.uid ?? `${e.involvedObject?.name}/${e.reason}/${toDate(e.firstTimestamp ?? e.eventTime)?.toISOString() ?? ''}`;
+const eventKey = (e: CoreV1Event) => e.metadata?.uid ?? `${e.involvedObject?.name}/${e.reason}/${toDate(e.firstTimestamp ?? e.eventTime)?.toISOString() ?? ''}`;
 
 export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps: { logger?: Logger } = {}): Engine {
   const logger = deps.logger;
@@ -144,10 +143,13 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
 
   function recheck(cs: ClusterState, runId: string, at: number): void {
     if (rechecks.has(runId)) return;
-    const timer = setTimeout(() => {
-      rechecks.delete(runId);
-      emit(cs, runId);
-    }, Math.max(0, at - Date.now()) + 10);
+    const timer = setTimeout(
+      () => {
+        rechecks.delete(runId);
+        emit(cs, runId);
+      },
+      Math.max(0, at - Date.now()) + 10,
+    );
     timer.unref();
     rechecks.set(runId, timer);
   }

@@ -93,7 +93,6 @@ export function createLineFilter(start: LogPosition | undefined) {
 
 const toDate = (ts: string) => new Date(ts.slice(0, 23) + 'Z');
 
-
 export async function* followPodLog(source: LogSource, cursor: string | null, signal: AbortSignal, opts: FollowOptions): AsyncGenerator<LogChunk> {
   let position = parseCursor(cursor);
   let wait = opts.pollMs;

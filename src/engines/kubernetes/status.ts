@@ -84,14 +84,16 @@ function podOutcome(pod: V1Pod): Outcome | undefined {
   const status = pod.status ?? {};
   const disruption = (status.conditions ?? []).find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
   const terminated = mainContainer(pod)?.state?.terminated;
-  if (status.reason === 'DeadlineExceeded') return { kind: 'deadlineExceeded', message: status.message || 'Pod was active on the node longer than the specified deadline' };
+  if (status.reason === 'DeadlineExceeded')
+    return { kind: 'deadlineExceeded', message: status.message || 'Pod was active on the node longer than the specified deadline' };
   if ((status.reason && DISRUPTION_REASONS.has(status.reason)) || (disruption && terminated?.exitCode !== 0)) {
     return { kind: 'disrupted', reason: joinReason(status.reason ?? disruption?.reason, status.message ?? disruption?.message, 'Pod was disrupted') };
   }
   if (terminated) {
     if (terminated.reason === 'OOMKilled') return { kind: 'oomKilled' };
     // The kubelet writes this when it lost track of the container, e.g. its node went away.
-    if (terminated.reason === 'ContainerStatusUnknown') return { kind: 'disrupted', reason: joinReason(terminated.reason, terminated.message, 'Container status unknown') };
+    if (terminated.reason === 'ContainerStatusUnknown')
+      return { kind: 'disrupted', reason: joinReason(terminated.reason, terminated.message, 'Container status unknown') };
     if (terminated.exitCode === 0) return { kind: 'succeeded' };
     return { kind: 'exited', exitCode: terminated.exitCode, reason: joinReason(terminated.reason, terminated.message, 'Error') };
   }
@@ -248,8 +250,7 @@ export function runIdOfPodName(podName: string): string {
 }
 
 export function engineEventOf(event: CoreV1Event): EngineEvent {
-  const at =
-    toDate(event.eventTime) ?? toDate(event.lastTimestamp) ?? toDate(event.firstTimestamp) ?? toDate(event.metadata?.creationTimestamp) ?? new Date();
+  const at = toDate(event.eventTime) ?? toDate(event.lastTimestamp) ?? toDate(event.firstTimestamp) ?? toDate(event.metadata?.creationTimestamp) ?? new Date();
   const out: EngineEvent = { at, eventType: event.type ?? 'Normal', reason: event.reason ?? '', message: event.message ?? '' };
   const obj = event.involvedObject;
   if (obj?.name) out.sourceObject = `${(obj.kind ?? 'pod').toLowerCase()}/${obj.name}`;

@@ -120,7 +120,14 @@ export function createTracker(opts: TrackerOptions): Tracker {
     });
   }
 
-  async function loop<T>(kind: Kind, path: string, params: Record<string, string>, list: () => Promise<Listed<T>>, apply: (type: string, obj: T) => void, replace: (items: T[]) => void): Promise<void> {
+  async function loop<T>(
+    kind: Kind,
+    path: string,
+    params: Record<string, string>,
+    list: () => Promise<Listed<T>>,
+    apply: (type: string, obj: T) => void,
+    replace: (items: T[]) => void,
+  ): Promise<void> {
     let resourceVersion = '';
     let mustList = true;
     let delay = opts.restartDelayMs;

@@ -25,7 +25,6 @@ export function formatCursor(o: Offsets): string {
   return `${o.stdout}:${o.stderr}`;
 }
 
-
 /** Reads up to MAX_CHUNK bytes at `offset`; returns the whole lines in it (and a final partial line when `final`). */
 async function readLines(fh: FileHandle, offset: number, final: boolean): Promise<{ text: string; bytes: number } | undefined> {
   const buf = Buffer.allocUnsafe(MAX_CHUNK);

@@ -240,7 +240,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         });
       });
       // Status and log readers look for the pid file, so it is there before submit returns.
-      for (const until = Date.now() + 5000; !existsSync(f.pid) && child.exitCode === null && child.signalCode === null && Date.now() < until; ) {
+      for (const until = Date.now() + 5000; !existsSync(f.pid) && child.exitCode === null && child.signalCode === null && Date.now() < until;) {
         await new Promise((r) => setTimeout(r, 2));
       }
       child.unref();

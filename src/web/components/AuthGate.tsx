@@ -42,7 +42,11 @@ function SignInPage({ config, refused }: { config: AuthConfig; refused: boolean 
       <h1>Sign in to Flotilla</h1>
       {config.mode === 'oidc' && config.oidc?.clientId && (
         <p>
-          <button type="button" className="primary" onClick={() => void startOidcSignIn({ ...config.oidc!, clientId: config.oidc!.clientId! }).catch((e: Error) => setError(e.message))}>
+          <button
+            type="button"
+            className="primary"
+            onClick={() => void startOidcSignIn({ ...config.oidc!, clientId: config.oidc!.clientId! }).catch((e: Error) => setError(e.message))}
+          >
             Sign in with {new URL(config.oidc.issuer).host}
           </button>
         </p>

@@ -176,7 +176,20 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
   return (
     <section className="log" aria-label="Log">
       <div className="log-toolbar" role="toolbar" aria-label="Log tools">
-        <input ref={searchRef} type="search" aria-label="Search the log" placeholder="Search the log (press /)" title="Enter: next match, Shift+Enter: previous" value={query} onChange={(e) => { setQuery(e.target.value); setMatch(-1); setSearchNote(''); }} onKeyDown={onSearchKey} />
+        <input
+          ref={searchRef}
+          type="search"
+          aria-label="Search the log"
+          placeholder="Search the log (press /)"
+          title="Enter: next match, Shift+Enter: previous"
+          value={query}
+          onChange={(e) => {
+            setQuery(e.target.value);
+            setMatch(-1);
+            setSearchNote('');
+          }}
+          onKeyDown={onSearchKey}
+        />
         <button type="button" onClick={() => void find(-1)} aria-label="Previous match" title="Previous match (Shift+Enter)">
           ↑
         </button>
@@ -217,7 +230,15 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
         data-state={state}
       >
         {count === 0 ? (
-          <div className="log-empty">{state === 'error' ? `Cannot read the log: ${error}` : state === 'complete' ? 'This run wrote no output.' : running ? 'Waiting for output…' : 'No output yet. Lines appear here when the run starts.'}</div>
+          <div className="log-empty">
+            {state === 'error'
+              ? `Cannot read the log: ${error}`
+              : state === 'complete'
+                ? 'This run wrote no output.'
+                : running
+                  ? 'Waiting for output…'
+                  : 'No output yet. Lines appear here when the run starts.'}
+          </div>
         ) : (
           <div style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
             {items.map((item) => {
@@ -225,10 +246,18 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
               const last = Math.min(count, first + BLOCK);
               const rows = [];
               for (let i = first; i < last; i++) {
-                rows.push(<Row key={i} index={i} store={store} selected={inRange(selected, i + 1)} match={i === match} times={times} onLineClick={onLineClick} />);
+                rows.push(
+                  <Row key={i} index={i} store={store} selected={inRange(selected, i + 1)} match={i === match} times={times} onLineClick={onLineClick} />,
+                );
               }
               return (
-                <div key={item.key} ref={virtualizer.measureElement} data-index={item.index} className="log-block" style={{ transform: `translateY(${item.start}px)` }}>
+                <div
+                  key={item.key}
+                  ref={virtualizer.measureElement}
+                  data-index={item.index}
+                  className="log-block"
+                  style={{ transform: `translateY(${item.start}px)` }}
+                >
                   {rows}
                 </div>
               );
@@ -237,19 +266,36 @@ export function LogView({ runId, running }: { runId: string; running: boolean })
         )}
       </div>
       <div className="log-status" aria-live="polite">
-        {count.toLocaleString()} lines · {state === 'complete' ? 'complete' : state === 'error' ? `error: ${error}` : follow ? 'following' : 'paused (scroll to the bottom or tick Follow to follow)'}
+        {count.toLocaleString()} lines ·{' '}
+        {state === 'complete'
+          ? 'complete'
+          : state === 'error'
+            ? `error: ${error}`
+            : follow
+              ? 'following'
+              : 'paused (scroll to the bottom or tick Follow to follow)'}
       </div>
     </section>
   );
 }
 
 // Memoized: lines never change once stored, so a row re-renders only when its marks do.
-const Row = memo(function Row(props: { index: number; store: LogStore; selected: boolean; match: boolean; times: boolean; onLineClick: (line: number, extend: boolean) => void }) {
+const Row = memo(function Row(props: {
+  index: number;
+  store: LogStore;
+  selected: boolean;
+  match: boolean;
+  times: boolean;
+  onLineClick: (line: number, extend: boolean) => void;
+}) {
   const { index, store } = props;
   const line = index + 1;
   const meta = store.meta(index);
   return (
-    <div className={`log-line${props.selected ? ' selected' : ''}${props.match ? ' match' : ''}${meta?.stream.toUpperCase() === 'STDERR' ? ' stderr' : ''}`} id={`L${line}`}>
+    <div
+      className={`log-line${props.selected ? ' selected' : ''}${props.match ? ' match' : ''}${meta?.stream.toUpperCase() === 'STDERR' ? ' stderr' : ''}`}
+      id={`L${line}`}
+    >
       <a
         className="ln"
         href={formatLineHash(line)}

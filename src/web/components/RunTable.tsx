@@ -16,7 +16,17 @@ export interface RunRow {
   exitCode?: number | null;
 }
 
-export function RunTable({ runs, sort, onSort, showAlias = true }: { runs: readonly RunRow[]; sort?: string; onSort?: (s: string) => void; showAlias?: boolean }) {
+export function RunTable({
+  runs,
+  sort,
+  onSort,
+  showAlias = true,
+}: {
+  runs: readonly RunRow[];
+  sort?: string;
+  onSort?: (s: string) => void;
+  showAlias?: boolean;
+}) {
   const head = (label: string, field: string) =>
     sort !== undefined && onSort ? <SortHeader key={field} label={label} field={field} sort={sort} onSort={onSort} /> : <th key={field}>{label}</th>;
   return (

@@ -11,7 +11,12 @@ export function Loading({ what }: { what: string }) {
 }
 
 export function ErrorState({ error, retry }: { error: CombinedError | Error | string; retry?: () => void }) {
-  const message = typeof error === 'string' ? error : 'networkError' in error && error.networkError ? `Cannot reach the server (${error.networkError.message}).` : error.message.replace(/^\[GraphQL\] /, '');
+  const message =
+    typeof error === 'string'
+      ? error
+      : 'networkError' in error && error.networkError
+        ? `Cannot reach the server (${error.networkError.message}).`
+        : error.message.replace(/^\[GraphQL\] /, '');
   return (
     <div className="state state-error" role="alert">
       <strong>Something went wrong.</strong> {message}

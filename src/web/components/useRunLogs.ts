@@ -69,7 +69,9 @@ export function useRunLogs(runId: string) {
             else if (added === 'gap') void start();
           },
           error(err) {
-            setError(err instanceof Error ? err.message : Array.isArray(err) ? err.map((e: { message?: string }) => e.message).join('; ') : 'The log stream failed');
+            setError(
+              err instanceof Error ? err.message : Array.isArray(err) ? err.map((e: { message?: string }) => e.message).join('; ') : 'The log stream failed',
+            );
             setState('error');
           },
           complete() {

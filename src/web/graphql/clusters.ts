@@ -19,7 +19,9 @@ export const ClusterFields = graphql(`
 export const ClustersQuery = graphql(
   `
     query Clusters {
-      clusters { ...ClusterFields }
+      clusters {
+        ...ClusterFields
+      }
     }
   `,
   [ClusterFields],
@@ -30,8 +32,14 @@ export const CreateClusterMutation = graphql(
     mutation CreateCluster($input: CreateClusterInput!) {
       createCluster(input: $input) {
         __typename
-        ... on CreateClusterSuccess { cluster { ...ClusterFields } }
-        ... on Error { ...MutationErrors }
+        ... on CreateClusterSuccess {
+          cluster {
+            ...ClusterFields
+          }
+        }
+        ... on Error {
+          ...MutationErrors
+        }
       }
     }
   `,
@@ -43,8 +51,14 @@ export const UpdateClusterMutation = graphql(
     mutation UpdateCluster($name: String!, $input: UpdateClusterInput!) {
       updateCluster(name: $name, input: $input) {
         __typename
-        ... on UpdateClusterSuccess { cluster { ...ClusterFields } }
-        ... on Error { ...MutationErrors }
+        ... on UpdateClusterSuccess {
+          cluster {
+            ...ClusterFields
+          }
+        }
+        ... on Error {
+          ...MutationErrors
+        }
       }
     }
   `,

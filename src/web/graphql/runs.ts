@@ -23,8 +23,17 @@ export const RunsQuery = graphql(
     query Runs($filter: RunFilter, $orderBy: RunOrder, $first: Int, $after: String, $last: Int, $before: String) {
       runs(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
         totalCount
-        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-        edges { node { ...RunRowFields } }
+        pageInfo {
+          hasNextPage
+          hasPreviousPage
+          startCursor
+          endCursor
+        }
+        edges {
+          node {
+            ...RunRowFields
+          }
+        }
       }
     }
   `,
@@ -47,7 +56,10 @@ export const RunFields = graphql(`
     image
     command
     description
-    env { name value }
+    env {
+      name
+      value
+    }
     cpu
     cpuLimit
     memory
@@ -76,14 +88,25 @@ export const RunFields = graphql(`
     exitReason
     logsComplete
     runTags
-    events { id seq at kind fromStatus toStatus reason detail }
+    events {
+      id
+      seq
+      at
+      kind
+      fromStatus
+      toStatus
+      reason
+      detail
+    }
   }
 `);
 
 export const RunQuery = graphql(
   `
     query Run($id: ID!) {
-      run(runId: $id) { ...RunFields }
+      run(runId: $id) {
+        ...RunFields
+      }
     }
   `,
   [RunFields],
@@ -92,7 +115,9 @@ export const RunQuery = graphql(
 export const RunStatusSubscription = graphql(
   `
     subscription RunStatus($runId: ID!) {
-      runStatus(runId: $runId) { ...RunFields }
+      runStatus(runId: $runId) {
+        ...RunFields
+      }
     }
   `,
   [RunFields],
@@ -101,7 +126,9 @@ export const RunStatusSubscription = graphql(
 export const RunEventsSubscription = graphql(
   `
     subscription RunFeed($filter: RunFeedFilter) {
-      runEvents(filter: $filter) { ...RunRowFields }
+      runEvents(filter: $filter) {
+        ...RunRowFields
+      }
     }
   `,
   [RunRowFields],
@@ -109,7 +136,13 @@ export const RunEventsSubscription = graphql(
 
 export const RunLogsSubscription = graphql(`
   subscription RunLogs($runId: ID!, $after: String) {
-    runLogs(runId: $runId, after: $after) { seq cursor stream at text }
+    runLogs(runId: $runId, after: $after) {
+      seq
+      cursor
+      stream
+      at
+      text
+    }
   }
 `);
 
@@ -118,8 +151,14 @@ export const ExecuteTaskMutation = graphql(
     mutation ExecuteTask($definitionId: ID!, $input: ExecuteInput!) {
       executeTask(definitionId: $definitionId, input: $input) {
         __typename
-        ... on ExecuteTaskSuccess { run { runId } }
-        ... on Error { ...MutationErrors }
+        ... on ExecuteTaskSuccess {
+          run {
+            runId
+          }
+        }
+        ... on Error {
+          ...MutationErrors
+        }
       }
     }
   `,
@@ -131,8 +170,14 @@ export const StopRunMutation = graphql(
     mutation StopRun($runId: ID!) {
       stopRun(runId: $runId) {
         __typename
-        ... on StopRunSuccess { run { ...RunFields } }
-        ... on Error { ...MutationErrors }
+        ... on StopRunSuccess {
+          run {
+            ...RunFields
+          }
+        }
+        ... on Error {
+          ...MutationErrors
+        }
       }
     }
   `,

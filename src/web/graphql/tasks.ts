@@ -18,8 +18,17 @@ export const TasksQuery = graphql(
     query Tasks($filter: TaskDefinitionFilter, $orderBy: TaskDefinitionOrder, $first: Int, $after: String, $last: Int, $before: String) {
       taskDefinitions(filter: $filter, orderBy: $orderBy, first: $first, after: $after, last: $last, before: $before) {
         totalCount
-        pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
-        edges { node { ...TaskRowFields } }
+        pageInfo {
+          hasNextPage
+          hasPreviousPage
+          startCursor
+          endCursor
+        }
+        edges {
+          node {
+            ...TaskRowFields
+          }
+        }
       }
     }
   `,
@@ -29,7 +38,14 @@ export const TasksQuery = graphql(
 /** Existing groups and tags for the filters and form choices (the first 500 definitions). */
 export const TaskChoicesQuery = graphql(`
   query TaskChoices {
-    taskDefinitions(first: 500) { edges { node { groupName tags } } }
+    taskDefinitions(first: 500) {
+      edges {
+        node {
+          groupName
+          tags
+        }
+      }
+    }
   }
 `);
 
@@ -49,7 +65,10 @@ export const TaskFields = graphql(`
     ports
     tags
     targetCluster
-    env { name value }
+    env {
+      name
+      value
+    }
     version
     createdAt
     updatedAt
@@ -59,7 +78,9 @@ export const TaskFields = graphql(`
 export const TaskQuery = graphql(
   `
     query Task($id: ID!) {
-      taskDefinition(definitionId: $id) { ...TaskFields }
+      taskDefinition(definitionId: $id) {
+        ...TaskFields
+      }
     }
   `,
   [TaskFields],
@@ -71,8 +92,24 @@ export const TaskRunsQuery = graphql(`
       definitionId
       runs(filter: $filter, first: $first, after: $after) {
         totalCount
-        pageInfo { hasNextPage endCursor }
-        edges { node { runId status owner clusterName engine queuedAt startedAt finishedAt exitCode exitReason } }
+        pageInfo {
+          hasNextPage
+          endCursor
+        }
+        edges {
+          node {
+            runId
+            status
+            owner
+            clusterName
+            engine
+            queuedAt
+            startedAt
+            finishedAt
+            exitCode
+            exitReason
+          }
+        }
       }
     }
   }
@@ -81,7 +118,12 @@ export const TaskRunsQuery = graphql(`
 /** How many runs a delete takes with it. */
 export const TaskRunCountQuery = graphql(`
   query TaskRunCount($id: ID!) {
-    taskDefinition(definitionId: $id) { definitionId runs(first: 1) { totalCount } }
+    taskDefinition(definitionId: $id) {
+      definitionId
+      runs(first: 1) {
+        totalCount
+      }
+    }
   }
 `);
 
@@ -90,7 +132,12 @@ const MutationErrors = graphql(`
     __typename
     code
     message
-    ... on ValidationError { fields { path message } }
+    ... on ValidationError {
+      fields {
+        path
+        message
+      }
+    }
   }
 `);
 
@@ -99,8 +146,14 @@ export const CreateTaskMutation = graphql(
     mutation CreateTask($input: CreateTaskDefinitionInput!) {
       createTaskDefinition(input: $input) {
         __typename
-        ... on CreateTaskDefinitionSuccess { taskDefinition { definitionId } }
-        ... on Error { ...MutationErrors }
+        ... on CreateTaskDefinitionSuccess {
+          taskDefinition {
+            definitionId
+          }
+        }
+        ... on Error {
+          ...MutationErrors
+        }
       }
     }
   `,
@@ -112,8 +165,14 @@ export const UpdateTaskMutation = graphql(
     mutation UpdateTask($id: ID!, $input: UpdateTaskDefinitionInput!) {
       updateTaskDefinition(definitionId: $id, input: $input) {
         __typename
-        ... on UpdateTaskDefinitionSuccess { taskDefinition { ...TaskFields } }
-        ... on Error { ...MutationErrors }
+        ... on UpdateTaskDefinitionSuccess {
+          taskDefinition {
+            ...TaskFields
+          }
+        }
+        ... on Error {
+          ...MutationErrors
+        }
       }
     }
   `,
@@ -125,8 +184,12 @@ export const DeleteTaskMutation = graphql(
     mutation DeleteTask($id: ID!) {
       deleteTaskDefinition(definitionId: $id) {
         __typename
-        ... on DeleteTaskDefinitionSuccess { deletedId }
-        ... on Error { ...MutationErrors }
+        ... on DeleteTaskDefinitionSuccess {
+          deletedId
+        }
+        ... on Error {
+          ...MutationErrors
+        }
       }
     }
   `,

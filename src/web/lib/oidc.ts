@@ -42,7 +42,15 @@ export async function finishOidcSignIn(cfg: OidcConfig): Promise<string> {
   const as = await discover(cfg);
   const client: oauth.Client = { client_id: cfg.clientId };
   const params = oauth.validateAuthResponse(as, client, new URL(window.location.href), sessionStorage.getItem(STATE) ?? oauth.expectNoState);
-  const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri(), sessionStorage.getItem(VERIFIER) ?? '', insecure(new URL(cfg.issuer)));
+  const response = await oauth.authorizationCodeGrantRequest(
+    as,
+    client,
+    oauth.None(),
+    params,
+    redirectUri(),
+    sessionStorage.getItem(VERIFIER) ?? '',
+    insecure(new URL(cfg.issuer)),
+  );
   const result = await oauth.processAuthorizationCodeResponse(as, client, response);
   sessionStorage.removeItem(VERIFIER);
   sessionStorage.removeItem(STATE);

@@ -1,10 +1,7 @@
 // Filters, sort and page of a list page live in the URL's query string, so a view can be
 // shared and survives a reload. Each page declares its fields; defaults are left out of the URL.
 
-export type FieldSpec =
-  | { kind: 'string'; default?: string }
-  | { kind: 'list'; default?: readonly string[] }
-  | { kind: 'int'; default?: number };
+export type FieldSpec = { kind: 'string'; default?: string } | { kind: 'list'; default?: readonly string[] } | { kind: 'int'; default?: number };
 
 export type Specs = Record<string, FieldSpec>;
 

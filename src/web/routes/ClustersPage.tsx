@@ -26,7 +26,15 @@ const NEW: Draft = { name: '', engine: 'kubernetes', status: 'ACTIVE', allowedTi
 function ClusterForm({ original, onDone }: { original?: Cluster; onDone: () => void }) {
   const [draft, setDraft] = useState<Draft>(
     original
-      ? { name: original.name, engine: original.engine.toLowerCase(), status: original.status, allowedTiers: original.allowedTiers.join(', '), capabilities: original.capabilities.join(', '), region: original.region ?? '', namespace: original.namespace ?? '' }
+      ? {
+          name: original.name,
+          engine: original.engine.toLowerCase(),
+          status: original.status,
+          allowedTiers: original.allowedTiers.join(', '),
+          capabilities: original.capabilities.join(', '),
+          region: original.region ?? '',
+          namespace: original.namespace ?? '',
+        }
       : NEW,
   );
   const [errors, setErrors] = useState<Record<string, string[]>>({});
@@ -45,7 +53,9 @@ function ClusterForm({ original, onDone }: { original?: Cluster; onDone: () => v
       region: draft.region || null,
       namespace: draft.namespace || null,
     };
-    const res = original ? await update({ name: original.name, input: common }).then((r) => r.data?.updateCluster ?? r.error) : await create({ input: { ...common, name: draft.name.trim() } }).then((r) => r.data?.createCluster ?? r.error);
+    const res = original
+      ? await update({ name: original.name, input: common }).then((r) => r.data?.updateCluster ?? r.error)
+      : await create({ input: { ...common, name: draft.name.trim() } }).then((r) => r.data?.createCluster ?? r.error);
     if (!res || !('__typename' in res)) {
       setFormError(res?.message ?? 'The server did not answer.');
       return;
@@ -157,7 +167,11 @@ export function ClustersPage() {
               <tr key={c.name}>
                 <td>
                   {c.name}{' '}
-                  {!c.registered && <span className="tag" title="Provided by the engine configuration">engine</span>}
+                  {!c.registered && (
+                    <span className="tag" title="Provided by the engine configuration">
+                      engine
+                    </span>
+                  )}
                 </td>
                 <td>{c.engine.toLowerCase()}</td>
                 <td>

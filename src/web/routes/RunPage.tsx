@@ -56,7 +56,10 @@ export function RunPage() {
             </button>
           )}
           {viewer.can('run.execute') && (
-            <button type="button" onClick={() => void navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}>
+            <button
+              type="button"
+              onClick={() => void navigate(`/tasks/${encodeURIComponent(run.definitionId)}/execute?fromRun=${encodeURIComponent(run.runId)}`)}
+            >
               Retry
             </button>
           )}
@@ -68,7 +71,13 @@ export function RunPage() {
         </div>
       )}
       <p className="outcome" data-testid="outcome">
-        {finished ? describeExit(run.exitCode, run.exitReason) : run.status === 'RUNNING' ? `Running for ${formatDuration(run.startedAt, null)}` : run.status === 'NEEDS_RETRY' ? `Waiting to retry (attempt ${run.attempt} of ${run.maxAttempts})${run.lastError ? `: ${run.lastError}` : ''}` : `${run.status === 'QUEUED' ? 'Waiting for a worker' : 'Starting'} since ${formatTime(run.queuedAt)}`}
+        {finished
+          ? describeExit(run.exitCode, run.exitReason)
+          : run.status === 'RUNNING'
+            ? `Running for ${formatDuration(run.startedAt, null)}`
+            : run.status === 'NEEDS_RETRY'
+              ? `Waiting to retry (attempt ${run.attempt} of ${run.maxAttempts})${run.lastError ? `: ${run.lastError}` : ''}`
+              : `${run.status === 'QUEUED' ? 'Waiting for a worker' : 'Starting'} since ${formatTime(run.queuedAt)}`}
       </p>
       <div className="run-grid">
         <dl className="fields">
@@ -140,7 +149,9 @@ export function RunPage() {
           <tbody>
             {run.env.map((e) => (
               <tr key={e.name}>
-                <th scope="row" className="mono">{e.name}</th>
+                <th scope="row" className="mono">
+                  {e.name}
+                </th>
                 <td className="mono">{e.value}</td>
               </tr>
             ))}

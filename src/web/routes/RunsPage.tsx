@@ -28,7 +28,8 @@ export const RUN_FILTER_SPECS = {
   before: { kind: 'string' },
 } as const;
 
-type RunOrderField = 'ALIAS' | 'CLUSTER_NAME' | 'ENGINE' | 'EXIT_CODE' | 'FINISHED_AT' | 'GROUP_NAME' | 'OWNER' | 'QUEUED_AT' | 'RUN_ID' | 'STARTED_AT' | 'STATUS';
+type RunOrderField =
+  'ALIAS' | 'CLUSTER_NAME' | 'ENGINE' | 'EXIT_CODE' | 'FINISHED_AT' | 'GROUP_NAME' | 'OWNER' | 'QUEUED_AT' | 'RUN_ID' | 'STARTED_AT' | 'STATUS';
 
 /** A datetime-local value (browser time) as an ISO instant; '' stays unset. */
 function instant(local: string): string | null {
@@ -131,7 +132,11 @@ export function RunsPage() {
       ) : !conn ? (
         <Loading what="runs" />
       ) : conn.edges.length === 0 ? (
-        <Empty>{f.status.join() === ACTIVE.join() && !f.alias && !f.owner ? 'No active runs right now. Finished runs are under the STOPPED status.' : 'No run matches these filters.'}</Empty>
+        <Empty>
+          {f.status.join() === ACTIVE.join() && !f.alias && !f.owner
+            ? 'No active runs right now. Finished runs are under the STOPPED status.'
+            : 'No run matches these filters.'}
+        </Empty>
       ) : (
         <>
           <RunTable runs={conn.edges.map((e) => e.node)} sort={f.sort} onSort={(s) => set({ sort: s }, { push: true })} />

@@ -160,7 +160,9 @@ export function TaskExecutePage() {
             <select {...edit('cluster')}>
               <option value="">Default</option>
               {/* A retried run's cluster may be one the registry no longer lists. */}
-              {form.cluster && clusters.data && !clusters.data.clusters.some((c) => c.name === form.cluster) && <option value={form.cluster}>{form.cluster}</option>}
+              {form.cluster && clusters.data && !clusters.data.clusters.some((c) => c.name === form.cluster) && (
+                <option value={form.cluster}>{form.cluster}</option>
+              )}
               {clusters.data?.clusters.map((c) => (
                 <option key={c.name} value={c.name} disabled={c.status !== 'ACTIVE'}>
                   {c.name} ({c.engine.toLowerCase()}

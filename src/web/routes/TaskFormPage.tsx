@@ -30,7 +30,22 @@ interface FormState {
   adaptiveResourceAllocation: boolean;
 }
 
-const EMPTY: FormState = { alias: '', groupName: '', image: '', command: '', cpu: '', memory: '', gpu: '', ephemeralStorage: '', ports: '', tags: '', env: '', targetCluster: '', requiresDocker: false, adaptiveResourceAllocation: false };
+const EMPTY: FormState = {
+  alias: '',
+  groupName: '',
+  image: '',
+  command: '',
+  cpu: '',
+  memory: '',
+  gpu: '',
+  ephemeralStorage: '',
+  ports: '',
+  tags: '',
+  env: '',
+  targetCluster: '',
+  requiresDocker: false,
+  adaptiveResourceAllocation: false,
+};
 
 function fromTask(t: Task, mode: Mode): FormState {
   const n = (v: number | null | undefined) => (v === null || v === undefined ? '' : String(v));
@@ -109,7 +124,10 @@ export function TaskFormPage({ mode }: { mode: Mode }) {
     if (!original) return <NotFound what="task" id={definitionId} />;
   }
 
-  const set = <K extends keyof FormState>(key: K) => (value: FormState[K]) => setForm((f) => ({ ...f, [key]: value }));
+  const set =
+    <K extends keyof FormState>(key: K) =>
+    (value: FormState[K]) =>
+      setForm((f) => ({ ...f, [key]: value }));
   const text = (key: keyof FormState) => ({ value: form[key] as string, onChange: (e: { target: { value: string } }) => set(key)(e.target.value) });
 
   const onSubmit = async (e: FormEvent) => {
@@ -220,7 +238,8 @@ export function TaskFormPage({ mode }: { mode: Mode }) {
           <input type="checkbox" checked={form.requiresDocker} onChange={(e) => set('requiresDocker')(e.target.checked)} /> Requires Docker
         </label>
         <label className="check">
-          <input type="checkbox" checked={form.adaptiveResourceAllocation} onChange={(e) => set('adaptiveResourceAllocation')(e.target.checked)} /> Adaptive resource allocation
+          <input type="checkbox" checked={form.adaptiveResourceAllocation} onChange={(e) => set('adaptiveResourceAllocation')(e.target.checked)} /> Adaptive
+          resource allocation
         </label>
         <div className="form-actions">
           <button type="submit" className="primary" disabled={busy}>

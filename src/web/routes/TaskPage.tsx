@@ -19,7 +19,10 @@ export function TaskPage() {
   const navigate = useNavigate();
   const [f, set] = useUrlFilters(SPECS);
   const [task, reexecTask] = useQuery({ query: TaskQuery, variables: { id: definitionId } });
-  const runVars = useMemo(() => ({ id: definitionId, first: Math.min(f.more, 500), filter: { statuses: f.status.length ? (f.status as RunStatus[]) : null } }), [definitionId, f.more, f.status.join()]);
+  const runVars = useMemo(
+    () => ({ id: definitionId, first: Math.min(f.more, 500), filter: { statuses: f.status.length ? (f.status as RunStatus[]) : null } }),
+    [definitionId, f.more, f.status.join()],
+  );
   const [runs, reexecRuns] = useQuery({ query: TaskRunsQuery, variables: runVars });
   const refetchRuns = useCallback(() => reexecRuns({ requestPolicy: 'network-only' }), [reexecRuns]);
   useLiveRefetch({ definitionId }, refetchRuns);
@@ -99,7 +102,15 @@ export function TaskPage() {
         <dt>Adaptive resources</dt>
         <dd>{t.adaptiveResourceAllocation ? 'yes' : 'no'}</dd>
         <dt>Tags</dt>
-        <dd>{t.tags.length ? t.tags.map((tag) => <span key={tag} className="tag">{tag}</span>) : '—'}</dd>
+        <dd>
+          {t.tags.length
+            ? t.tags.map((tag) => (
+                <span key={tag} className="tag">
+                  {tag}
+                </span>
+              ))
+            : '—'}
+        </dd>
         <dt>Env</dt>
         <dd>
           {t.env.length ? (
@@ -107,7 +118,9 @@ export function TaskPage() {
               <tbody>
                 {t.env.map((e) => (
                   <tr key={e.name}>
-                    <th scope="row" className="mono">{e.name}</th>
+                    <th scope="row" className="mono">
+                      {e.name}
+                    </th>
                     <td className="mono">{e.value}</td>
                   </tr>
                 ))}
@@ -127,7 +140,12 @@ export function TaskPage() {
         <legend>Status</legend>
         {ALL_STATUSES.map((s) => (
           <label key={s} className="check">
-            <input type="checkbox" checked={f.status.includes(s)} onChange={() => set({ status: f.status.includes(s) ? f.status.filter((x) => x !== s) : [...f.status, s] }, { push: true })} /> {s}
+            <input
+              type="checkbox"
+              checked={f.status.includes(s)}
+              onChange={() => set({ status: f.status.includes(s) ? f.status.filter((x) => x !== s) : [...f.status, s] }, { push: true })}
+            />{' '}
+            {s}
           </label>
         ))}
       </fieldset>
@@ -156,7 +174,12 @@ export function TaskPage() {
         onConfirm={() => void onDelete()}
       >
         <p>
-          {runCount === undefined ? 'Counting its runs…' : runCount === 0 ? 'It has no runs.' : `Its ${runCount} run${runCount === 1 ? ' stays' : 's stay'} readable by run id.`} The task is archived: it leaves the task list and its alias becomes free. A task with unfinished runs cannot be deleted until they stop.
+          {runCount === undefined
+            ? 'Counting its runs…'
+            : runCount === 0
+              ? 'It has no runs.'
+              : `Its ${runCount} run${runCount === 1 ? ' stays' : 's stay'} readable by run id.`}{' '}
+          The task is archived: it leaves the task list and its alias becomes free. A task with unfinished runs cannot be deleted until they stop.
         </p>
         {deleteError && <p className="field-error">{deleteError}</p>}
       </ConfirmDialog>

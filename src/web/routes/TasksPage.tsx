@@ -81,7 +81,8 @@ export function TasksPage() {
             'No task matches these filters.'
           ) : (
             <>
-              No tasks yet. <Link to="/tasks/create">Define your first task</Link>: an image and a command, for example <code>alpine</code> and <code>echo hello $FLOTILLA_RUN_OWNER_ID</code>.
+              No tasks yet. <Link to="/tasks/create">Define your first task</Link>: an image and a command, for example <code>alpine</code> and{' '}
+              <code>echo hello $FLOTILLA_RUN_OWNER_ID</code>.
             </>
           )}
         </Empty>

@@ -27,7 +27,12 @@ function TemplateRunner({ template }: { template: Template }) {
       return;
     }
     rememberOwner(owner.trim());
-    const res = await execute({ templateId: template.templateId, payload, dryRun, input: { owner: owner.trim(), idempotenceKey: dryRun ? null : newIdempotenceKey() } });
+    const res = await execute({
+      templateId: template.templateId,
+      payload,
+      dryRun,
+      input: { owner: owner.trim(), idempotenceKey: dryRun ? null : newIdempotenceKey() },
+    });
     const out = res.data?.executeTemplate;
     if (out?.__typename === 'ExecuteTemplateSuccess') {
       if (dryRun) setOutcome({ kind: 'dry', command: out.run.command, resources: out.run.resourceReason });
@@ -35,7 +40,11 @@ function TemplateRunner({ template }: { template: Template }) {
       return;
     }
     const fields = out?.__typename === 'TemplatePayloadError' ? out.fields.map((f) => f.message) : [];
-    setOutcome({ kind: 'error', message: out && 'message' in out ? out.message : (res.error?.message.replace(/^\[GraphQL\] /, '') ?? 'The server did not answer.'), fields });
+    setOutcome({
+      kind: 'error',
+      message: out && 'message' in out ? out.message : (res.error?.message.replace(/^\[GraphQL\] /, '') ?? 'The server did not answer.'),
+      fields,
+    });
   };
 
   return (

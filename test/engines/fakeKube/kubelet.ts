@@ -172,12 +172,21 @@ export function createKubelet(opts: KubeletOptions) {
       event(pod, 'Warning', 'Failed', `Failed to pull image "${image}": ${message}`);
       await wait(life, opts.stepMs);
       if (life.cancelled) return;
-      updatePod(ns, podName, (p) => (p.status.containerStatuses = containerStatus(image, { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } })));
+      updatePod(
+        ns,
+        podName,
+        (p) => (p.status.containerStatuses = containerStatus(image, { waiting: { reason: 'ImagePullBackOff', message: `Back-off pulling image "${image}"` } })),
+      );
       event(pod, 'Normal', 'BackOff', `Back-off pulling image "${image}"`);
       return;
     }
     if (scenario === 'create-container-config-error') {
-      updatePod(ns, podName, (p) => (p.status.containerStatuses = containerStatus(image, { waiting: { reason: 'CreateContainerConfigError', message: 'secret "missing" not found' } })));
+      updatePod(
+        ns,
+        podName,
+        (p) =>
+          (p.status.containerStatuses = containerStatus(image, { waiting: { reason: 'CreateContainerConfigError', message: 'secret "missing" not found' } })),
+      );
       event(pod, 'Warning', 'Failed', 'Error: secret "missing" not found');
       return;
     }
@@ -211,7 +220,9 @@ export function createKubelet(opts: KubeletOptions) {
     if (life.cancelled) return;
 
     const finishedAt = isoSeconds();
-    const terminated = (code: number, reason: string) => ({ terminated: { exitCode: code, reason, startedAt, finishedAt, containerID: `containerd://${podName}` } });
+    const terminated = (code: number, reason: string) => ({
+      terminated: { exitCode: code, reason, startedAt, finishedAt, containerID: `containerd://${podName}` },
+    });
     switch (scenario) {
       case 'oom-killed':
         finishPod(ns, podName, 'Failed', containerStatus(image, terminated(137, 'OOMKilled')));
@@ -220,7 +231,9 @@ export function createKubelet(opts: KubeletOptions) {
         finishPod(ns, podName, 'Failed', containerStatus(image, terminated(137, 'Error')), (p) => {
           p.status.reason = 'Evicted';
           p.status.message = 'The node was low on resource: memory. Threshold quantity: 100Mi, available: 42Mi.';
-          p.status.conditions = [{ type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message: 'The node was low on resource: memory.' }];
+          p.status.conditions = [
+            { type: 'DisruptionTarget', status: 'True', reason: 'TerminationByKubelet', message: 'The node was low on resource: memory.' },
+          ];
         });
         event(pod, 'Warning', 'Evicted', 'The node was low on resource: memory.');
         break;
@@ -243,7 +256,13 @@ export function createKubelet(opts: KubeletOptions) {
         succeeded: 1,
         completionTime: now,
         conditions: [
-          { type: 'SuccessCriteriaMet', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastTransitionTime: now },
+          {
+            type: 'SuccessCriteriaMet',
+            status: 'True',
+            reason: 'CompletionsReached',
+            message: 'Reached expected number of succeeded pods',
+            lastTransitionTime: now,
+          },
           { type: 'Complete', status: 'True', reason: 'CompletionsReached', message: 'Reached expected number of succeeded pods', lastTransitionTime: now },
         ],
       });
@@ -252,7 +271,9 @@ export function createKubelet(opts: KubeletOptions) {
         active: 0,
         ready: 0,
         failed: 1,
-        conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: now }],
+        conditions: [
+          { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: now },
+        ],
       });
     }
     if (scenario === 'pod-deleted') {
@@ -262,7 +283,13 @@ export function createKubelet(opts: KubeletOptions) {
     }
   }
 
-  function finishPod(ns: string, podName: string, phase: string, statuses: unknown, extra?: (p: KubeObject & { status: Record<string, unknown> }) => void): void {
+  function finishPod(
+    ns: string,
+    podName: string,
+    phase: string,
+    statuses: unknown,
+    extra?: (p: KubeObject & { status: Record<string, unknown> }) => void,
+  ): void {
     updatePod(ns, podName, (p) => {
       p.status.phase = phase;
       p.status.containerStatuses = statuses;
@@ -280,7 +307,9 @@ export function createKubelet(opts: KubeletOptions) {
     updateJobStatus(ns, jobName, {
       active: 0,
       failed: 1,
-      conditions: [{ type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', lastTransitionTime: now }],
+      conditions: [
+        { type: 'Failed', status: 'True', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline', lastTransitionTime: now },
+      ],
     });
     if (life.podName) killPod(ns, life.podName);
   }
@@ -321,7 +350,8 @@ export function createKubelet(opts: KubeletOptions) {
         life.cancelled = true;
         life.wake?.();
       }
-      for (const pod of store.list('Pod', metadata.namespace, (p) => p.metadata.labels?.['job-name'] === metadata.name)) killPod(metadata.namespace, pod.metadata.name);
+      for (const pod of store.list('Pod', metadata.namespace, (p) => p.metadata.labels?.['job-name'] === metadata.name))
+        killPod(metadata.namespace, pod.metadata.name);
     } else if (change.kind === 'Pod' && change.type === 'DELETED') {
       const log = logs.get(k);
       if (log && !log.ended) endLog(metadata.namespace, metadata.name);
@@ -335,7 +365,15 @@ export function createKubelet(opts: KubeletOptions) {
           updateJobStatus(metadata.namespace, jobName!, {
             active: 0,
             failed: 1,
-            conditions: [{ type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit', lastTransitionTime: isoSeconds() }],
+            conditions: [
+              {
+                type: 'Failed',
+                status: 'True',
+                reason: 'BackoffLimitExceeded',
+                message: 'Job has reached the specified backoff limit',
+                lastTransitionTime: isoSeconds(),
+              },
+            ],
           }),
         );
       }

@@ -144,10 +144,13 @@ export function interpret(command: string, env: Record<string, string>): { steps
           break;
         }
         case 'printf': {
-          const text = (args[0] ?? '')
-            .replace(/\\([0-7]{1,3})|\\([rnt\\])|%%/g, (_m, oct: string | undefined, esc: string | undefined) =>
-              oct !== undefined ? String.fromCharCode(parseInt(oct, 8)) : esc === undefined ? '%' : ({ r: '\r', n: '\n', t: '\t', '\\': '\\' } as Record<string, string>)[esc]!,
-            );
+          const text = (args[0] ?? '').replace(/\\([0-7]{1,3})|\\([rnt\\])|%%/g, (_m, oct: string | undefined, esc: string | undefined) =>
+            oct !== undefined
+              ? String.fromCharCode(parseInt(oct, 8))
+              : esc === undefined
+                ? '%'
+                : ({ r: '\r', n: '\n', t: '\t', '\\': '\\' } as Record<string, string>)[esc]!,
+          );
           for (const line of text.split('\n').slice(0, text.endsWith('\n') ? -1 : undefined)) steps.push({ kind: 'echo', text: line });
           status = 0;
           break;

@@ -88,7 +88,17 @@ const statusBody = (code: number, reason: string, message: string, details?: Rec
   ...(details ? { details } : {}),
 });
 
-const REASONS: Record<number, string> = { 400: 'BadRequest', 403: 'Forbidden', 404: 'NotFound', 409: 'AlreadyExists', 410: 'Expired', 422: 'Invalid', 429: 'TooManyRequests', 500: 'InternalError', 503: 'ServiceUnavailable' };
+const REASONS: Record<number, string> = {
+  400: 'BadRequest',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'AlreadyExists',
+  410: 'Expired',
+  422: 'Invalid',
+  429: 'TooManyRequests',
+  500: 'InternalError',
+  503: 'ServiceUnavailable',
+};
 
 /** Timestamps compare as strings once the fraction has 9 digits. */
 const normTs = (ts: string) => {
@@ -171,7 +181,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     const pod = store.get('Pod', ns, podName);
     if (!pod) return json(res, 404, statusBody(404, 'NotFound', `pods "${podName}" not found`, { name: podName, kind: 'pods' }));
     const container = url.searchParams.get('container') ?? 'main';
-    const statuses = ((pod.status as { containerStatuses?: { name: string; state?: Record<string, { reason?: string }> }[] } | undefined)?.containerStatuses ?? []);
+    const statuses =
+      (pod.status as { containerStatuses?: { name: string; state?: Record<string, { reason?: string }> }[] } | undefined)?.containerStatuses ?? [];
     const status = statuses.find((c) => c.name === container);
     if (!status?.state || 'waiting' in status.state) {
       const why = status?.state?.waiting?.reason ?? 'ContainerCreating';
@@ -266,13 +277,20 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         const job = JSON.parse(await readBody(req)) as KubeObject;
         const jobName = job.metadata?.name ?? '';
         const problems: string[] = [];
-        if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63) problems.push(`metadata.name: Invalid value: "${jobName}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'`);
-        const containers = ((job.spec as { template?: { spec?: { containers?: { image?: string }[] } } })?.template?.spec?.containers ?? []);
+        if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(jobName) || jobName.length > 63)
+          problems.push(`metadata.name: Invalid value: "${jobName}": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'`);
+        const containers = (job.spec as { template?: { spec?: { containers?: { image?: string }[] } } })?.template?.spec?.containers ?? [];
         containers.forEach((c, i) => {
           if (!c.image) problems.push(`spec.template.spec.containers[${i}].image: Required value`);
         });
-        if (problems.length) return json(res, 422, statusBody(422, 'Invalid', `Job.batch "${jobName}" is invalid: ${problems.join(', ')}`, { name: jobName, group: 'batch', kind: 'Job' }));
-        if (store.get('Job', ns, jobName)) return json(res, 409, statusBody(409, 'AlreadyExists', `jobs.batch "${jobName}" already exists`, { name: jobName, group: 'batch', kind: 'jobs' }));
+        if (problems.length)
+          return json(
+            res,
+            422,
+            statusBody(422, 'Invalid', `Job.batch "${jobName}" is invalid: ${problems.join(', ')}`, { name: jobName, group: 'batch', kind: 'Job' }),
+          );
+        if (store.get('Job', ns, jobName))
+          return json(res, 409, statusBody(409, 'AlreadyExists', `jobs.batch "${jobName}" already exists`, { name: jobName, group: 'batch', kind: 'jobs' }));
         job.metadata.namespace = ns;
         job.status = {};
         return json(res, 201, store.create('Job', job));
@@ -287,7 +305,13 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         const kind: Kind = route === 'deleteJob' ? 'Job' : 'Pod';
         const removed = store.remove(kind, ns, name);
         if (!removed) return json(res, 404, statusBody(404, 'NotFound', `${kind === 'Job' ? 'jobs.batch' : 'pods'} "${name}" not found`));
-        return json(res, 200, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', details: { name, kind: kind === 'Job' ? 'jobs' : 'pods', uid: removed.metadata.uid } });
+        return json(res, 200, {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Success',
+          details: { name, kind: kind === 'Job' ? 'jobs' : 'pods', uid: removed.metadata.uid },
+        });
       }
       case 'listJobs':
       case 'listPods':
@@ -296,7 +320,12 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
         const labels = parseLabelSelector(url.searchParams.get('labelSelector'));
         const fields = parseFieldSelector(url.searchParams.get('fieldSelector'));
         const items = store.list(kind, ns, (o) => labels(o) && fields(o));
-        return json(res, 200, { kind: `${kind}List`, apiVersion: kind === 'Job' ? 'batch/v1' : 'v1', metadata: { resourceVersion: store.resourceVersion() }, items });
+        return json(res, 200, {
+          kind: `${kind}List`,
+          apiVersion: kind === 'Job' ? 'batch/v1' : 'v1',
+          metadata: { resourceVersion: store.resourceVersion() },
+          items,
+        });
       }
       case 'watchJobs':
         return serveWatch(route, 'Job', ns, url, res);

@@ -26,8 +26,11 @@ export const ClusterRef = builder.objectRef<ClusterView>('Cluster').implement({
     'Where runs go: a registered cluster, or one an enabled engine provides from its own configuration (registered: false, e.g. the Kubernetes engine\'s "default").',
   interfaces: [NodeInterface],
   fields: (t) => ({
-    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use name in URLs and arguments.', resolve: (c) => toGlobalId('Cluster', c.name) }),
-    name: t.exposeString('name', { description: 'What runs name in `cluster` and definitions in `targetCluster`: the cluster\'s domain id.' }),
+    id: t.id({
+      description: 'Global id (opaque; for node(id:) and client caches). Use name in URLs and arguments.',
+      resolve: (c) => toGlobalId('Cluster', c.name),
+    }),
+    name: t.exposeString('name', { description: "What runs name in `cluster` and definitions in `targetCluster`: the cluster's domain id." }),
     engine: t.field({ type: EngineEnum, description: 'The engine that runs it.', resolve: (c) => engineOf(c.engine) }),
     status: t.field({ type: ClusterStatusEnum, description: 'Whether it takes new runs.', resolve: (c) => c.status }),
     allowedTiers: t.exposeStringList('allowedTiers', { description: 'Empty: any tier; otherwise a run must name one of these tiers.' }),
@@ -85,7 +88,6 @@ const UpdateClusterInput = builder.inputType('UpdateClusterInput', {
     ...clusterInputFields(t),
   }),
 });
-
 
 /** Names with U+0000 cannot be stored, so no such cluster exists. */
 function assertStorableName(name: string): void {

@@ -35,7 +35,7 @@ export const RunEventKindEnum = builder.enumType('RunEventKind', {
     STATUS: { value: 'status', description: 'A status transition: fromStatus → toStatus, with the reason.' },
     ENGINE: { value: 'engine', description: 'Something the engine reported (image pulled, scheduled, OOMKilled…); see detail.' },
     WARNING: { value: 'warning', description: 'Something went wrong without changing the status (e.g. a failed terminate).' },
-    STOP: { value: 'stop', description: 'The engine confirmed that a stopped run\'s job is gone (the stop intent was carried out).' },
+    STOP: { value: 'stop', description: "The engine confirmed that a stopped run's job is gone (the stop intent was carried out)." },
     OTHER: { value: 'other', description: 'A kind this server version has no name for; read reason and detail.' },
   } as const,
 });

@@ -36,7 +36,9 @@ export function parseGlobalId(globalId: string): { type: NodeType; id: string } 
 export function expectGlobalId<T extends NodeType>(globalId: string, arg: string, types: readonly T[]): { type: T; id: string } {
   const parsed = parseGlobalId(globalId);
   if (!parsed || !types.includes(parsed.type as T)) {
-    throw badInput(`${arg} is not the id of a ${types.join(' or ')}; pass the \`id\` field of one (domain ids such as runId go in the runId/definitionId arguments)`);
+    throw badInput(
+      `${arg} is not the id of a ${types.join(' or ')}; pass the \`id\` field of one (domain ids such as runId go in the runId/definitionId arguments)`,
+    );
   }
   return parsed as { type: T; id: string };
 }
@@ -106,11 +108,7 @@ builder.queryField('nodes', (t) =>
  * (`id`), which takes a domain id or, since `id` fields became global ids, a global id of
  * `type`. Undefined when neither is given.
  */
-export function domainIdArg(
-  values: { primary: unknown; legacy: unknown },
-  names: { primary: string; legacy: string },
-  type: NodeType,
-): string | undefined {
+export function domainIdArg(values: { primary: unknown; legacy: unknown }, names: { primary: string; legacy: string }, type: NodeType): string | undefined {
   if (values.primary != null && values.legacy != null) {
     throw badInput(`give ${names.primary} only; ${names.legacy} is a deprecated name for it`);
   }

@@ -43,7 +43,10 @@ RunRef.implement({
   description: 'One execution of a task definition, with a snapshot of what was launched.',
   interfaces: [NodeInterface],
   fields: (t) => ({
-    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use runId in URLs and arguments.', resolve: (r) => toGlobalId('Run', r.runId) }),
+    id: t.id({
+      description: 'Global id (opaque; for node(id:) and client caches). Use runId in URLs and arguments.',
+      resolve: (r) => toGlobalId('Run', r.runId),
+    }),
     runId: t.exposeID('runId', { description: 'The run id, `<engine>-<hex>` (36 characters): what URLs, REST, the CLI and arguments use.' }),
     status: t.field({ type: RunStatusEnum, description: 'Where it is in its lifecycle.', resolve: (r) => r.status }),
     exitCode: t.exposeInt('exitCode', { nullable: true, description: '0 is success; null until STOPPED (or when the engine could not tell).' }),
@@ -73,7 +76,11 @@ RunRef.implement({
     memoryLimit: t.exposeInt('memoryLimit', { description: 'MB it may use at most.' }),
     gpu: t.exposeInt('gpu', { nullable: true, description: 'GPUs requested.' }),
     ephemeralStorage: t.exposeInt('ephemeralStorage', { nullable: true, description: 'MB' }),
-    nodeLifecycle: t.field({ type: NodeLifecycleEnum, description: 'The kind of capacity it runs on.', resolve: (r) => r.nodeLifecycle as 'spot' | 'ondemand' }),
+    nodeLifecycle: t.field({
+      type: NodeLifecycleEnum,
+      description: 'The kind of capacity it runs on.',
+      resolve: (r) => r.nodeLifecycle as 'spot' | 'ondemand',
+    }),
     activeDeadlineSeconds: t.exposeInt('activeDeadlineSeconds', { nullable: true, description: 'Stopped once running longer than this.' }),
     arch: t.exposeString('arch', { nullable: true, description: 'CPU architecture asked for, e.g. amd64 or arm64.' }),
     serviceAccount: t.exposeString('serviceAccount', { nullable: true, description: 'Kubernetes service account of its pod.' }),
@@ -84,7 +91,8 @@ RunRef.implement({
     engineRequested: t.field({
       type: EngineEnum,
       nullable: true,
-      description: 'The engine the request named (eks is KUBERNETES); differs from engine when a substitute ran it (FLOTILLA_ENGINE_SUBSTITUTES). Null when none was named.',
+      description:
+        'The engine the request named (eks is KUBERNETES); differs from engine when a substitute ran it (FLOTILLA_ENGINE_SUBSTITUTES). Null when none was named.',
       resolve: (r) => (r.engineRequested ? engineOf(r.engineRequested) : null),
     }),
     resourceReason: t.exposeString('resourceReason', {

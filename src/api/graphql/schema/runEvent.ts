@@ -12,7 +12,10 @@ export const RunEventRef = builder.objectRef<RunEventRow>('RunEvent').implement(
   fields: (t) => ({
     id: t.id({ description: 'Global id (opaque; for node(id:) and client caches).', resolve: (e) => toGlobalId('RunEvent', e.seq) }),
     // The global sequence can pass 2^31, which a GraphQL Int cannot hold.
-    seq: t.string({ description: 'Increases with every event of every run: orders the timeline. A decimal number as a string.', resolve: (e) => String(e.seq) }),
+    seq: t.string({
+      description: 'Increases with every event of every run: orders the timeline. A decimal number as a string.',
+      resolve: (e) => String(e.seq),
+    }),
     at: t.expose('at', { type: 'DateTime', description: 'When it happened (as recorded by the server).' }),
     kind: t.field({ type: RunEventKindEnum, description: 'What the entry records.', resolve: (e) => eventKindOf(e.kind) }),
     fromStatus: t.field({ type: RunStatusEnum, nullable: true, description: 'For STATUS: the status before.', resolve: (e) => e.fromStatus }),

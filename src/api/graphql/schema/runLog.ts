@@ -14,7 +14,9 @@ export const RunLogChunkRef = builder.objectRef<RunLogRow>('RunLogChunk').implem
     seq: t.exposeInt('seq', { description: 'Position in the run output: 1, 2, 3, … with no gaps.' }),
     stream: t.field({ type: LogStreamEnum, description: 'The stream it was written to.', resolve: (c) => c.stream as 'stdout' | 'stderr' }),
     at: t.expose('at', { type: 'DateTime', description: 'When the chunk was collected.' }),
-    text: t.exposeString('text', { description: 'One or more lines, each ending in a newline, except the last line of the output when the program wrote it without one.' }),
+    text: t.exposeString('text', {
+      description: 'One or more lines, each ending in a newline, except the last line of the output when the program wrote it without one.',
+    }),
     cursor: t.string({
       description: 'Pass as `after` to continue after this chunk (Run.logs, runLogs).',
       resolve: (c) => encodeLogToken(c.runId, c.seq),

@@ -15,7 +15,8 @@ export const ExecuteInput = builder.inputType('ExecuteInput', {
     cluster: t.string({ description: 'Default: the definition target cluster, else "default".' }),
     env: t.field({
       type: [EnvVarInput],
-      description: 'Added to (and overriding) the definition env. FLOTILLA_RUN_ID, FLOTILLA_SERVER_MODE, the owner variable and AWS_ROLE_SESSION_NAME are reserved.',
+      description:
+        'Added to (and overriding) the definition env. FLOTILLA_RUN_ID, FLOTILLA_SERVER_MODE, the owner variable and AWS_ROLE_SESSION_NAME are reserved.',
     }),
     command: t.string({ description: 'Replaces the definition command.' }),
     memory: t.int({ description: 'MB; clamped to the engine limits.' }),
@@ -54,7 +55,6 @@ export function nulIssues(value: unknown, path: (string | number)[], out: FieldI
   return out;
 }
 
-
 builder.mutationField('executeTask', (t) =>
   t.field({
     type: RunRef,
@@ -67,14 +67,18 @@ builder.mutationField('executeTask', (t) =>
     errors: { ...mutationResult('ExecuteTask', 'The run was created, QUEUED (or the earlier run with the same idempotence key)'), dataField: { name: 'run' } },
     resolve: async (_root, { definitionId, alias, input }, ctx) => {
       if ((definitionId == null) === (alias == null)) {
-        throw new ValidationError([{ path: [definitionId == null ? 'definitionId' : 'alias'], message: 'executeTask takes exactly one of definitionId or alias' }]);
+        throw new ValidationError([
+          { path: [definitionId == null ? 'definitionId' : 'alias'], message: 'executeTask takes exactly one of definitionId or alias' },
+        ]);
       }
       const issues = nulIssues(input, []);
       if (issues.length) throw new ValidationError(issues);
       const target = definitionId != null ? { definitionId: String(definitionId) } : { alias: alias! };
       const key = target.definitionId ?? target.alias!;
       if (key.includes('\0')) {
-        throw new NotFoundError(target.alias !== undefined ? `Definition with alias ${JSON.stringify(key)} not found` : `Definition with ID ${JSON.stringify(key)} not found`);
+        throw new NotFoundError(
+          target.alias !== undefined ? `Definition with alias ${JSON.stringify(key)} not found` : `Definition with ID ${JSON.stringify(key)} not found`,
+        );
       }
       // null means "not given": the service then applies the definition value or default.
       const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));

@@ -49,7 +49,10 @@ TaskDefinitionRef.implement({
     env: t.field({ type: [EnvVarRef], description: 'Environment passed to every run (execute may add to it).', resolve: (d) => d.env }),
     tags: t.exposeStringList('tags', { description: 'Free labels for finding it.' }),
     ports: t.exposeIntList('ports', { description: 'Container ports it listens on.' }),
-    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation', { nullable: true, description: 'Classic flag kept for REST clients; stored, not acted on.' }),
+    adaptiveResourceAllocation: t.exposeBoolean('adaptiveResourceAllocation', {
+      nullable: true,
+      description: 'Classic flag kept for REST clients; stored, not acted on.',
+    }),
     requiresDocker: t.exposeBoolean('requiresDocker', { description: 'Classic flag: its runs need a Docker daemon. Stored and returned.' }),
     targetCluster: t.exposeString('targetCluster', { nullable: true, description: 'Cluster its runs go to unless execute names another.' }),
     version: t.exposeInt('version', { description: 'Starts at 1, +1 on every update; runs record the version they launched.' }),
@@ -70,9 +73,7 @@ TaskDefinitionRef.implement({
         },
         resolve: async (d, args, ctx) => {
           const spec = runListSpec(args.filter, args.orderBy);
-          const connection = await resolveListConnection(args, runKeyOrder(spec), (page) =>
-            ctx.loaders.runsOfDefinition(d.definitionId, { ...spec, ...page }),
-          );
+          const connection = await resolveListConnection(args, runKeyOrder(spec), (page) => ctx.loaders.runsOfDefinition(d.definitionId, { ...spec, ...page }));
           for (const { node } of connection.edges) ctx.loaders.primeRun(node);
           return connection;
         },
@@ -219,7 +220,6 @@ function withoutNulls(input: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));
 }
 
-
 builder.mutationField('createTaskDefinition', (t) =>
   t.field({
     type: TaskDefinitionRef,
@@ -267,7 +267,12 @@ builder.mutationField('deleteTaskDefinition', (t) =>
     errors: { ...mutationResult('DeleteTaskDefinition', 'The definition was deleted (archived, or purged)'), dataField: { name: 'deletedId' } },
     resolve: async (_root, { force, purge, ...args }, ctx) => {
       const id = requiredDefinitionId(args);
-      await ctx.services.definitions.delete(id, { force: force ?? false, purge: purge ?? false, by: stopOptions(ctx.actor, ctx.headers).by ?? null, actor: ctx.actor });
+      await ctx.services.definitions.delete(id, {
+        force: force ?? false,
+        purge: purge ?? false,
+        by: stopOptions(ctx.actor, ctx.headers).by ?? null,
+        actor: ctx.actor,
+      });
       ctx.loaders.forgetDefinition({ definitionId: id, alias: '' });
       return id;
     },

@@ -18,7 +18,10 @@ TemplateRef.implement({
   description: 'A parameterised job: its command is rendered from a JSON payload checked against its JSON Schema. One object per (templateName, version).',
   interfaces: [NodeInterface],
   fields: (t) => ({
-    id: t.id({ description: 'Global id (opaque; for node(id:) and client caches). Use templateId in URLs and arguments.', resolve: (x) => toGlobalId('Template', x.templateId) }),
+    id: t.id({
+      description: 'Global id (opaque; for node(id:) and client caches). Use templateId in URLs and arguments.',
+      resolve: (x) => toGlobalId('Template', x.templateId),
+    }),
     templateId: t.exposeID('templateId', { description: '`tpl-<uuid>`' }),
     templateName: t.exposeString('templateName'),
     version: t.exposeInt('version', { description: '1, 2, 3… per templateName; a create that changes a field makes the next one.' }),
@@ -133,7 +136,10 @@ builder.mutationField('createTemplate', (t) => {
       result: {
         ...names.result,
         fields: (r) => ({
-          created: r.boolean({ description: 'False: the newest version already had these fields, and is returned.', resolve: (x) => (x as CreatedTemplate).created }),
+          created: r.boolean({
+            description: 'False: the newest version already had these fields, and is returned.',
+            resolve: (x) => (x as CreatedTemplate).created,
+          }),
         }),
       },
       dataField: { name: 'template' },
@@ -165,12 +171,17 @@ builder.mutationField('executeTemplate', (t) =>
     errors: {
       types: [TemplatePayloadError, ...MUTATION_ERRORS],
       result: { name: 'ExecuteTemplateSuccess', description: 'The run was created, QUEUED (or, with dryRun, what would be created).' },
-      union: { name: 'ExecuteTemplateResult', description: 'ExecuteTemplateSuccess, or why not: TemplatePayloadError (the payload), ValidationError, NotFoundError or ConflictError.' },
+      union: {
+        name: 'ExecuteTemplateResult',
+        description: 'ExecuteTemplateSuccess, or why not: TemplatePayloadError (the payload), ValidationError, NotFoundError or ConflictError.',
+      },
       dataField: { name: 'run' },
     },
     resolve: async (_root, args, ctx) => {
       if ((args.templateId == null) === (args.templateName == null)) {
-        throw new ValidationError([{ path: [args.templateId == null ? 'templateId' : 'templateName'], message: 'executeTemplate takes exactly one of templateId or templateName' }]);
+        throw new ValidationError([
+          { path: [args.templateId == null ? 'templateId' : 'templateName'], message: 'executeTemplate takes exactly one of templateId or templateName' },
+        ]);
       }
       const issues = nulIssues(args.input, []);
       if (issues.length) throw new ValidationError(issues);
