@@ -263,7 +263,7 @@ describe('getting one run', () => {
 
   it('keeps the always-present keys and omits empty ones', async () => {
     const queued = (await get(`/api/v6/history/${r.queued!.runId}`)).body;
-    const always = ['run_id', 'definition_id', 'alias', 'image', 'cluster', 'status', 'group_name', 'description', 'instance', 'pod_events', 'cloudtrail_notifications', 'spark_extension', 'cpu', 'memory', 'cpu_limit', 'memory_limit'];
+    const always = ['run_id', 'definition_id', 'alias', 'image', 'cluster', 'status', 'group_name', 'description', 'instance', 'pod_events', 'cloudtrail_notifications', 'spark_extension', 'cpu', 'memory', 'cpu_limit', 'memory_limit', 'executable_id', 'executable_type'];
     for (const key of always) expect(queued).toHaveProperty(key);
     expect(queued).not.toHaveProperty('cluster_name');
     expect(queued).toMatchObject({
@@ -273,14 +273,29 @@ describe('getting one run', () => {
       pod_events: [],
       cloudtrail_notifications: { Records: [] },
       spark_extension: {},
+      executable_id: r.queued!.definitionId,
+      executable_type: 'task_definition',
     });
     for (const key of ['exit_code', 'exit_reason', 'started_at', 'finished_at', 'pod_name', 'namespace', 'gpu', 'ephemeral_storage', 'arch', 'labels', 'service_account', 'tier', 'idempotence_key', 'spawned_runs']) {
       expect(queued).not.toHaveProperty(key);
     }
     for (const value of Object.values(queued)) expect(value).not.toBeNull();
     expect(Object.keys(queued).filter((k) => !always.includes(k)).sort()).toEqual(
-      ['active_deadline_seconds', 'attempt_count', 'command', 'command_hash', 'engine', 'env', 'node_lifecycle', 'queued_at', 'task_type', 'user'].sort(),
+      ['active_deadline_seconds', 'attempt_count', 'command', 'command_hash', 'engine', 'env', 'node_lifecycle', 'queued_at', 'resource_reason', 'task_type', 'user'].sort(),
     );
+    expect(queued.resource_reason).toEqual(expect.any(String));
+  });
+
+  it('omits resource_reason when the run has none (runs made before resources were explained)', async () => {
+    const id = r.queued!.runId;
+    await t.database.db.update(runs).set({ resourceReason: null }).where(eq(runs.runId, id));
+    try {
+      const body = (await get(`/api/v6/history/${id}`)).body;
+      expect(body).not.toHaveProperty('resource_reason');
+      expect(body).toMatchObject({ executable_id: r.queued!.definitionId, executable_type: 'task_definition' });
+    } finally {
+      await t.database.db.update(runs).set({ resourceReason: r.queued!.resourceReason }).where(eq(runs.runId, id));
+    }
   });
 
   it('a finished run has its exit (0 is a value), times and description', async () => {
