@@ -46,13 +46,18 @@ export function createLogService(deps: { db: Db; bus?: EventBus; completeWaitMs?
      * moment later. A client that reads the logs right after it sees STOPPED (the classic
      * scripts do) must get all of them, so a read of a STOPPED run whose logs are not
      * complete waits for the collector: woken by its end-of-output event, re-reading the
-     * run on a short backoff in case that event is lost, for at most `maxMs` (then it
-     * answers with what is stored). Returns the run as last read.
+     * run on a short backoff in case that event is lost, until `maxMs` after the run
+     * finished (then it answers with what is stored). The bound counts from finishedAt,
+     * not from the read: a collector that has not finished by then is not coming (no
+     * collector runs, or it lost the run), and every later read of that run answers at
+     * once instead of spending the wait again. Returns the run as last read.
      */
     async waitForComplete(run: RunRow, opts: { maxMs?: number; signal?: AbortSignal } = {}): Promise<RunRow> {
       const maxMs = opts.maxMs ?? completeWaitMs;
       if (run.status !== 'STOPPED' || run.logsComplete || maxMs <= 0) return run;
-      const deadline = Date.now() + maxMs;
+      // Never later than maxMs from now, should finishedAt be ahead of this clock.
+      const deadline = Math.min(Date.now(), run.finishedAt?.getTime() ?? Infinity) + maxMs;
+      if (deadline <= Date.now()) return run;
       let wake: (() => void) | undefined;
       // Subscribed before the first read, so an end that lands in between still wakes us.
       const unsubscribe = bus?.subscribe(

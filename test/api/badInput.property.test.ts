@@ -116,7 +116,10 @@ const restRoutes: Route[] = [];
 let operations: Operation[] = [];
 
 beforeAll(async () => {
-  t = await createTestApp();
+  // This app runs no workers, so no collector ever completes the logs of the runs the
+  // requests stop; the tests here are about validation, not collection, and a log read
+  // must not spend the production wait (LOG_COMPLETE_WAIT, 10s) on every stopped run.
+  t = await createTestApp({ LOG_COMPLETE_WAIT: '50ms' });
   // The router the app mounts: its table is the list of routes to cover.
   const table = createRestRouter({ services: t.services, logger: silentLogger }).routes;
   targets = await createTargets(

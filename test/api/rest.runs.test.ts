@@ -313,6 +313,8 @@ describe('getting one run', () => {
       'memory',
       'cpu_limit',
       'memory_limit',
+      'executable_id',
+      'executable_type',
     ];
     for (const key of always) expect(queued).toHaveProperty(key);
     expect(queued).not.toHaveProperty('cluster_name');
@@ -323,6 +325,8 @@ describe('getting one run', () => {
       pod_events: [],
       cloudtrail_notifications: { Records: [] },
       spark_extension: {},
+      executable_id: r.queued!.definitionId,
+      executable_type: 'task_definition',
     });
     for (const key of [
       'exit_code',
@@ -348,8 +352,33 @@ describe('getting one run', () => {
         .filter((k) => !always.includes(k))
         .sort(),
     ).toEqual(
-      ['active_deadline_seconds', 'attempt_count', 'command', 'command_hash', 'engine', 'env', 'node_lifecycle', 'queued_at', 'task_type', 'user'].sort(),
+      [
+        'active_deadline_seconds',
+        'attempt_count',
+        'command',
+        'command_hash',
+        'engine',
+        'env',
+        'node_lifecycle',
+        'queued_at',
+        'resource_reason',
+        'task_type',
+        'user',
+      ].sort(),
     );
+    expect(queued.resource_reason).toEqual(expect.any(String));
+  });
+
+  it('omits resource_reason when the run has none (runs made before resources were explained)', async () => {
+    const id = r.queued!.runId;
+    await t.database.db.update(runs).set({ resourceReason: null }).where(eq(runs.runId, id));
+    try {
+      const body = (await get(`/api/v6/history/${id}`)).body;
+      expect(body).not.toHaveProperty('resource_reason');
+      expect(body).toMatchObject({ executable_id: r.queued!.definitionId, executable_type: 'task_definition' });
+    } finally {
+      await t.database.db.update(runs).set({ resourceReason: r.queued!.resourceReason }).where(eq(runs.runId, id));
+    }
   });
 
   it('a finished run has its exit (0 is a value), times and description', async () => {

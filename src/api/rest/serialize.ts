@@ -93,6 +93,10 @@ const RUN_ALWAYS = [
   'memory',
   'cpu_limit',
   'memory_limit',
+  // Every run has an executable (a definition or a template); classic clients branch on
+  // its type, so they are not left to the omit-empty rule.
+  'executable_id',
+  'executable_type',
 ] as const;
 
 /**
@@ -137,7 +141,8 @@ export function runJson(run: RunRow, events: RunEventRow[] = []): Record<string,
       execution_request_custom: run.executionRequestCustom,
       max_memory_used: run.maxMemoryUsed,
       max_cpu_used: run.maxCpuUsed,
-      // Ours: why the run got its cpu and memory (adaptive resources).
+      // Ours: why the run got its cpu and memory (adaptive resources); like every key
+      // classic clients do not know, omitted when empty rather than always present.
       resource_reason: run.resourceReason,
       node_lifecycle: run.nodeLifecycle,
       pod_name: run.podName,
