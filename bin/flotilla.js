@@ -10,13 +10,19 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const compiled = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const sources = fileURLToPath(new URL('../src/', import.meta.url));
 
-/** The newest modification time under `dir` (a few hundred stat calls: about a millisecond). */
+/**
+ * The newest modification time of the server's sources under `dir` (a few hundred stat
+ * calls: about a millisecond). src/web is the console, built into dist/web by its own step
+ * (which also rewrites its generated types after the server is compiled), so it never makes
+ * the server's dist/ stale.
+ */
 function newestMtime(dir) {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = dir + entry.name;
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(path + '/'));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
+    if (entry.isDirectory()) {
+      if (path + '/' !== sources + 'web/') newest = Math.max(newest, newestMtime(path + '/'));
+    } else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(path).mtimeMs);
   }
   return newest;
 }
