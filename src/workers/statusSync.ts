@@ -24,10 +24,11 @@ export function createStatusSync(ctx: WorkerContext) {
     // Pushes are at-least-once and unordered (SQS, EventBridge): a late one about an earlier
     // attempt's backend object must not move a retried run. Until the new attempt's object is
     // recorded, which object a push is about cannot be told; the submit result and reconcile cover it.
-    // Its engine events still belong on the timeline (the events of an attempt's pod can come
-    // in after the retry deleted its Job); they are keyed, so a repeat is stored once.
-    const stale = (update.engineRef && run.engineRef && update.engineRef !== run.engineRef) || (update.engineRef && !run.engineRef && run.attempt > 1);
-    if (stale || update.eventsOnly) return updates.recordEngineEvents(run.runId, update.events);
+    if (update.engineRef && run.engineRef && update.engineRef !== run.engineRef) return;
+    if (update.engineRef && !run.engineRef && run.attempt > 1) return;
+    // Events of a backend object that is gone (an attempt's pod events that came in after the
+    // retry deleted its Job) belong on the timeline but say nothing about the run's status now.
+    if (update.eventsOnly) return updates.recordEngineEvents(run.runId, update.events);
     await updates.applyUpdate(run, update);
   }
 
