@@ -91,6 +91,8 @@ export interface StatusUpdate {
   /** Peak use the backend measured (MB; cpu units, 1024 = one core), when it can. */
   usage?: { maxMemoryMb?: number; maxCpu?: number };
   events?: EngineEvent[];
+  /** Only `events` count: the backend object is gone and the status says nothing about the run now. */
+  eventsOnly?: boolean;
 }
 
 /** reconcile() answers this for a run whose backend object cannot be found. */

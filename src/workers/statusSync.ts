@@ -26,6 +26,9 @@ export function createStatusSync(ctx: WorkerContext) {
     // recorded, which object a push is about cannot be told; the submit result and reconcile cover it.
     if (update.engineRef && run.engineRef && update.engineRef !== run.engineRef) return;
     if (update.engineRef && !run.engineRef && run.attempt > 1) return;
+    // Events of a backend object that is gone (an attempt's pod events that came in after the
+    // retry deleted its Job) belong on the timeline but say nothing about the run's status now.
+    if (update.eventsOnly) return updates.recordEngineEvents(run.runId, update.events);
     await updates.applyUpdate(run, update);
   }
 

@@ -120,7 +120,7 @@ describe('a line the database refuses', () => {
     for (const text of [stored, live]) {
       expect(text).toMatch(/^before\n\[flotilla: 7 bytes of stdout could not be stored after 3 tries: .*poison.*\]\nafter\n$/);
     }
-    expect(events.filter((e) => e.startsWith('warning: 7 bytes of stdout could not be stored'))).toHaveLength(1);
+    expect(events.filter((e) => e.startsWith('WARNING: 7 bytes of stdout could not be stored'))).toHaveLength(1);
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);
 });

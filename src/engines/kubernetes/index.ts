@@ -91,6 +91,8 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
   const lastKey = new Map<string, string>();
   const seenEvents = new Map<string, Set<string>>();
   const pendingEvents = new Map<string, CoreV1Event[]>();
+  /** Runs whose Job this process saw and then saw deleted: their late pod events are reported alone. */
+  const goneJobs = new Map<string, true>();
   /** The newest pod each run's events name: the pod name to report once the pod itself is gone. */
   const podNames = new Map<string, { name: string; at: number }>();
   const rechecks = new Map<string, NodeJS.Timeout>();
@@ -157,11 +159,19 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
   function emit(cs: ClusterState, runId: string): void {
     const job = cs.tracker?.job(runId);
     if (!job) {
-      lastKey.delete(runId);
+      if (lastKey.delete(runId)) boundedSet(goneJobs, runId, true);
       clearTimeout(rechecks.get(runId));
       rechecks.delete(runId);
+      // The Job is gone (a retry or the end deleted it), but its pod's events can come in after
+      // it: the event watch lags the Job watch under load. They are reported on their own, as
+      // events only; the run's status is no longer this Job's to say.
+      if (!goneJobs.has(runId)) return;
+      const events = freshEvents(runId, pendingEvents.get(runId) ?? []);
+      pendingEvents.delete(runId);
+      if (events.length) listeners.forEach((l) => l({ runId, status: 'STOPPED', eventsOnly: true, events }));
       return;
     }
+    goneJobs.delete(runId);
     const pod = cs.tracker?.pod(runId)?.pod;
     // Right after start-up (a restarted worker) a finished Job's pod may be gone already; its
     // name is then known only from its events, whose watch may not have listed yet.
@@ -210,8 +220,9 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
         const list = pendingEvents.get(runId) ?? [];
         list.push(event);
         boundedSet(pendingEvents, runId, list);
-        // Events of a pod whose Job is not known yet wait for it.
-        if (cs.tracker?.job(runId)) markDirty(cs, runId);
+        // Events of a pod whose Job is not known yet wait for it; those of a Job seen and
+        // deleted since are reported at once.
+        if (cs.tracker?.job(runId) || goneJobs.has(runId)) markDirty(cs, runId);
       },
     });
   }
