@@ -11,36 +11,17 @@ const base = process.env.FLOTILLA_URL ?? 'http://localhost:5000';
 const http = new HttpLink({ uri: `${base}/graphql` });
 const ws = new GraphQLWsLink(createClient({ url: base.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket }));
 const client = new ApolloClient({
-  link: ApolloLink.split(
-    ({ query }) => {
-      const def = getMainDefinition(query);
-      return def.kind === 'OperationDefinition' && def.operation === 'subscription';
-    },
-    ws,
-    http,
-  ),
+  link: ApolloLink.split(({ query }) => {
+    const def = getMainDefinition(query);
+    return def.kind === 'OperationDefinition' && def.operation === 'subscription';
+  }, ws, http),
   cache: new InMemoryCache({
     typePolicies: { Query: { fields: { runs: { keyArgs: ['filter', 'orderBy'] } } } },
   }),
 });
 
 const { data } = await client.query<{ runs: { edges: { node: { id: string; runId: string; status: string } }[]; pageInfo: { endCursor: string | null } } }>({
-  query: gql`
-    query Recent($first: Int) {
-      runs(first: $first) {
-        edges {
-          node {
-            id
-            runId
-            status
-          }
-        }
-        pageInfo {
-          endCursor
-        }
-      }
-    }
-  `,
+  query: gql`query Recent($first: Int) { runs(first: $first) { edges { node { id runId status } } pageInfo { endCursor } } }`,
   variables: { first: 5 },
 });
 for (const { node } of data!.runs.edges) console.log(node.runId, node.status);
@@ -50,15 +31,7 @@ if (latest) {
   await new Promise<void>((resolve, reject) => {
     client
       .subscribe<{ runStatus: { runId: string; status: string } }>({
-        query: gql`
-          subscription Status($runId: ID!) {
-            runStatus(runId: $runId) {
-              id
-              runId
-              status
-            }
-          }
-        `,
+        query: gql`subscription Status($runId: ID!) { runStatus(runId: $runId) { id runId status } }`,
         variables: { runId: latest },
       })
       .subscribe({ next: ({ data }) => console.log('status', data?.runStatus.status), error: reject, complete: resolve });
