@@ -17,30 +17,28 @@ describe('local engine specifics', () => {
   const engine = createLocalEngine({ workdir, graceMs: 200 });
   afterAll(() => engine.close());
 
-  it('keeps stdout and stderr apart', async () => {
-    const run = makeEngineRun('local', { command: 'echo out; echo err >&2' });
+  /** Runs a command to its end and returns its log chunks. */
+  async function runToEnd(command: string) {
+    const run = makeEngineRun('local', { command });
     await engine.submit(run);
     await waitForEnd(engine, run);
-    const chunks = await collectLogs(engine, run);
-    expect(
-      chunks
-        .filter((c) => c.stream === 'stdout')
-        .map((c) => c.text)
-        .join(''),
-    ).toBe('out\n');
-    expect(
-      chunks
-        .filter((c) => c.stream === 'stderr')
-        .map((c) => c.text)
-        .join(''),
-    ).toBe('err\n');
+    return { run, chunks: await collectLogs(engine, run) };
+  }
+  /** The text one stream carried, in order. */
+  const textOf = (chunks: { stream: string; text: string }[], stream: string) =>
+    chunks
+      .filter((c) => c.stream === stream)
+      .map((c) => c.text)
+      .join('');
+
+  it('keeps stdout and stderr apart', async () => {
+    const { chunks } = await runToEnd('echo out; echo err >&2');
+    expect(textOf(chunks, 'stdout')).toBe('out\n');
+    expect(textOf(chunks, 'stderr')).toBe('err\n');
   });
 
   it('keeps the order stdout and stderr were written in', async () => {
-    const run = makeEngineRun('local', { command: 'echo out1; echo err1 >&2; echo tail; printf "e2\\n" >&2; sleep 0.05; echo end' });
-    await engine.submit(run);
-    await waitForEnd(engine, run);
-    const chunks = await collectLogs(engine, run);
+    const { chunks } = await runToEnd('echo out1; echo err1 >&2; echo tail; printf "e2\\n" >&2; sleep 0.05; echo end');
     expect(chunks.map((c) => [c.stream, c.text])).toEqual([
       ['stdout', 'out1\n'],
       ['stderr', 'err1\n'],
@@ -51,22 +49,9 @@ describe('local engine specifics', () => {
   });
 
   it('adds no newline to a last line written without one, in either stream', async () => {
-    const run = makeEngineRun('local', { command: 'echo first; printf "no newline"; printf "err tail" >&2' });
-    await engine.submit(run);
-    await waitForEnd(engine, run);
-    const chunks = await collectLogs(engine, run);
-    expect(
-      chunks
-        .filter((c) => c.stream === 'stdout')
-        .map((c) => c.text)
-        .join(''),
-    ).toBe('first\nno newline');
-    expect(
-      chunks
-        .filter((c) => c.stream === 'stderr')
-        .map((c) => c.text)
-        .join(''),
-    ).toBe('err tail');
+    const { chunks } = await runToEnd('echo first; printf "no newline"; printf "err tail" >&2');
+    expect(textOf(chunks, 'stdout')).toBe('first\nno newline');
+    expect(textOf(chunks, 'stderr')).toBe('err tail');
   });
 
   it('resumes the merged log from any chunk cursor with nothing repeated or lost', async () => {
