@@ -4,7 +4,18 @@
 // to the top a search for a line finds it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, gql, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
+import {
+  HAVE_CHROMIUM,
+  SKIP_REASON,
+  ensureConsoleBuilt,
+  defineAndRun,
+  gql,
+  launchChromium,
+  screenshot,
+  startDev,
+  tempDataDir,
+  type DevServer,
+} from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
@@ -49,18 +60,7 @@ describe.skipIf(!HAVE_CHROMIUM)('log view with 200,000 lines (Chromium)', () => 
   }, 60_000);
 
   it('streams, shows the last line promptly, stays responsive and searches', async () => {
-    const created = await gql<{ createTaskDefinition: { taskDefinition: { definitionId: string } } }>(
-      server.url,
-      `mutation($i: CreateTaskDefinitionInput!) { createTaskDefinition(input: $i) { ... on CreateTaskDefinitionSuccess { taskDefinition { definitionId } } } }`,
-      { i: { alias: 'many-lines', image: 'alpine', command: COMMAND } },
-    );
-    const definitionId = created.createTaskDefinition.taskDefinition.definitionId;
-    const executed = await gql<{ executeTask: { run: { runId: string } } }>(
-      server.url,
-      `mutation($id: ID!) { executeTask(definitionId: $id, input: {owner: "e2e"}) { ... on ExecuteTaskSuccess { run { runId } } } }`,
-      { id: definitionId },
-    );
-    const runId = executed.executeTask.run.runId;
+    const runId = await defineAndRun(server.url, 'many-lines', COMMAND);
     await page.goto(`${server.url}/runs/${runId}`);
     await page.locator('.log-scroll').waitFor();
 

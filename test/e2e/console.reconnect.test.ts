@@ -3,7 +3,7 @@
 // resumes from its last cursor; in the end every line is there exactly once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, gql, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
+import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, defineAndRun, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
@@ -36,17 +36,7 @@ describe.skipIf(!HAVE_CHROMIUM)('log view across a server restart (Chromium)', (
   }, 60_000);
 
   it('resumes after the restart with every line exactly once', async () => {
-    const created = await gql<{ createTaskDefinition: { taskDefinition: { definitionId: string } } }>(
-      server.url,
-      `mutation($i: CreateTaskDefinitionInput!) { createTaskDefinition(input: $i) { ... on CreateTaskDefinitionSuccess { taskDefinition { definitionId } } } }`,
-      { i: { alias: 'paced', image: 'alpine', command: COMMAND } },
-    );
-    const executed = await gql<{ executeTask: { run: { runId: string } } }>(
-      server.url,
-      `mutation($id: ID!) { executeTask(definitionId: $id, input: {owner: "e2e"}) { ... on ExecuteTaskSuccess { run { runId } } } }`,
-      { id: created.createTaskDefinition.taskDefinition.definitionId },
-    );
-    const runId = executed.executeTask.run.runId;
+    const runId = await defineAndRun(server.url, 'paced', COMMAND);
     await page.goto(`${server.url}/runs/${runId}`);
     await page.locator('.log-line', { hasText: /^\d+n 20$/ }).waitFor();
 

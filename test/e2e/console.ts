@@ -134,3 +134,18 @@ export async function gql<T = Record<string, unknown>>(url: string, query: strin
   if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
   return body.data as T;
 }
+
+/** Defines a task with `command` under `alias` and executes it as owner e2e (test setup only). */
+export async function defineAndRun(url: string, alias: string, command: string): Promise<string> {
+  const created = await gql<{ createTaskDefinition: { taskDefinition: { definitionId: string } } }>(
+    url,
+    `mutation($i: CreateTaskDefinitionInput!) { createTaskDefinition(input: $i) { ... on CreateTaskDefinitionSuccess { taskDefinition { definitionId } } } }`,
+    { i: { alias, image: 'alpine', command } },
+  );
+  const executed = await gql<{ executeTask: { run: { runId: string } } }>(
+    url,
+    `mutation($id: ID!) { executeTask(definitionId: $id, input: {owner: "e2e"}) { ... on ExecuteTaskSuccess { run { runId } } } }`,
+    { id: created.createTaskDefinition.taskDefinition.definitionId },
+  );
+  return executed.executeTask.run.runId;
+}
