@@ -9,6 +9,7 @@ import { Timeline } from '../components/Timeline.js';
 import { describeExit } from '../lib/exitReason.js';
 import { formatCpu, formatDuration, formatMemory, formatTime } from '../lib/format.js';
 import { useViewer } from '../components/AuthGate.js';
+import { EnvTable } from '../components/EnvTable.js';
 
 export function RunPage() {
   const viewer = useViewer();
@@ -145,18 +146,7 @@ export function RunPage() {
       </div>
       <details className="env-details">
         <summary>Environment ({run.env.length})</summary>
-        <table className="env">
-          <tbody>
-            {run.env.map((e) => (
-              <tr key={e.name}>
-                <th scope="row" className="mono">
-                  {e.name}
-                </th>
-                <td className="mono">{e.value}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <EnvTable env={run.env} />
       </details>
       <h2>Logs</h2>
       <LogView runId={run.runId} running={run.status === 'RUNNING'} />

@@ -10,6 +10,7 @@ import { useLiveRefetch } from '../components/useLiveRefetch.js';
 import { formatCpu, formatMemory, formatTime } from '../lib/format.js';
 import { ALL_STATUSES } from './RunsPage.js';
 import { useViewer } from '../components/AuthGate.js';
+import { EnvTable } from '../components/EnvTable.js';
 
 const SPECS = { status: { kind: 'list' }, more: { kind: 'int', default: 25 } } as const;
 type RunStatus = (typeof ALL_STATUSES)[number];
@@ -112,24 +113,7 @@ export function TaskPage() {
             : '—'}
         </dd>
         <dt>Env</dt>
-        <dd>
-          {t.env.length ? (
-            <table className="env">
-              <tbody>
-                {t.env.map((e) => (
-                  <tr key={e.name}>
-                    <th scope="row" className="mono">
-                      {e.name}
-                    </th>
-                    <td className="mono">{e.value}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          ) : (
-            '—'
-          )}
-        </dd>
+        <dd>{t.env.length ? <EnvTable env={t.env} /> : '—'}</dd>
         <dt>Version</dt>
         <dd>
           {t.version}, last updated {formatTime(t.updatedAt)} (created {formatTime(t.createdAt)})
