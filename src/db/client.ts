@@ -1,6 +1,7 @@
 // One factory for both backends: postgres.js against a real server (DATABASE_URL), or
 // PGlite in a data directory for the embedded default. Both give the same drizzle API.
 import { mkdirSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql as dsql } from 'drizzle-orm';
@@ -71,7 +72,20 @@ async function createPostgres(url: string, max: number): Promise<Database> {
   };
 }
 
+/**
+ * PGlite is a 9 MB WebAssembly module. By default V8 compiles its hot functions a second
+ * time with its optimizing compiler, in the background; opening a database makes hundreds
+ * of functions hot, which cost about a second of CPU and 60 MB of resident memory per
+ * start. Queries ran no slower on the baseline code (their cost is mostly the JavaScript
+ * around each query; docs/startup.md has the figures), so the optimizing tier is switched
+ * off before the module is compiled. The flag concerns WebAssembly only.
+ */
+function baselineWasmOnly(): void {
+  setFlagsFromString('--liftoff-only');
+}
+
 async function createPglite(dataDir: string | undefined, noTemplate: boolean): Promise<Database> {
+  baselineWasmOnly();
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
