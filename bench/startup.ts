@@ -17,7 +17,7 @@ const TICKS = 100; // USER_HZ on Linux
 
 /** dist/ as bin/flotilla.js judges it: built and not older than src/. */
 function distCurrent(): boolean {
-  const cli = join(ROOT, 'dist/cli.js');
+  const cli = join(ROOT, 'dist/bundle/cli.js');
   if (!existsSync(cli) || !existsSync(join(ROOT, 'dist/pglite-template'))) return false;
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce(
