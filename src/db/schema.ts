@@ -84,7 +84,7 @@ export const runs = pgTable(
     /** The engine that runs it. */
     engine: text('engine').$type<EngineName>().notNull(),
     /** The engine the request named (canonical), when it named one; differs from engine when substituted. */
-    engineRequested: text('engine_requested'),
+    engineRequested: text('engine_requested').$type<EngineName>(),
     /** Why the run got its cpu and memory (adaptive resources), in words; null when nothing adapted. */
     resourceReason: text('resource_reason'),
     /** Peak usage the engine reported: MB and cpu units (1024 = one core). */
