@@ -72,7 +72,7 @@ describe('unpaired surrogates (jsonb refuses them) and NUL are a 400 naming the 
     );
     expect(created.data.createTaskDefinition).toEqual({
       __typename: 'ValidationError',
-      fields: [{ path: ['env', '0', 'value'], message: `env[0].value ${SURROGATE}` }],
+      fields: [{ path: ['input', 'env', '0', 'value'], message: `input.env[0].value ${SURROGATE}` }],
     });
     const listed = await t.gql(`query($filter: RunFilter) { runs(filter: $filter) { totalCount } }`, { filter: { env: [{ name: 'A', value: LONE }] } });
     expect(listed.errors?.map((e) => e.message)).toEqual([`filter.env[0].value ${SURROGATE}`]);
