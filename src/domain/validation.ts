@@ -72,18 +72,31 @@ export function deeperThan(value: unknown, limit: number): boolean {
  */
 export function unstorableIssues(value: unknown, at: FieldPath = []): FieldIssue[] {
   const issues: FieldIssue[] = [];
-  const stack: [unknown, FieldPath][] = [[value, at]];
+  // Each entry links to its parent, so a path is built only for what is reported.
+  type Place = { parent?: Place; key?: string | number };
+  const pathOf = (place: Place): (string | number)[] => {
+    const keys: (string | number)[] = [];
+    for (let p: Place | undefined = place; p?.parent; p = p.parent) keys.push(p.key!);
+    return [...at, ...keys.reverse()];
+  };
+  const stack: [unknown, Place][] = [[value, {}]];
   while (stack.length > 0) {
-    const [v, path] = stack.pop()!;
+    const [v, place] = stack.pop()!;
     if (typeof v === 'string') {
       const reason = unstorableText(v);
-      if (reason) issues.push({ path: [...path], message: `${fieldName(path)} must not contain ${reason}`, unstorable: reason });
+      if (reason) {
+        const path = pathOf(place);
+        issues.push({ path, message: `${fieldName(path)} must not contain ${reason}`, unstorable: reason });
+      }
     } else if (v !== null && typeof v === 'object') {
-      const entries = Array.isArray(v) ? v.map((item, i) => [i, item] as const) : Object.entries(v);
+      const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((item, i) => [i, item]) : Object.entries(v);
       const badKey = Array.isArray(v) ? undefined : entries.map(([k]) => unstorableText(String(k))).find(Boolean);
-      if (badKey) issues.push({ path: [...path], message: `${fieldName(path) || 'input'} keys must not contain ${badKey}`, unstorable: badKey });
+      if (badKey) {
+        const path = pathOf(place);
+        issues.push({ path, message: `${fieldName(path) || 'input'} keys must not contain ${badKey}`, unstorable: badKey });
+      }
       // Pushed last-first, so they are popped (and reported) in document order.
-      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i]![1], [...path, entries[i]![0]]]);
+      for (let i = entries.length - 1; i >= 0; i--) stack.push([entries[i]![1], { parent: place, key: entries[i]![0] }]);
     }
   }
   return issues;
