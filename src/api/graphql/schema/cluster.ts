@@ -1,6 +1,6 @@
 // The cluster registry: the Cluster type, `clusters` and `cluster(name)`, and the create /
 // update / delete mutations with typed errors. All through services.clusters, as REST.
-import { NotFoundError, ValidationError } from '../../../errors.js';
+import { ValidationError } from '../../../errors.js';
 import { CLUSTER_STATUSES, type ClusterStatus, type ClusterView } from '../../../domain/clusterService.js';
 import { builder } from '../builder.js';
 import { inArgument } from '../fieldWords.js';
