@@ -19,9 +19,11 @@ export class NotFoundError extends FlotillaError {
 }
 
 export interface FieldIssue {
-  /** Path of the offending field, e.g. ["env", 0, "name"]. */
+  /** Path of the offending field, e.g. ["env", 0, "name"], in the domain's names until a transport restates it. */
   path: (string | number)[];
   message: string;
+  /** Set by the storability guard (domain/validation.ts): why Postgres cannot store the text. */
+  unstorable?: string;
 }
 
 export class ValidationError extends FlotillaError {

@@ -15,7 +15,7 @@ import type { EngineRegistry } from '../engines/registry.js';
 import { ConflictError, NotFoundError, ValidationError, errorMessage, type FieldIssue } from '../errors.js';
 import type { Logger } from '../logger.js';
 import * as store from '../store/clusters.js';
-import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { deeperThan, parseOrThrow, storable } from './validation.js';
 import { isUniqueViolation } from '../store/errors.js';
 
 export const CLUSTER_STATUSES = ['active', 'maintenance', 'offline'] as const;
@@ -49,24 +49,12 @@ const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
  */
 const MAX_CONFIG_DEPTH = 32;
 
-/** Whether objects or arrays nest more than `limit` levels below `value`; iterative, so any depth is safe. */
-function deeperThan(value: unknown, limit: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth >= limit) return true;
-    for (const item of Object.values(v)) stack.push([item, depth + 1]);
-  }
-  return false;
-}
-
 const stringList = (field: string) =>
   z.array(z.string({ error: 'must be a string' }).trim().min(1, { error: 'must not be empty' }), { error: `${field} must be an array of strings` });
 
 const fields = {
-  name: z.string({ error: (i) => (i.input == null ? 'string [name] must be specified' : 'name must be a string') }).regex(NAME, { error: NAME_RULE }),
-  engine: z.string({ error: (i) => (i.input == null ? 'string [engine] must be specified' : 'engine must be a string') }).transform((value, ctx) => {
+  name: z.string({ error: (i) => (i.input == null ? 'name must be specified' : 'name must be a string') }).regex(NAME, { error: NAME_RULE }),
+  engine: z.string({ error: (i) => (i.input == null ? 'engine must be specified' : 'engine must be a string') }).transform((value, ctx) => {
     const engine = canonicalEngine(value);
     if (!engine) {
       ctx.addIssue({ code: 'custom', message: `engine ${value} is unknown: use ${ENGINE_NAMES.join(', ')} (or eks)` });
@@ -75,7 +63,7 @@ const fields = {
     return engine;
   }),
   status: z.enum(CLUSTER_STATUSES, { error: `status must be one of ${CLUSTER_STATUSES.join(', ')}` }),
-  allowedTiers: stringList('allowed_tiers'),
+  allowedTiers: stringList('allowedTiers'),
   capabilities: stringList('capabilities'),
   region: z.string({ error: 'region must be a string' }).trim().max(64, { error: 'region must be at most 64 characters' }).nullable(),
   namespace: z
@@ -87,66 +75,37 @@ const fields = {
     .refine((config) => !deeperThan(config, MAX_CONFIG_DEPTH), { error: `config must be at most ${MAX_CONFIG_DEPTH} levels deep` }),
 };
 
-const createSchema = z.object({
-  name: fields.name,
-  engine: fields.engine,
-  status: fields.status.default('active'),
-  allowedTiers: fields.allowedTiers.default([]),
-  capabilities: fields.capabilities.default([]),
-  region: fields.region.optional(),
-  namespace: fields.namespace.optional(),
-  config: fields.config.default({}),
-});
+const createSchema = storable(
+  z.object({
+    name: fields.name,
+    engine: fields.engine,
+    status: fields.status.default('active'),
+    allowedTiers: fields.allowedTiers.default([]),
+    capabilities: fields.capabilities.default([]),
+    region: fields.region.optional(),
+    namespace: fields.namespace.optional(),
+    config: fields.config.default({}),
+  }),
+);
 
-const updateSchema = z.object({
-  name: fields.name.optional(),
-  engine: fields.engine.optional(),
-  status: fields.status.optional(),
-  allowedTiers: fields.allowedTiers.optional(),
-  capabilities: fields.capabilities.optional(),
-  region: fields.region.optional(),
-  namespace: fields.namespace.optional(),
-  config: fields.config.optional(),
-});
+const updateSchema = storable(
+  z.object({
+    name: fields.name.optional(),
+    engine: fields.engine.optional(),
+    status: fields.status.optional(),
+    allowedTiers: fields.allowedTiers.optional(),
+    capabilities: fields.capabilities.optional(),
+    region: fields.region.optional(),
+    namespace: fields.namespace.optional(),
+    config: fields.config.optional(),
+  }),
+);
 
 /** Engine-specific rules on `config`, checked once the engine is known. */
 function checkConfig(engine: string, config: Record<string, unknown>): void {
   const issues: FieldIssue[] = [];
   if (engine === 'kubernetes' && 'context' in config && (typeof config.context !== 'string' || config.context.trim() === '')) {
     issues.push({ path: ['config', 'context'], message: 'config.context must be the name of a kubeconfig context (a non-empty string)' });
-  }
-  if (issues.length) throw new ValidationError(issues);
-}
-
-/** Why a value (strings inside it, object keys included) cannot be stored, or undefined. Iterative: config may be deep. */
-function unstorable(value: unknown): string | undefined {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (typeof v === 'string') {
-      const reason = unstorableText(v);
-      if (reason) return reason;
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, item] of Object.entries(v)) {
-        const reason = unstorableText(k);
-        if (reason) return reason;
-        stack.push(item);
-      }
-    }
-  }
-  return undefined;
-}
-
-/**
- * Postgres text and jsonb cannot hold U+0000, nor jsonb an unpaired surrogate: refuse it as
- * bad input naming the field, rather than fail in the driver (region is text, the lists and
- * config are jsonb).
- */
-function rejectUnstorable(input: Record<string, unknown>): void {
-  const issues: FieldIssue[] = [];
-  for (const [key, value] of Object.entries(input)) {
-    const reason = unstorable(value);
-    if (reason) issues.push({ path: [key], message: `${snakeCase(key)} must not contain ${reason}` });
   }
   if (issues.length) throw new ValidationError(issues);
 }
@@ -244,8 +203,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
 
     async create(input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<ClusterView> {
       assertAllowed(actor, 'cluster.write');
-      const v = parseOrThrow(createSchema, input, snakeCase);
-      rejectUnstorable(v);
+      const v = parseOrThrow(createSchema, input);
       checkConfig(v.engine, v.config);
       try {
         const row = await store.insertCluster(db, { ...v, region: v.region ?? null, namespace: v.namespace ?? null, updatedBy: actor?.id ?? null });
@@ -262,8 +220,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
      */
     async update(name: string, input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<ClusterView> {
       assertAllowed(actor, 'cluster.write');
-      const v = parseOrThrow(updateSchema, input, snakeCase);
-      rejectUnstorable(v);
+      const v = parseOrThrow(updateSchema, input);
       if (v.name !== undefined && v.name !== name) {
         throw new ValidationError([
           { path: ['name'], message: `name cannot be changed (runs record it); create cluster ${v.name} and delete ${name} instead` },

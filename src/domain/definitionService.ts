@@ -4,14 +4,14 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Db, DbOrTx } from '../db/client.js';
 import type { TaskDefinitionRow } from '../db/schema.js';
-import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import * as store from '../store/definitions.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { LIMITS } from './resources.js';
 import { envLimitIssues, limitedCommand, limitedTags } from './inputLimits.js';
 import { LOCAL_ADMIN, assertAllowed, type Actor } from './authorization.js';
 import { definitionHistory } from '../db/schema.js';
-import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { parseOrThrow, storable } from './validation.js';
 import { isUniqueViolation } from '../store/errors.js';
 
 export type TaskDefinition = TaskDefinitionRow;
@@ -20,9 +20,9 @@ const GROUP_NAME = /^[A-Za-z0-9_-]{1,255}$/;
 
 export const requiredString = (name: string) =>
   z
-    .string({ error: (iss) => (iss.input === undefined || iss.input === null ? `string [${name}] must be specified` : `${name} must be a string`) })
+    .string({ error: (iss) => (iss.input === undefined || iss.input === null ? `${name} must be specified` : `${name} must be a string`) })
     .trim()
-    .min(1, { error: `string [${name}] must be specified` })
+    .min(1, { error: `${name} must be specified` })
     .max(1024, { error: `${name} must be at most 1024 characters` });
 
 export const intField = (name: string, max: number) =>
@@ -45,12 +45,12 @@ export const envField = z.array(envVar, { error: 'env must be an array of {"name
 });
 
 const fields = {
-  groupName: z.string({ error: 'group_name must be a string' }).regex(GROUP_NAME, { error: 'group_name must be 1-255 letters, digits, "-" or "_"' }),
+  groupName: z.string({ error: 'groupName must be a string' }).regex(GROUP_NAME, { error: 'groupName must be 1-255 letters, digits, "-" or "_"' }),
   command: limitedCommand.nullable(),
   memory: intField('memory', LIMITS.memory.max).nullable(),
   cpu: intField('cpu', LIMITS.cpu.max).nullable(),
   gpu: intField('gpu', LIMITS.gpu.max).nullable(),
-  ephemeralStorage: intField('ephemeral_storage', LIMITS.ephemeralStorage.max).nullable(),
+  ephemeralStorage: intField('ephemeralStorage', LIMITS.ephemeralStorage.max).nullable(),
   env: envField,
   tags: limitedTags,
   ports: z.array(
@@ -61,44 +61,48 @@ const fields = {
       .max(65535, { error: 'ports must be integers 1-65535' }),
     { error: 'ports must be an array of integers' },
   ),
-  adaptiveResourceAllocation: z.boolean({ error: 'adaptive_resource_allocation must be true or false' }).nullable(),
-  requiresDocker: z.boolean({ error: 'requires_docker must be true or false' }),
-  targetCluster: z.string({ error: 'target_cluster must be a string' }).nullable(),
+  adaptiveResourceAllocation: z.boolean({ error: 'adaptiveResourceAllocation must be true or false' }).nullable(),
+  requiresDocker: z.boolean({ error: 'requiresDocker must be true or false' }),
+  targetCluster: z.string({ error: 'targetCluster must be a string' }).nullable(),
 };
 
-const createSchema = z.object({
-  alias: requiredString('alias'),
-  image: requiredString('image'),
-  groupName: fields.groupName.default('default'),
-  command: fields.command.optional(),
-  memory: fields.memory.optional(),
-  cpu: fields.cpu.optional(),
-  gpu: fields.gpu.optional(),
-  ephemeralStorage: fields.ephemeralStorage.optional(),
-  env: fields.env.default([]),
-  tags: fields.tags.default([]),
-  ports: fields.ports.default([]),
-  adaptiveResourceAllocation: fields.adaptiveResourceAllocation.optional(),
-  requiresDocker: fields.requiresDocker.default(false),
-  targetCluster: fields.targetCluster.optional(),
-});
+const createSchema = storable(
+  z.object({
+    alias: requiredString('alias'),
+    image: requiredString('image'),
+    groupName: fields.groupName.default('default'),
+    command: fields.command.optional(),
+    memory: fields.memory.optional(),
+    cpu: fields.cpu.optional(),
+    gpu: fields.gpu.optional(),
+    ephemeralStorage: fields.ephemeralStorage.optional(),
+    env: fields.env.default([]),
+    tags: fields.tags.default([]),
+    ports: fields.ports.default([]),
+    adaptiveResourceAllocation: fields.adaptiveResourceAllocation.optional(),
+    requiresDocker: fields.requiresDocker.default(false),
+    targetCluster: fields.targetCluster.optional(),
+  }),
+);
 
-const updateSchema = z.object({
-  alias: requiredString('alias').optional(),
-  image: requiredString('image').optional(),
-  groupName: fields.groupName.optional(),
-  command: fields.command.optional(),
-  memory: fields.memory.optional(),
-  cpu: fields.cpu.optional(),
-  gpu: fields.gpu.optional(),
-  ephemeralStorage: fields.ephemeralStorage.optional(),
-  env: fields.env.optional(),
-  tags: fields.tags.optional(),
-  ports: fields.ports.optional(),
-  adaptiveResourceAllocation: fields.adaptiveResourceAllocation.optional(),
-  requiresDocker: fields.requiresDocker.optional(),
-  targetCluster: fields.targetCluster.optional(),
-});
+const updateSchema = storable(
+  z.object({
+    alias: requiredString('alias').optional(),
+    image: requiredString('image').optional(),
+    groupName: fields.groupName.optional(),
+    command: fields.command.optional(),
+    memory: fields.memory.optional(),
+    cpu: fields.cpu.optional(),
+    gpu: fields.gpu.optional(),
+    ephemeralStorage: fields.ephemeralStorage.optional(),
+    env: fields.env.optional(),
+    tags: fields.tags.optional(),
+    ports: fields.ports.optional(),
+    adaptiveResourceAllocation: fields.adaptiveResourceAllocation.optional(),
+    requiresDocker: fields.requiresDocker.optional(),
+    targetCluster: fields.targetCluster.optional(),
+  }),
+);
 
 export type CreateDefinitionInput = z.input<typeof createSchema>;
 export type UpdateDefinitionInput = z.input<typeof updateSchema>;
@@ -111,33 +115,6 @@ export const DEFINITION_FILTER_FIELDS = ['alias', 'image', 'group_name', 'comman
 const aliasConflict = (alias: string, cause?: unknown) =>
   // The classic message, typo included: clients match on it.
   new ConflictError(`definition with alias [${alias}] aleady exists`, { cause });
-
-/**
- * Postgres text and jsonb cannot hold U+0000 (nor jsonb an unpaired surrogate); the driver
- * fails with an unexpected error (a masked 500). Refuse it as bad input instead, naming the
- * field. Runs on parsed input, so only known fields are looked at.
- */
-function rejectNul(value: unknown, path: (string | number)[] = [], issues: FieldIssue[] = []): FieldIssue[] {
-  if (typeof value === 'string') {
-    const reason = unstorableText(value);
-    if (reason) {
-      const field = path
-        .map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p)))
-        .join('.')
-        .replace(/\.\[/g, '[');
-      issues.push({ path, message: `${field} must not contain ${reason}` });
-    }
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => rejectNul(item, [...path, i], issues));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, item] of Object.entries(value)) rejectNul(item, [...path, k], issues);
-  }
-  if (path.length === 0 && issues.length > 0) throw new ValidationError(issues);
-  return issues;
-}
-
-/** An id or alias with U+0000 cannot be stored, so nothing has it (and Postgres would error). */
-const unstorable = (key: string) => key.includes('\0');
 
 /** One entry of the definition's history: who changed it and what it became. */
 async function recordHistory(tx: DbOrTx, row: TaskDefinition, action: 'create' | 'update' | 'delete' | 'purge', actor: string | null): Promise<void> {
@@ -177,8 +154,7 @@ export function createDefinitionService(deps: { db: Db; stopRun?: (runId: string
   return {
     async create(input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<TaskDefinition> {
       assertAllowed(actor, 'definition.create');
-      const v = parseOrThrow(createSchema, input, snakeCase);
-      rejectNul(v);
+      const v = parseOrThrow(createSchema, input);
       const by = actor?.id ?? null;
       try {
         return await db.transaction(async (tx) => {
@@ -226,9 +202,7 @@ export function createDefinitionService(deps: { db: Db; stopRun?: (runId: string
     /** Fields that are present replace the stored ones (env replaced whole); bumps version. */
     async update(id: string, input: unknown, actor: Actor | null = LOCAL_ADMIN): Promise<TaskDefinition> {
       assertAllowed(actor, 'definition.update');
-      const v = parseOrThrow(updateSchema, input, snakeCase);
-      rejectNul(v);
-      if (unstorable(id)) throw new NotFoundError(`Definition with ID ${id} not found`);
+      const v = parseOrThrow(updateSchema, input);
       const changes = Object.fromEntries(Object.entries(v).filter(([, value]) => value !== undefined));
       const by = actor?.id ?? null;
       try {
@@ -254,7 +228,6 @@ export function createDefinitionService(deps: { db: Db; stopRun?: (runId: string
       const actor = opts.actor === undefined ? LOCAL_ADMIN : opts.actor;
       assertAllowed(actor, 'definition.delete');
       const notFound = () => new NotFoundError(`Definition with ID ${id} not found`);
-      if (unstorable(id)) throw notFound();
       const current = await store.getDefinitionById(db, id, { includeArchived: true });
       if (!current) throw notFound();
       assertAllowed(actor, 'definition.delete', { createdBy: current.createdBy });

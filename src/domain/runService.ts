@@ -9,7 +9,7 @@ import { canonicalEngine, type Config, type EngineName } from '../config.js';
 import type { Db, DbOrTx } from '../db/client.js';
 import type { EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
 import type { EngineRegistry } from '../engines/registry.js';
-import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -24,17 +24,17 @@ import { RUN_STATUSES, reportFacts, stopReason } from './lifecycle.js';
 import { LIMITS } from './resources.js';
 import { buildRunRow, commandHashOf, newRunId, reservedEnvNames, runCommand, type Executable } from './runRow.js';
 import { createRunUpdates, type RunUpdates } from './runUpdates.js';
-import { parseOrThrow, snakeCase, toValidationError, unstorableText } from './validation.js';
+import { fieldName, parseOrThrow, storable, toValidationError } from './validation.js';
 
 export type Run = RunRow;
 
-/** An id or alias with U+0000 cannot be stored, so nothing has it (store getters answer so too). */
-const unstorable = (key: string) => key.includes('\0');
-
 const IDEMPOTENCE_WINDOW_MS = 7 * 24 * 3600 * 1000;
 
-const stringMap = (name: string) =>
-  z.record(z.string(), z.string({ error: `${name} values must be strings` }), { error: `${name} must be an object of string values` });
+const stringMap = (name: string, valueError: (path: string) => string = () => `${name} values must be strings`) =>
+  z.record(z.string(), z.string({ error: (iss) => valueError(fieldName(iss.path ?? [])) }), { error: `${name} must be an object of string values` });
+
+/** The owner is required: who the run is for (REST words it as the classic run_tags rule). */
+export const OWNER_MISSING = 'owner must be a non-empty string: who the run is for';
 
 /**
  * A cpu/memory override: any non-negative integer, clamped later to the engine limits
@@ -45,48 +45,46 @@ const resourceOverride = (name: string, max: number) => {
   return z.number({ error: message }).int({ error: message }).min(0, { error: message }).max(2_147_483_647, { error: message });
 };
 
-const executeSchema = z.object({
-  owner: z
-    .string({ error: 'run_tags must exist in body and contain [owner_id]' })
-    .trim()
-    .min(1, { error: 'run_tags must exist in body and contain [owner_id]' }),
-  runTags: stringMap('run_tags').default({}),
-  cluster: z.string({ error: 'cluster must be a string' }).trim().optional(),
-  env: envField.default([]),
-  command: limitedCommand.optional(),
-  memory: resourceOverride('memory', LIMITS.memory.max).optional(),
-  cpu: resourceOverride('cpu', LIMITS.cpu.max).optional(),
-  gpu: intField('gpu', LIMITS.gpu.max).optional(),
-  ephemeralStorage: intField('ephemeral_storage', LIMITS.ephemeralStorage.max).optional(),
-  engine: z.string({ error: 'engine must be a string' }).optional(),
-  nodeLifecycle: z.enum(['spot', 'ondemand'], { error: 'node_lifecycle must be spot or ondemand' }).optional(),
-  activeDeadlineSeconds: z
-    .number({ error: 'active_deadline_seconds must be a positive integer' })
-    .int({ error: 'active_deadline_seconds must be a positive integer' })
-    .min(1, { error: 'active_deadline_seconds must be a positive integer' })
-    .max(31_536_000, { error: 'active_deadline_seconds must be at most 31536000 (one year)' })
-    .optional(),
-  description: z.string({ error: 'description must be a string' }).max(4096).optional(),
-  idempotenceKey: z.string({ error: 'idempotence_key must be a string' }).min(1).max(512).optional(),
-  arch: z
-    .string({ error: 'arch must be a string' })
-    .regex(/^[a-z0-9_-]{1,32}$/, { error: 'arch must be like amd64 or arm64' })
-    .optional(),
-  labels: stringMap('labels').default({}),
-  serviceAccount: z.string({ error: 'service_account must be a string' }).optional(),
-  tier: z.string({ error: 'tier must be a string' }).optional(),
-});
+const executeSchema = storable(
+  z.object({
+    owner: z
+      .string({ error: (iss) => (iss.input == null ? OWNER_MISSING : 'owner must be a string') })
+      .trim()
+      .min(1, { error: OWNER_MISSING }),
+    runTags: stringMap('runTags', (path) => `${path} must be a string`).default({}),
+    cluster: z.string({ error: 'cluster must be a string' }).trim().optional(),
+    env: envField.default([]),
+    command: limitedCommand.optional(),
+    memory: resourceOverride('memory', LIMITS.memory.max).optional(),
+    cpu: resourceOverride('cpu', LIMITS.cpu.max).optional(),
+    gpu: intField('gpu', LIMITS.gpu.max).optional(),
+    ephemeralStorage: intField('ephemeralStorage', LIMITS.ephemeralStorage.max).optional(),
+    engine: z.string({ error: 'engine must be a string' }).optional(),
+    nodeLifecycle: z.enum(['spot', 'ondemand'], { error: 'nodeLifecycle must be spot or ondemand' }).optional(),
+    activeDeadlineSeconds: z
+      .number({ error: 'activeDeadlineSeconds must be a positive integer' })
+      .int({ error: 'activeDeadlineSeconds must be a positive integer' })
+      .min(1, { error: 'activeDeadlineSeconds must be a positive integer' })
+      .max(31_536_000, { error: 'activeDeadlineSeconds must be at most 31536000 (one year)' })
+      .optional(),
+    description: z.string({ error: 'description must be a string' }).max(4096).optional(),
+    idempotenceKey: z.string({ error: 'idempotenceKey must be a string' }).min(1).max(512).optional(),
+    arch: z
+      .string({ error: 'arch must be a string' })
+      .regex(/^[a-z0-9_-]{1,32}$/, { error: 'arch must be like amd64 or arm64' })
+      .optional(),
+    labels: stringMap('labels').default({}),
+    serviceAccount: z.string({ error: 'serviceAccount must be a string' }).optional(),
+    tier: z.string({ error: 'tier must be a string' }).optional(),
+  }),
+);
 
 export type ExecuteInput = z.input<typeof executeSchema>;
 export type ExecuteFields = z.output<typeof executeSchema>;
 
-/** Parses an execute body and refuses what Postgres cannot store. */
+/** Parses an execute input (domain names: owner, runTags, activeDeadlineSeconds, ...). */
 export function parseExecute(input: unknown): ExecuteFields {
-  const v = parseOrThrow(executeSchema, input, snakeCase);
-  // The owner is the request's run_tags.owner_id.
-  const nul = nulIssues({ ...v, owner: undefined, runTags: { ...v.runTags, owner_id: v.owner } });
-  if (nul.length) throw new ValidationError(nul);
-  return v;
+  return parseOrThrow(executeSchema, input);
 }
 
 /** What a run is made from: a task definition, or a template with its command rendered. */
@@ -143,24 +141,23 @@ function dryRunRow(row: NewRunRow): RunRow {
 
 /** Not String() for a structure: an array nested thousands deep would overflow the stack joining itself. */
 const shownStatus = (v: unknown) => (v !== null && typeof v === 'object' ? (Array.isArray(v) ? 'an array' : 'an object') : String(v));
-const EXIT_CODE_RANGE = 'exit_code must be between -2147483648 and 2147483647';
+const EXIT_CODE_RANGE = 'exitCode must be between -2147483648 and 2147483647';
 
 /** A job's own status report (`PUT /{run_id}/status`). */
-const reportSchema = z.object({
-  status: z.enum(RUN_STATUSES, { error: (iss) => `status ${shownStatus(iss.input)} is invalid` }),
-  // A 32-bit column: a larger integer would fail in the driver (a 500). The range is checked
-  // first so a huge integer is told the range, not that it is no integer.
-  exitCode: z
-    .number({ error: 'exit_code must be an integer' })
-    .min(-2_147_483_648, { error: EXIT_CODE_RANGE })
-    .max(2_147_483_647, { error: EXIT_CODE_RANGE })
-    .int({ error: 'exit_code must be an integer' })
-    .nullish(),
-  exitReason: z
-    .string({ error: 'exit_reason must be a string' })
-    .refine((s) => !unstorableText(s), { error: (iss) => `exit_reason must not contain ${unstorableText(iss.input as string)}` })
-    .nullish(),
-});
+const reportSchema = storable(
+  z.object({
+    status: z.enum(RUN_STATUSES, { error: (iss) => `status ${shownStatus(iss.input)} is invalid` }),
+    // A 32-bit column: a larger integer would fail in the driver (a 500). The range is checked
+    // first so a huge integer is told the range, not that it is no integer.
+    exitCode: z
+      .number({ error: 'exitCode must be an integer' })
+      .min(-2_147_483_648, { error: EXIT_CODE_RANGE })
+      .max(2_147_483_647, { error: EXIT_CODE_RANGE })
+      .int({ error: 'exitCode must be an integer' })
+      .nullish(),
+    exitReason: z.string({ error: 'exitReason must be a string' }).nullish(),
+  }),
+);
 
 export interface RunServiceDeps {
   db: Db;
@@ -173,32 +170,6 @@ export interface RunServiceDeps {
   clusters?: ClusterService;
   /** The engine-facing side; built from the same deps when absent. */
   updates?: RunUpdates;
-}
-
-/**
- * Postgres text and jsonb cannot hold U+0000 (in values or object keys), nor jsonb an
- * unpaired surrogate; the driver would fail with a masked 500. Such input is refused as bad
- * input naming the field.
- */
-function nulIssues(value: unknown, path: (string | number)[] = [], issues: FieldIssue[] = []): FieldIssue[] {
-  const field = () =>
-    path
-      .map((p) => (typeof p === 'number' ? `[${p}]` : snakeCase(p)))
-      .join('.')
-      .replace(/\.\[/g, '[');
-  if (typeof value === 'string') {
-    const reason = unstorableText(value);
-    if (reason) issues.push({ path, message: `${field()} must not contain ${reason}` });
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => nulIssues(item, [...path, i], issues));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, item] of Object.entries(value)) {
-      const reason = unstorableText(k);
-      if (reason) issues.push({ path, message: `${field()} keys must not contain ${reason}` });
-      nulIssues(item, [...path, k], issues);
-    }
-  }
-  return issues;
 }
 
 /** ECS refuses a RunTask whose container overrides exceed 8 KiB; say so now, not at submit. */
@@ -271,11 +242,8 @@ export function createRunService(deps: RunServiceDeps) {
       const v = parseExecute(input);
       // The owner is the request's run_tags.owner_id: a user's own id (authorization.ts).
       assertAllowed(actor, 'run.execute', { ownerId: v.owner });
-      const definition = unstorable(target.alias ?? target.definitionId ?? '')
-        ? undefined
-        : target.alias !== undefined
-          ? await defs.getDefinitionByAlias(db, target.alias)
-          : await defs.getDefinitionById(db, target.definitionId ?? '');
+      const definition =
+        target.alias !== undefined ? await defs.getDefinitionByAlias(db, target.alias) : await defs.getDefinitionById(db, target.definitionId ?? '');
       if (!definition) {
         throw new NotFoundError(
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
@@ -292,11 +260,8 @@ export function createRunService(deps: RunServiceDeps) {
       target: { definitionId?: string; alias?: string },
       input: { engine?: string; cpu?: number; memory?: number; gpu?: number; command?: string; cluster?: string } = {},
     ): Promise<{ definitionId: string; alias: string; engine: string; cpu: number; memory: number; reason: string }> {
-      const definition = unstorable(target.alias ?? target.definitionId ?? '')
-        ? undefined
-        : target.alias !== undefined
-          ? await defs.getDefinitionByAlias(db, target.alias)
-          : await defs.getDefinitionById(db, target.definitionId ?? '');
+      const definition =
+        target.alias !== undefined ? await defs.getDefinitionByAlias(db, target.alias) : await defs.getDefinitionById(db, target.definitionId ?? '');
       if (!definition) {
         throw new NotFoundError(
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
@@ -441,7 +406,7 @@ export function createRunService(deps: RunServiceDeps) {
       if (actor !== LOCAL_ADMIN) assertAllowed(actor, 'run.report', { ownerId: (await service.get(runId)).owner });
       const parsed = reportSchema.safeParse({ status: input.status, exitCode: input.exitCode, exitReason: input.exitReason });
       // The first problem only, in field order, as the classic service answered.
-      if (!parsed.success) throw toValidationError(new z.ZodError(parsed.error.issues.slice(0, 1)), snakeCase);
+      if (!parsed.success) throw toValidationError(new z.ZodError(parsed.error.issues.slice(0, 1)));
       const { status, exitCode, exitReason } = parsed.data;
       const run = await service.get(runId);
       const facts = reportFacts(run, status, { exitCode, exitReason });

@@ -14,7 +14,7 @@ import { envField, intField } from './definitionService.js';
 import { LIMITS } from './resources.js';
 import type { Executable, RunService } from './runService.js';
 import { parseTemplate, renderTemplate, TemplateError, type ParsedTemplate } from './templates/goTemplate.js';
-import { parseOrThrow, snakeCase, unstorableText } from './validation.js';
+import { deeperThan, fieldName, parseOrThrow, storable, unstorableIssues } from './validation.js';
 
 export type Template = TemplateRow;
 
@@ -23,32 +23,43 @@ export const TEMPLATE_GROUP_NAME = 'template_group_name';
 
 const NAME = /^[a-zA-Z0-9_-]{1,255}$/;
 
-const jsonObject = (name: string) => z.record(z.string(), z.unknown(), { error: `${name} must be a JSON object` });
+/**
+ * JSON documents (schema, defaults, payload) are stored as jsonb, which Postgres parses
+ * recursively: a document nested thousands deep would fail there (a 500), and the merge and
+ * renderer recurse too. Real payloads are a few levels deep.
+ */
+export const MAX_JSON_DEPTH = 64;
+const tooDeep = (name: string) => `${name} must be at most ${MAX_JSON_DEPTH} levels deep`;
 
-const createSchema = z.object({
-  templateName: z
-    .string({ error: (i) => (i.input == null ? 'string [template_name] must be specified' : 'template_name must be a string') })
-    .regex(NAME, { error: 'template_name must be 1-255 letters, digits, "-" or "_"' }),
-  schema: jsonObject('schema').refine((s) => Object.keys(s).length > 0, { error: 'schema must be a non-empty JSON Schema object' }),
-  commandTemplate: z
-    .string({ error: (i) => (i.input == null ? 'string [command_template] must be specified' : 'command_template must be a string') })
-    .min(1, { error: 'string [command_template] must be specified' })
-    .max(65_536, { error: 'command_template must be at most 65536 characters' }),
-  defaults: jsonObject('defaults').default({}),
-  avatarUri: z.string({ error: 'avatar_uri must be a string' }).max(2048).nullable().optional(),
-  image: z
-    .string({ error: (i) => (i.input == null ? 'string [image] must be specified' : 'image must be a string') })
-    .trim()
-    .min(1, { error: 'string [image] must be specified' })
-    .max(1024),
-  memory: intField('memory', LIMITS.memory.max).default(512),
-  cpu: intField('cpu', LIMITS.cpu.max).default(256),
-  gpu: intField('gpu', LIMITS.gpu.max).nullable().optional(),
-  env: envField.default([]),
-  adaptiveResourceAllocation: z.boolean({ error: 'adaptive_resource_allocation must be true or false' }).default(true),
-  ports: z.array(z.number().int().min(1).max(65535), { error: 'ports must be an array of integers 1-65535' }).default([]),
-  tags: z.array(z.string(), { error: 'tags must be an array of strings' }).default([]),
-});
+const jsonObject = (name: string) =>
+  z.record(z.string(), z.unknown(), { error: `${name} must be a JSON object` }).refine((v) => !deeperThan(v, MAX_JSON_DEPTH), { error: tooDeep(name) });
+
+const createSchema = storable(
+  z.object({
+    templateName: z
+      .string({ error: (i) => (i.input == null ? 'templateName must be specified' : 'templateName must be a string') })
+      .regex(NAME, { error: 'templateName must be 1-255 letters, digits, "-" or "_"' }),
+    schema: jsonObject('schema').refine((s) => Object.keys(s).length > 0, { error: 'schema must be a non-empty JSON Schema object' }),
+    commandTemplate: z
+      .string({ error: (i) => (i.input == null ? 'commandTemplate must be specified' : 'commandTemplate must be a string') })
+      .min(1, { error: 'commandTemplate must be specified' })
+      .max(65_536, { error: 'commandTemplate must be at most 65536 characters' }),
+    defaults: jsonObject('defaults').default({}),
+    avatarUri: z.string({ error: 'avatarUri must be a string' }).max(2048).nullable().optional(),
+    image: z
+      .string({ error: (i) => (i.input == null ? 'image must be specified' : 'image must be a string') })
+      .trim()
+      .min(1, { error: 'image must be specified' })
+      .max(1024),
+    memory: intField('memory', LIMITS.memory.max).default(512),
+    cpu: intField('cpu', LIMITS.cpu.max).default(256),
+    gpu: intField('gpu', LIMITS.gpu.max).nullable().optional(),
+    env: envField.default([]),
+    adaptiveResourceAllocation: z.boolean({ error: 'adaptiveResourceAllocation must be true or false' }).default(true),
+    ports: z.array(z.number().int().min(1).max(65535), { error: 'ports must be an array of integers 1-65535' }).default([]),
+    tags: z.array(z.string(), { error: 'tags must be an array of strings' }).default([]),
+  }),
+);
 
 export type CreateTemplateInput = z.input<typeof createSchema>;
 
@@ -78,18 +89,15 @@ export function mergePayload(defaults: unknown, payload: unknown): unknown {
   return out;
 }
 
-/** Ajv's error → "template_payload.a.b: must be number" (the instance path as dotted keys). */
+/** Ajv's error → "payload.a.b: must be number" (the instance path as dotted keys). */
 function payloadIssue(e: ErrorObject): FieldIssue {
   const keys = e.instancePath
     .split('/')
     .slice(1)
     .map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (e.keyword === 'required') keys.push(String((e.params as { missingProperty: string }).missingProperty));
-  const path = ['template_payload', ...keys.map((k) => (/^\d+$/.test(k) ? Number(k) : k))];
-  const where = path
-    .map((p) => (typeof p === 'number' ? `[${p}]` : p))
-    .join('.')
-    .replace(/\.\[/g, '[');
+  const path = ['payload', ...keys.map((k) => (/^\d+$/.test(k) ? Number(k) : k))];
+  const where = fieldName(path);
   const message =
     e.keyword === 'required'
       ? 'is required'
@@ -99,33 +107,6 @@ function payloadIssue(e: ErrorObject): FieldIssue {
           ? `must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`
           : (e.message ?? 'is invalid');
   return { path, message: `${where}: ${message}` };
-}
-
-/**
- * JSON documents (schema, defaults, payload) are stored as jsonb, which Postgres parses
- * recursively: a document nested thousands deep would fail there (a 500), and the merge and
- * renderer recurse too. Real payloads are a few levels deep.
- */
-export const MAX_JSON_DEPTH = 64;
-
-/** Why `value` cannot be stored in jsonb/text, with its path; undefined when it can. Iterative. */
-function unstorableIn(value: unknown, root: string): FieldIssue | undefined {
-  const stack: [unknown, string, number][] = [[value, root, 0]];
-  while (stack.length) {
-    const [v, where, depth] = stack.pop()!;
-    if (depth > MAX_JSON_DEPTH) return { path: [root], message: `${root} must be at most ${MAX_JSON_DEPTH} levels deep` };
-    if (typeof v === 'string') {
-      const r = unstorableText(v);
-      if (r) return { path: [root], message: `${where} must not contain ${r}` };
-    } else if (v !== null && typeof v === 'object') {
-      for (const [k, x] of Object.entries(v)) {
-        const r = unstorableText(k);
-        if (r) return { path: [root], message: `${where} keys must not contain ${r}` };
-        stack.push([x, `${where}.${k}`, depth + 1]);
-      }
-    }
-  }
-  return undefined;
 }
 
 export interface TemplateExecuteOptions {
@@ -161,11 +142,7 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
   const service = {
     /** Create or version: a new name → 1; a changed field → latest + 1; identical → the latest, not created. */
     async create(input: unknown): Promise<{ template: Template; created: boolean }> {
-      const v = parseOrThrow(createSchema, input, snakeCase);
-      for (const [key, value] of Object.entries(v)) {
-        const issue = unstorableIn(value, snakeCase(key));
-        if (issue) throw new ValidationError([issue]);
-      }
+      const v = parseOrThrow(createSchema, input);
       try {
         new Ajv({ allErrors: true, strict: false }).compile(v.schema);
       } catch (err) {
@@ -174,7 +151,7 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
       try {
         parseTemplate(v.commandTemplate);
       } catch (err) {
-        if (err instanceof TemplateError) throw new ValidationError([{ path: ['command_template'], message: `command_template ${err.message}` }]);
+        if (err instanceof TemplateError) throw new ValidationError([{ path: ['commandTemplate'], message: `commandTemplate ${err.message}` }]);
         throw err;
       }
       const row = {
@@ -197,7 +174,7 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
     },
 
     async get(id: string): Promise<Template> {
-      const t = id.includes('\0') ? undefined : await store.getTemplate(db, id);
+      const t = await store.getTemplate(db, id);
       if (!t) throw new NotFoundError(`Template with ID ${id} not found`);
       return t;
     },
@@ -205,7 +182,7 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
     /** `version` an integer string picks that version; anything else (`latest`) the newest. */
     async getByName(name: string, version: string): Promise<Template> {
       const n = /^\d{1,9}$/.test(version) ? Number(version) : undefined;
-      const t = name.includes('\0') ? undefined : await store.getTemplateByName(db, name, n);
+      const t = await store.getTemplateByName(db, name, n);
       if (!t) throw new NotFoundError(`Template with name ${name} and version ${version} not found`);
       return t;
     },
@@ -217,7 +194,7 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
     /** Merged payload, validated, and the rendered command, without running anything. */
     render(t: Template, payload: unknown): { merged: unknown; command: string } {
       if (payload !== undefined && (payload === null || typeof payload !== 'object' || Array.isArray(payload))) {
-        throw new TemplatePayloadError([{ path: ['template_payload'], message: 'template_payload must be a JSON object' }]);
+        throw new TemplatePayloadError([{ path: ['payload'], message: 'payload must be a JSON object' }]);
       }
       const merged = mergePayload(t.defaults, payload ?? {});
       const validate = validatorOf(t);
@@ -228,7 +205,7 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
         return { merged, command: renderTemplate(parsedOf(t), merged) };
       } catch (err) {
         if (err instanceof TemplateError) {
-          throw new TemplatePayloadError([{ path: ['template_payload'], message: `rendering command_template failed at ${err.message}` }]);
+          throw new TemplatePayloadError([{ path: ['payload'], message: `rendering command_template failed at ${err.message}` }]);
         }
         throw err;
       }
@@ -240,8 +217,10 @@ export function createTemplateService(deps: { db: Db; runs: RunService }) {
      */
     async execute(t: Template, input: unknown, opts: TemplateExecuteOptions): Promise<{ run: RunRow; created: boolean }> {
       const v = deps.runs.parseExecute(input);
-      const payloadIssueFound = unstorableIn(opts.payload, 'template_payload');
-      if (payloadIssueFound) throw new TemplatePayloadError([payloadIssueFound]);
+      // The payload is stored with the run: the same depth limit and storability guard.
+      if (deeperThan(opts.payload, MAX_JSON_DEPTH)) throw new TemplatePayloadError([{ path: ['payload'], message: tooDeep('payload') }]);
+      const unstorable = unstorableIssues(opts.payload, ['payload']);
+      if (unstorable.length) throw new TemplatePayloadError(unstorable);
       const { command } = service.render(t, opts.payload);
       const exe: Executable = {
         type: 'template',

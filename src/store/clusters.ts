@@ -32,6 +32,7 @@ export async function insertCluster(db: DbOrTx, row: NewClusterRow): Promise<Clu
 
 /** Applies `changes`; undefined when the cluster is not registered. */
 export async function updateCluster(db: DbOrTx, name: string, changes: Partial<NewClusterRow>): Promise<ClusterRow | undefined> {
+  if (!isStorableKey(name)) return undefined;
   const [row] = await db
     .update(clusters)
     .set({ ...changes, updatedAt: new Date() })
@@ -41,12 +42,14 @@ export async function updateCluster(db: DbOrTx, name: string, changes: Partial<N
 }
 
 export async function deleteCluster(db: DbOrTx, name: string): Promise<boolean> {
+  if (!isStorableKey(name)) return false;
   const rows = await db.delete(clusters).where(eq(clusters.name, name)).returning({ name: clusters.name });
   return rows.length > 0;
 }
 
 /** Runs on the cluster that are not finished (uses runs_cluster_idx). */
 export async function countActiveRuns(db: DbOrTx, name: string): Promise<number> {
+  if (!isStorableKey(name)) return 0;
   const [row] = await db
     .select({ n: count() })
     .from(runs)

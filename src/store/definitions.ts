@@ -3,7 +3,7 @@ import { and, asc, count, eq, inArray, isNull, like, ne, sql } from 'drizzle-orm
 import type { DbOrTx } from '../db/client.js';
 import { definitionHistory, runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
-import { isStorableKey } from './keys.js';
+import { isStorableKey, storableKeys } from './keys.js';
 import { preparedFor } from './prepared.js';
 
 export const definitionColumns: ColumnMap = {
@@ -60,13 +60,14 @@ export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<T
 }
 
 export async function getDefinitionsByIds(db: DbOrTx, ids: readonly string[]): Promise<TaskDefinitionRow[]> {
-  const storable = ids.filter(isStorableKey);
+  const storable = storableKeys(ids);
   if (storable.length === 0) return [];
   return db.select().from(taskDefinitions).where(inArray(taskDefinitions.definitionId, storable));
 }
 
 /** Applies `changes`, bumps version; undefined when the definition does not exist. */
 export async function updateDefinition(db: DbOrTx, id: string, changes: Partial<NewTaskDefinitionRow>): Promise<TaskDefinitionRow | undefined> {
+  if (!isStorableKey(id)) return undefined;
   const [row] = await db
     .update(taskDefinitions)
     .set({ ...changes, version: sql`${taskDefinitions.version} + 1`, updatedAt: new Date() })
@@ -111,6 +112,7 @@ export async function deleteDefinition(db: DbOrTx, id: string): Promise<boolean>
 }
 
 export async function listDefinitionHistory(db: DbOrTx, id: string) {
+  if (!isStorableKey(id)) return [];
   return db.select().from(definitionHistory).where(eq(definitionHistory.definitionId, id)).orderBy(asc(definitionHistory.seq));
 }
 

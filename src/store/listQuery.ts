@@ -4,6 +4,7 @@
 import { and, asc, desc, gt, inArray, like, lt, eq, or, sql, type SQL } from 'drizzle-orm';
 import type { PgColumn } from 'drizzle-orm/pg-core';
 import type { EnvVar } from '../db/schema.js';
+import { isStorableKey } from './keys.js';
 
 export type FilterOp = 'like' | 'eq' | 'in' | 'gt' | 'lt';
 
@@ -52,11 +53,12 @@ export function whereOf(columns: ColumnMap, envColumn: PgColumn | undefined, spe
         parts.push(like(col, `%${escapeLike(String(f.values[0]))}%`));
         break;
       case 'eq':
-        parts.push(eq(col, f.values[0]));
+      case 'in': {
+        // A key no row can hold matches nothing (keys.ts), and is not sent.
+        const values = f.values.filter((v) => typeof v !== 'string' || isStorableKey(v));
+        parts.push(values.length === 0 ? sql`false` : f.op === 'eq' ? eq(col, values[0]) : inArray(col, values));
         break;
-      case 'in':
-        parts.push(inArray(col, f.values));
-        break;
+      }
       case 'gt':
         parts.push(gt(col, f.values[0]));
         break;

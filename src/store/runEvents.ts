@@ -1,4 +1,5 @@
 // The append-only timeline of each run.
+import { isStorableKey, storableKeys } from './keys.js';
 import { asc, eq, inArray } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
 import { runEvents, type RunEventRow } from '../db/schema.js';
@@ -32,16 +33,14 @@ export async function appendRunEvents(db: DbOrTx, events: NewRunEvent[]): Promis
 }
 
 export async function listRunEvents(db: DbOrTx, runId: string): Promise<RunEventRow[]> {
+  if (!isStorableKey(runId)) return [];
   return db.select().from(runEvents).where(eq(runEvents.runId, runId)).orderBy(asc(runEvents.seq));
 }
 
 export async function listRunEventsFor(db: DbOrTx, runIds: readonly string[]): Promise<RunEventRow[]> {
-  if (runIds.length === 0) return [];
-  return db
-    .select()
-    .from(runEvents)
-    .where(inArray(runEvents.runId, [...runIds]))
-    .orderBy(asc(runEvents.seq));
+  const storable = storableKeys(runIds);
+  if (storable.length === 0) return [];
+  return db.select().from(runEvents).where(inArray(runEvents.runId, storable)).orderBy(asc(runEvents.seq));
 }
 
 export async function listRunEventsBySeq(db: DbOrTx, seqs: readonly number[]): Promise<RunEventRow[]> {

@@ -22,9 +22,10 @@ export async function lastLogSeq(db: DbOrTx, runId: string): Promise<number> {
 /**
  * Postgres text cannot hold a NUL character, and one would fail the whole insert. Output is
  * bytes; engines decode it as UTF-8 (invalid sequences become U+FFFD), and a NUL becomes
- * U+FFFD here, the one place that writes log text.
+ * U+FFFD here, the one place that writes log text. This is not input validation (that refuses
+ * such text: domain/validation.ts): a job's output is kept, with the NUL replaced.
  */
-export function storableText(text: string): string {
+export function replaceNulInLogText(text: string): string {
   return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
 }
 
@@ -58,7 +59,7 @@ export async function appendLogChunks(
     if (chunks.length === 0) return [];
     return tx
       .insert(runLogs)
-      .values(chunks.map((c, i) => ({ runId, seq: afterSeq + i + 1, stream: c.stream, text: storableText(c.text), at: c.at })))
+      .values(chunks.map((c, i) => ({ runId, seq: afterSeq + i + 1, stream: c.stream, text: replaceNulInLogText(c.text), at: c.at })))
       .returning();
   });
 }

@@ -6,7 +6,7 @@ import { and, count, eq, getTableColumns, inArray, lt, min, or, sql, desc, gte, 
 import type { DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
 import { keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
-import { isStorableKey } from './keys.js';
+import { isStorableKey, storableKeys } from './keys.js';
 
 type RunStatus = RunRow['status'];
 type EngineName = RunRow['engine'];
@@ -99,7 +99,7 @@ export async function getRun(db: DbOrTx, runId: string): Promise<RunRow | undefi
 }
 
 export async function getRunsByIds(db: DbOrTx, ids: readonly string[]): Promise<RunRow[]> {
-  const storable = ids.filter(isStorableKey);
+  const storable = storableKeys(ids);
   if (storable.length === 0) return [];
   return db.select().from(runs).where(inArray(runs.runId, storable));
 }

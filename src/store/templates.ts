@@ -1,16 +1,19 @@
 // Every read and write of templates.
 import { and, count, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { isStorableKey, storableKeys } from './keys.js';
 import { keysetOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import type { DbOrTx } from '../db/client.js';
 import { templates, type TemplateRow } from '../db/schema.js';
 
 export async function getTemplate(db: DbOrTx, id: string): Promise<TemplateRow | undefined> {
+  if (!isStorableKey(id)) return undefined;
   const [row] = await db.select().from(templates).where(eq(templates.templateId, id));
   return row;
 }
 
 /** One version, or the newest when `version` is undefined. */
 export async function getTemplateByName(db: DbOrTx, name: string, version?: number): Promise<TemplateRow | undefined> {
+  if (!isStorableKey(name)) return undefined;
   const [row] = await db
     .select()
     .from(templates)
@@ -21,16 +24,15 @@ export async function getTemplateByName(db: DbOrTx, name: string, version?: numb
 }
 
 export async function templateIdsByName(db: DbOrTx, name: string): Promise<string[]> {
+  if (!isStorableKey(name)) return [];
   const rows = await db.select({ id: templates.templateId }).from(templates).where(eq(templates.templateName, name));
   return rows.map((r) => r.id);
 }
 
 export async function getTemplatesByIds(db: DbOrTx, ids: readonly string[]): Promise<TemplateRow[]> {
-  if (ids.length === 0) return [];
-  return db
-    .select()
-    .from(templates)
-    .where(inArray(templates.templateId, [...ids]));
+  const storable = storableKeys(ids);
+  if (storable.length === 0) return [];
+  return db.select().from(templates).where(inArray(templates.templateId, storable));
 }
 
 /**

@@ -72,10 +72,44 @@ describe('unpaired surrogates (jsonb refuses them) and NUL are a 400 naming the 
     );
     expect(created.data.createTaskDefinition).toEqual({
       __typename: 'ValidationError',
-      fields: [{ path: ['env', '0', 'value'], message: `env[0].value ${SURROGATE}` }],
+      fields: [{ path: ['input', 'env', '0', 'value'], message: `input.env[0].value ${SURROGATE}` }],
     });
     const listed = await t.gql(`query($filter: RunFilter) { runs(filter: $filter) { totalCount } }`, { filter: { env: [{ name: 'A', value: LONE }] } });
     expect(listed.errors?.map((e) => e.message)).toEqual([`filter.env[0].value ${SURROGATE}`]);
+  });
+});
+
+describe('one path format over REST and GraphQL', () => {
+  const EXECUTE = `mutation($id: ID, $input: ExecuteInput!) {
+    executeTask(definitionId: $id, input: $input) { __typename ... on ValidationError { fields { path message } } }
+  }`;
+
+  it('the same bad env value is env[0].value in both; GraphQL puts it under its argument', async () => {
+    const env = [
+      { name: 'OK', value: 'fine' },
+      { name: 'A', value: 'x\u0000' },
+    ];
+    const rest = await t.fetch(`/api/v6/task/${def.definitionId}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'ann' }, env } });
+    expect({ status: rest.status, body: await rest.json() }).toEqual({ status: 400, body: { error: 'env[1].value must not contain NUL characters' } });
+    const gql = await t.gql(EXECUTE, { id: def.definitionId, input: { owner: 'ann', env } });
+    expect(gql.data.executeTask).toEqual({
+      __typename: 'ValidationError',
+      fields: [{ path: ['input', 'env', '1', 'value'], message: 'input.env[1].value must not contain NUL characters' }],
+    });
+  });
+
+  it('GraphQL names its own fields where REST keeps the classic words', async () => {
+    const gqlOwner = await t.gql(EXECUTE, { id: def.definitionId, input: { owner: '' } });
+    expect(gqlOwner.data.executeTask.fields).toEqual([{ path: ['input', 'owner'], message: 'input.owner must be a non-empty string: who the run is for' }]);
+    const restOwner = await rest(`/api/v6/task/${def.definitionId}/execute`, 'PUT', { run_tags: { owner_id: '' } });
+    expect(restOwner).toEqual({ status: 400, error: 'run_tags must exist in body and contain [owner_id]' });
+
+    const gqlDeadline = await t.gql(EXECUTE, { id: def.definitionId, input: { owner: 'ann', activeDeadlineSeconds: 0 } });
+    expect(gqlDeadline.data.executeTask.fields).toEqual([
+      { path: ['input', 'activeDeadlineSeconds'], message: 'input.activeDeadlineSeconds must be a positive integer' },
+    ]);
+    const restDeadline = await rest(`/api/v6/task/${def.definitionId}/execute`, 'PUT', { run_tags: { owner_id: 'ann' }, active_deadline_seconds: 0 });
+    expect(restDeadline).toEqual({ status: 400, error: 'active_deadline_seconds must be a positive integer' });
   });
 });
 

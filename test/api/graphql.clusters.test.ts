@@ -112,19 +112,19 @@ describe('createCluster', () => {
       __typename: 'ValidationError',
       code: 'VALIDATION',
       message:
-        'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit\nengine nomad is unknown: use local, docker, kubernetes, ecs (or eks)',
+        'input.name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit\ninput.engine nomad is unknown: use local, docker, kubernetes, ecs (or eks)',
       fields: [
-        { path: ['name'], message: 'name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit' },
-        { path: ['engine'], message: 'engine nomad is unknown: use local, docker, kubernetes, ecs (or eks)' },
+        { path: ['input', 'name'], message: 'input.name must be 1-63 letters, digits, ".", "-" or "_", starting and ending with a letter or digit' },
+        { path: ['input', 'engine'], message: 'input.engine nomad is unknown: use local, docker, kubernetes, ecs (or eks)' },
       ],
     });
     expect((await gql(CREATE, { input: { name: 'gql-ctx', engine: 'kubernetes', config: { context: 1 } } })).createCluster).toMatchObject({
       __typename: 'ValidationError',
-      fields: [{ path: ['config', 'context'], message: 'config.context must be the name of a kubeconfig context (a non-empty string)' }],
+      fields: [{ path: ['input', 'config', 'context'], message: 'input.config.context must be the name of a kubeconfig context (a non-empty string)' }],
     });
     expect((await gql(CREATE, { input: { name: 'gql-cfg', engine: 'local', config: 'text' } })).createCluster).toMatchObject({
       __typename: 'ValidationError',
-      fields: [{ path: ['config'], message: 'config must be a JSON object' }],
+      fields: [{ path: ['input', 'config'], message: 'input.config must be a JSON object' }],
     });
   });
 });
@@ -172,7 +172,7 @@ describe('executeTask routing errors are typed results', () => {
 
     expect((await execute({ cluster: 'nowhere' })).executeTask).toMatchObject({
       __typename: 'ValidationError',
-      fields: [{ path: ['cluster'], message: expect.stringMatching(/^cluster nowhere is unknown/) }],
+      fields: [{ path: ['input', 'cluster'], message: expect.stringMatching(/^input\.cluster nowhere is unknown/) }],
     });
 
     await gql(CREATE, { input: { name: 'gql-maint', engine: 'local', status: 'MAINTENANCE' } });
@@ -185,7 +185,7 @@ describe('executeTask routing errors are typed results', () => {
     await gql(CREATE, { input: { name: 'gql-tier', engine: 'local', allowedTiers: ['prod'] } });
     expect((await execute({ cluster: 'gql-tier', tier: 'dev' })).executeTask).toMatchObject({
       __typename: 'ValidationError',
-      fields: [{ path: ['tier'], message: 'tier dev is not allowed on cluster gql-tier; allowed tiers: prod' }],
+      fields: [{ path: ['input', 'tier'], message: 'input.tier dev is not allowed on cluster gql-tier; allowed tiers: prod' }],
     });
     expect((await execute({ cluster: 'gql-tier', tier: 'prod' })).executeTask).toMatchObject({
       __typename: 'ExecuteTaskSuccess',

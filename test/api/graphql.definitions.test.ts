@@ -105,11 +105,11 @@ describe('createTaskDefinition', () => {
     expect(result.__typename).toBe('ValidationError');
     expect(result.code).toBe('VALIDATION');
     const byPath = Object.fromEntries(result.fields.map((f: { path: string[]; message: string }) => [f.path.join('.'), f.message]));
-    expect(Object.keys(byPath).sort()).toEqual(['alias', 'env.1.name', 'groupName', 'memory', 'ports.0']);
-    expect(byPath.alias).toBe('string [alias] must be specified');
-    expect(byPath.memory).toBe('memory must be an integer between 0 and 350000');
-    expect(byPath.groupName).toMatch(/group_name must be 1-255 letters/);
-    expect(result.message).toContain('string [alias] must be specified');
+    expect(Object.keys(byPath).sort()).toEqual(['input.alias', 'input.env.1.name', 'input.groupName', 'input.memory', 'input.ports.0']);
+    expect(byPath['input.alias']).toBe('input.alias must be specified');
+    expect(byPath['input.memory']).toBe('input.memory must be an integer between 0 and 350000');
+    expect(byPath['input.groupName']).toMatch(/^input\.groupName must be 1-255 letters/);
+    expect(result.message).toContain('input.alias must be specified');
   });
 
   it('reports a duplicate alias as a ConflictError', async () => {
@@ -207,7 +207,7 @@ describe('updateTaskDefinition', () => {
     const def = await createOk({ alias: 'gql-upd-bad', image: 'alpine' });
     const result = (await t.gql(UPDATE, { id: def.id, input: { image: null, cpu: -1, env: [{ name: 'A=B', value: 'x' }] } })).data.updateTaskDefinition;
     expect(result.__typename).toBe('ValidationError');
-    expect(result.fields.map((f: { path: string[] }) => f.path.join('.')).sort()).toEqual(['cpu', 'env.0.name', 'image']);
+    expect(result.fields.map((f: { path: string[] }) => f.path.join('.')).sort()).toEqual(['input.cpu', 'input.env.0.name', 'input.image']);
     const after = await t.gql(`query($id: ID) { taskDefinition(id: $id) { image version } }`, { id: def.id });
     expect(after.data.taskDefinition).toEqual({ image: 'alpine', version: 1 });
   });
@@ -370,7 +370,7 @@ describe('NUL characters (Postgres cannot store or compare them)', () => {
   it('are a ValidationError in mutation input, a null lookup, and a clear error in a filter', async () => {
     const created = await create({ alias: 'gql-nul', image: 'alpine', command: 'echo a\u0000b' });
     expect(created.__typename).toBe('ValidationError');
-    expect(created.fields).toEqual([{ path: ['command'], message: 'command must not contain NUL characters' }]);
+    expect(created.fields).toEqual([{ path: ['input', 'command'], message: 'input.command must not contain NUL characters' }]);
 
     const lookup = await t.gql(`query($id: ID, $alias: String) { a: taskDefinition(id: $id) { id } b: taskDefinition(alias: $alias) { id } }`, {
       id: 'default-\u0000',

@@ -64,8 +64,8 @@ describe('GraphQL templates', () => {
     const bad = (await t.gql(CREATE, { input: { ...input, commandTemplate: 'echo {{.n' } })).data.createTemplate;
     expect(bad).toEqual({
       __typename: 'ValidationError',
-      message: 'command_template line 1, column 6: unclosed action: "{{" without "}}"',
-      fields: [{ path: ['command_template'], message: 'command_template line 1, column 6: unclosed action: "{{" without "}}"' }],
+      message: 'input.commandTemplate line 1, column 6: unclosed action: "{{" without "}}"',
+      fields: [{ path: ['input', 'commandTemplate'], message: 'input.commandTemplate line 1, column 6: unclosed action: "{{" without "}}"' }],
     });
   });
 
@@ -122,11 +122,11 @@ describe('GraphQL templates', () => {
     expect(r).toEqual({
       __typename: 'TemplatePayloadError',
       code: 'VALIDATION',
-      message: 'template_payload.n: must be <= 10',
-      fields: [{ path: ['template_payload', 'n'], message: 'template_payload.n: must be <= 10' }],
+      message: 'payload.n: must be <= 10',
+      fields: [{ path: ['payload', 'n'], message: 'payload.n: must be <= 10' }],
     });
     const notObject = (await t.gql(EXECUTE, { id: templateId, payload: [1], input: { owner: 'gql' } })).data.executeTemplate;
-    expect(notObject).toMatchObject({ __typename: 'TemplatePayloadError', message: 'template_payload must be a JSON object' });
+    expect(notObject).toMatchObject({ __typename: 'TemplatePayloadError', message: 'payload must be a JSON object' });
   });
 
   it('other failures keep their types: neither or both ids → ValidationError; unknown → NotFoundError', async () => {

@@ -62,7 +62,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
     // The server's schema check (the form's own is only at submit): a TemplatePayloadError.
     await page.getByLabel('Times').fill('9');
     await page.getByRole('button', { name: 'Dry run' }).click();
-    await page.getByRole('alert').getByText('template_payload.times: must be <= 5').waitFor();
+    await page.getByRole('alert').getByText('payload.times: must be <= 5').waitFor();
 
     await page.getByLabel('Times').fill('3');
     await page.getByRole('button', { name: 'Run', exact: true }).click();

@@ -47,7 +47,7 @@ async function issueOf(input: unknown, run = create): Promise<FieldIssue> {
 describe('alias and image', () => {
   it.each(['alias', 'image'])('%s is required: absent, null, empty or blank', async (field) => {
     for (const value of [undefined, null, '', '   ']) {
-      expect(await issueOf({ ...base, [field]: value })).toEqual({ path: [field], message: `string [${field}] must be specified` });
+      expect(await issueOf({ ...base, [field]: value })).toEqual({ path: [field], message: `${field} must be specified` });
     }
   });
 
@@ -55,7 +55,7 @@ describe('alias and image', () => {
     const err = await service.create({}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).issues.map((i) => i.path)).toEqual([['alias'], ['image']]);
-    expect((err as ValidationError).message).toBe('string [alias] must be specified\nstring [image] must be specified');
+    expect((err as ValidationError).message).toBe('alias must be specified\nimage must be specified');
   });
 
   it('rejects a non-string and anything over 1024 characters', async () => {
@@ -79,12 +79,12 @@ describe('group_name', () => {
   it.each([['has space'], ['dot.ted'], ['slash/'], [''], ['g'.repeat(256)], ['ünïcode']])('rejects %j', async (groupName) => {
     expect(await issueOf({ ...base, groupName })).toEqual({
       path: ['groupName'],
-      message: 'group_name must be 1-255 letters, digits, "-" or "_"',
+      message: 'groupName must be 1-255 letters, digits, "-" or "_"',
     });
   });
 
   it('rejects a non-string', async () => {
-    expect(await issueOf({ ...base, groupName: 7 })).toEqual({ path: ['groupName'], message: 'group_name must be a string' });
+    expect(await issueOf({ ...base, groupName: 7 })).toEqual({ path: ['groupName'], message: 'groupName must be a string' });
   });
 });
 
@@ -139,7 +139,7 @@ describe('resource integers', () => {
     ['memory', 'memory', LIMITS.memory.max],
     ['cpu', 'cpu', LIMITS.cpu.max],
     ['gpu', 'gpu', LIMITS.gpu.max],
-    ['ephemeralStorage', 'ephemeral_storage', LIMITS.ephemeralStorage.max],
+    ['ephemeralStorage', 'ephemeralStorage', LIMITS.ephemeralStorage.max],
   ] as const;
 
   it.each(cases)('%s accepts 0, the maximum and null', async (field, _name, max) => {
@@ -171,10 +171,10 @@ describe('other fields', () => {
   });
 
   it('booleans must be booleans, not strings', async () => {
-    expect(await issueOf({ ...base, requiresDocker: 'true' })).toEqual({ path: ['requiresDocker'], message: 'requires_docker must be true or false' });
+    expect(await issueOf({ ...base, requiresDocker: 'true' })).toEqual({ path: ['requiresDocker'], message: 'requiresDocker must be true or false' });
     expect(await issueOf({ ...base, adaptiveResourceAllocation: 1 })).toEqual({
       path: ['adaptiveResourceAllocation'],
-      message: 'adaptive_resource_allocation must be true or false',
+      message: 'adaptiveResourceAllocation must be true or false',
     });
     expect(await create({ ...base, requiresDocker: true, adaptiveResourceAllocation: null })).toBe('valid');
   });
@@ -182,7 +182,7 @@ describe('other fields', () => {
   it('command and target cluster are strings or null', async () => {
     expect(await create({ ...base, command: null, targetCluster: null })).toBe('valid');
     expect(await issueOf({ ...base, command: ['echo'] })).toEqual({ path: ['command'], message: 'command must be a string' });
-    expect(await issueOf({ ...base, targetCluster: 1 })).toEqual({ path: ['targetCluster'], message: 'target_cluster must be a string' });
+    expect(await issueOf({ ...base, targetCluster: 1 })).toEqual({ path: ['targetCluster'], message: 'targetCluster must be a string' });
   });
 
   it('reports every invalid field at once', async () => {
@@ -207,7 +207,7 @@ describe('updates', () => {
   });
 
   it('apply the same rules to the fields given', async () => {
-    expect(await issueOf({ alias: '' }, update)).toEqual({ path: ['alias'], message: 'string [alias] must be specified' });
+    expect(await issueOf({ alias: '' }, update)).toEqual({ path: ['alias'], message: 'alias must be specified' });
     expect(await issueOf({ groupName: 'no spaces please' }, update)).toMatchObject({ path: ['groupName'] });
     expect(await issueOf({ cpu: LIMITS.cpu.max + 1 }, update)).toMatchObject({ path: ['cpu'] });
     expect(await issueOf({ env: [{ name: '', value: '' }] }, update)).toMatchObject({ path: ['env', 0, 'name'] });

@@ -71,18 +71,15 @@ export function createLoaders(services: Services, database: Db | undefined) {
   };
 
   const byKey = async (column: 'definition_id' | 'alias', keys: readonly string[]) => {
-    // No stored id or alias holds U+0000, and Postgres would fail comparing one.
-    const storable = keys.filter((k) => !k.includes('\0'));
-    if (storable.length === 0) return keys.map(() => null);
     // By id an archived definition still answers (its runs point at it); an alias names
     // only the live definition that holds it.
     const { rows } = await services.definitions.list(
       {
-        filters: [{ field: column, op: 'in', values: storable }],
+        filters: [{ field: column, op: 'in', values: [...keys] }],
         env: [],
         sortBy: 'definition_id',
         order: 'asc',
-        limit: storable.length,
+        limit: keys.length,
         offset: 0,
       },
       { includeArchived: column === 'definition_id' },
@@ -105,8 +102,7 @@ export function createLoaders(services: Services, database: Db | undefined) {
 
   const runById = new DataLoader<string, RunRow | null>(
     async (ids) => {
-      const storable = ids.filter((id) => !id.includes('\0'));
-      const found = new Map((await getRunsByIds(db(), storable)).map((r) => [r.runId, r]));
+      const found = new Map((await getRunsByIds(db(), ids)).map((r) => [r.runId, r]));
       return ids.map((id) => found.get(id) ?? null);
     },
     { maxBatchSize: MAX_BATCH },

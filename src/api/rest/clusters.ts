@@ -5,6 +5,7 @@ import type { ClusterView } from '../../domain/clusterService.js';
 import type { RestDeps } from './index.js';
 import { actorOf, json, readJsonObject } from './http.js';
 import { ValidationError } from '../../errors.js';
+import { inClusterWords } from './fieldWords.js';
 
 /** Body key (lower-cased) → service input key; other keys are ignored, as everywhere in the shim. */
 const BODY_FIELDS = {
@@ -61,14 +62,14 @@ export function registerClusterRoutes(router: Hono, deps: RestDeps): void {
 
   router.post('/clusters', async (c) => {
     const body = await readJsonObject(c);
-    return json(clusterJson(await clusters.create(withoutNulls(toServiceInput(body)), actorOf(c))));
+    return json(clusterJson(await inClusterWords(clusters.create(withoutNulls(toServiceInput(body)), actorOf(c)))));
   });
 
   router.get('/clusters/:name', async (c) => json(clusterJson(await clusters.get(c.req.param('name')))));
 
   router.put('/clusters/:name', async (c) => {
     const body = await readJsonObject(c);
-    return json(clusterJson(await clusters.update(c.req.param('name'), toServiceInput(body), actorOf(c))));
+    return json(clusterJson(await inClusterWords(clusters.update(c.req.param('name'), toServiceInput(body), actorOf(c)))));
   });
 
   router.delete('/clusters/:name', async (c) => {

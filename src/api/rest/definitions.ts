@@ -2,7 +2,7 @@
 // The shim only translates: snake_case JSON ↔ the service's camelCase input, query string
 // → ListSpec, rows → classic JSON. Validation and messages are the service's.
 import type { Context, Hono } from 'hono';
-import { ValidationError } from '../../errors.js';
+import { assertStorable } from '../../domain/validation.js';
 import { DEFINITION_FILTER_FIELDS, DEFINITION_SORT_FIELDS } from '../../domain/definitionService.js';
 import type { RestDeps } from './index.js';
 import { actorOf, json, lowerKeys, readJsonObject } from './http.js';
@@ -125,7 +125,7 @@ export function registerDefinitionRoutes(router: Hono, deps: RestDeps): void {
     const limit = parseNonNegativeInt(params, 'limit', 1024);
     const offset = parseNonNegativeInt(params, 'offset', 0);
     const name = params.get('name') ?? undefined;
-    if (name?.includes('\0')) throw new ValidationError([{ path: ['name'], message: 'name must not contain NUL characters' }]);
+    assertStorable(name, ['name']);
     const { total, groups } = await definitions.groups({ name: name || undefined, limit, offset });
     return json({ total, groups, limit, offset });
   });

@@ -4,6 +4,7 @@ import { FlotillaError, ValidationError } from '../../errors.js';
 import { LOCAL_ADMIN, type Actor } from '../../domain/authorization.js';
 import { wwwAuthenticate } from '../../auth/authenticate.js';
 import type { Logger } from '../../logger.js';
+import { inRestWords } from './fieldWords.js';
 
 export const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -56,7 +57,8 @@ const STATUS_BY_CODE: Record<string, number> = {
 };
 
 /** One error envelope for the whole shim; unexpected errors are masked and logged. */
-export function errorResponse(err: unknown, logger: Logger, c: Context): Response {
+export function errorResponse(thrown: unknown, logger: Logger, c: Context): Response {
+  const err = inRestWords(thrown);
   if (err instanceof FlotillaError && STATUS_BY_CODE[err.code]) {
     if (err.code === 'UNAUTHENTICATED') return json({ error: err.message }, 401, { 'www-authenticate': wwwAuthenticate() });
     return errorJson(err.message, STATUS_BY_CODE[err.code]!);

@@ -4,6 +4,7 @@
 // list answers the same way. Anything the classic service turned into a 500 or silently
 // into 0 is a 400 naming the parameter.
 import { ValidationError } from '../../errors.js';
+import { assertStorable } from '../../domain/validation.js';
 import type { EnvVar } from '../../db/schema.js';
 import type { ColumnFilter, ListSpec } from '../../store/listQuery.js';
 
@@ -195,7 +196,7 @@ export function createListParser(config: ListParamsConfig): ListParser {
       if ((PAGING_KEYS as readonly string[]).includes(key)) continue;
       const values = params.getAll(key);
       // Postgres cannot compare against U+0000; the driver would fail with a 500.
-      if (values.some((v) => v.includes('\0'))) throw invalid(key, `${key} must not contain NUL characters`);
+      for (const value of values) assertStorable(value, [key]);
 
       if (key === 'env' && config.envFilter !== false) {
         for (const raw of values) {

@@ -57,6 +57,11 @@ const EXECUTE_FIELDS: Record<string, string> = {
   tier: 'tier',
 };
 
+/**
+ * The run service's input from a classic execute body. The owner travels in the body as
+ * `run_tags.owner_id`; the rules on it (and on the other tags) are the run service's, and
+ * REST words its issues the classic way (fieldWords.ts, classicOrder).
+ */
 export function toExecuteInput(body: Record<string, unknown>): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   for (const [key, target] of Object.entries(EXECUTE_FIELDS)) {
@@ -66,21 +71,26 @@ export function toExecuteInput(body: Record<string, unknown>): Record<string, un
     input[target] = key === 'env' && Array.isArray(value) ? value.map((e) => lowerKeys(e)) : value;
   }
   const tags = body.run_tags;
-  if (tags === null || typeof tags !== 'object' || Array.isArray(tags)) {
-    throw new ValidationError([{ path: ['run_tags'], message: 'run_tags must exist in body and contain [owner_id]' }]);
+  if (tags !== null && typeof tags === 'object' && !Array.isArray(tags)) {
+    // A null tag is "not set", as for the other fields.
+    const { owner_id: owner, ...runTags } = Object.fromEntries(
+      Object.entries(lowerKeys(tags) as Record<string, unknown>).filter(([, v]) => v !== null && v !== undefined),
+    );
+    if (owner !== undefined) input.owner = owner;
+    input.runTags = runTags;
   }
-  const runTags: Record<string, string> = {};
-  for (const [k, v] of Object.entries(lowerKeys(tags) as Record<string, unknown>)) {
-    if (typeof v === 'string') runTags[k] = v;
-    else if (v !== null && v !== undefined) throw new ValidationError([{ path: ['run_tags', k], message: `run_tags.${k} must be a string` }]);
-  }
-  const owner = runTags.owner_id;
-  if (!owner || owner.trim() === '') {
-    throw new ValidationError([{ path: ['run_tags', 'owner_id'], message: 'run_tags must exist in body and contain [owner_id]' }]);
-  }
-  input.owner = owner;
-  input.runTags = runTags;
   return input;
+}
+
+/**
+ * The classic service checked run_tags before the rest of the body and answered its first
+ * problem alone: a tag that is no string, else a missing owner.
+ */
+export function classicOrder(err: unknown): unknown {
+  if (!(err instanceof ValidationError)) return err;
+  const tagged = err.issues.filter((i) => !i.unstorable && (i.path[0] === 'runTags' || i.path[0] === 'owner'));
+  const first = tagged.find((i) => i.path[0] === 'runTags') ?? tagged[0];
+  return first ? new ValidationError([first], { cause: err }) : err;
 }
 
 function query(c: Context): URLSearchParams {
@@ -110,7 +120,9 @@ export function registerRunRoutes(router: Hono, deps: RestDeps): void {
       const tags = lowerKeys(body.run_tags) as Record<string, unknown>;
       if (tags.owner_id === undefined || tags.owner_id === null || tags.owner_id === '') body.run_tags = { ...tags, owner_id: actor.id };
     }
-    const run = await runs.execute(target, toExecuteInput(body), actor);
+    const run = await runs.execute(target, toExecuteInput(body), actor).catch((err: unknown) => {
+      throw classicOrder(err);
+    });
     return json(runJson(run));
   };
   router.put('/task/alias/:alias/execute', (c) => execute(c, { alias: c.req.param('alias') }));

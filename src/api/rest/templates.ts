@@ -162,7 +162,7 @@ export function registerTemplateRoutes(router: Hono, deps: RestDeps): void {
   };
   router.get('/template/name/:name/history', async (c) => {
     const name = c.req.param('name');
-    const ids = name.includes('\0') ? [] : await templates.idsByName(name);
+    const ids = await templates.idsByName(name);
     if (ids.length === 0) throw new NotFoundError(`Template with name ${name} not found`);
     return history(c, ids);
   });

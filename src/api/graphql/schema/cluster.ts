@@ -1,8 +1,9 @@
 // The cluster registry: the Cluster type, `clusters` and `cluster(name)`, and the create /
 // update / delete mutations with typed errors. All through services.clusters, as REST.
-import { NotFoundError, ValidationError } from '../../../errors.js';
+import { ValidationError } from '../../../errors.js';
 import { CLUSTER_STATUSES, type ClusterStatus, type ClusterView } from '../../../domain/clusterService.js';
 import { builder } from '../builder.js';
+import { inArgument } from '../fieldWords.js';
 import { mutationResult } from './errors.js';
 import { NodeInterface, toGlobalId } from './node.js';
 import { engineOf, EngineEnum } from './enums.js';
@@ -89,11 +90,6 @@ const UpdateClusterInput = builder.inputType('UpdateClusterInput', {
   }),
 });
 
-/** Names with U+0000 cannot be stored, so no such cluster exists. */
-function assertStorableName(name: string): void {
-  if (name.includes('\0')) throw new NotFoundError(`Cluster ${JSON.stringify(name)} not found`);
-}
-
 builder.mutationField('createCluster', (t) =>
   t.field({
     type: ClusterRef,
@@ -101,7 +97,7 @@ builder.mutationField('createCluster', (t) =>
     errors: { ...mutationResult('CreateCluster', 'The cluster was registered'), dataField: { name: 'cluster' } },
     resolve: (_root, { input }, ctx) => {
       // null means "not given" in a create: the defaults apply.
-      return ctx.services.clusters.create(Object.fromEntries(Object.entries(input).filter(([, v]) => v != null)), ctx.actor);
+      return inArgument('input', () => ctx.services.clusters.create(Object.fromEntries(Object.entries(input).filter(([, v]) => v != null)), ctx.actor));
     },
   }),
 );
@@ -116,10 +112,9 @@ builder.mutationField('updateCluster', (t) =>
     },
     errors: { ...mutationResult('UpdateCluster', 'The cluster was changed'), dataField: { name: 'cluster' } },
     resolve: (_root, { name, input }, ctx) => {
-      assertStorableName(name);
       // null clears only what can be empty; for the other fields it means "unchanged".
       const changes = Object.fromEntries(Object.entries(input).filter(([k, v]) => v !== undefined && (v !== null || k === 'region' || k === 'namespace')));
-      return ctx.services.clusters.update(name, changes, ctx.actor);
+      return inArgument('input', () => ctx.services.clusters.update(name, changes, ctx.actor));
     },
   }),
 );
@@ -131,7 +126,6 @@ builder.mutationField('deleteCluster', (t) =>
     args: { name: t.arg.string({ required: true, description: 'The cluster name.' }) },
     errors: { ...mutationResult('DeleteCluster', 'The cluster was removed from the registry'), dataField: { name: 'deletedName' } },
     resolve: async (_root, { name }, ctx) => {
-      assertStorableName(name);
       if (name.trim() === '') throw new ValidationError([{ path: ['name'], message: 'name must not be empty' }]);
       await ctx.services.clusters.delete(name, ctx.actor);
       return name;

@@ -5,7 +5,7 @@
 // last/before.
 import type { GraphQLError } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
-import { unstorableText } from '../../../domain/validation.js';
+import { unstorableIssues, unstorableText } from '../../../domain/validation.js';
 import type { ColumnFilter, FilterOp, SortKey } from '../../../store/listQuery.js';
 import { builder } from '../builder.js';
 
@@ -159,14 +159,8 @@ export function connectionTypeOptions(name: string, items: string) {
  * refused as bad input, naming where it is (e.g. `filter.env[0].value`).
  */
 export function assertNoNul(value: unknown, where: string): void {
-  if (typeof value === 'string') {
-    const reason = unstorableText(value);
-    if (reason) throw badInput(`${where} must not contain ${reason}`);
-  } else if (Array.isArray(value)) {
-    value.forEach((item, i) => assertNoNul(item, `${where}[${i}]`));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) assertNoNul(item, `${where}.${key}`);
-  }
+  const [first] = unstorableIssues(value, [where]);
+  if (first) throw badInput(first.message);
 }
 
 /** How one filter input field maps to a list column: substring (`like`), exact, or one-of. */

@@ -30,7 +30,10 @@ builder.objectType(ConflictError, {
 const FieldErrorRef = builder.objectRef<FieldIssue>('FieldError').implement({
   description: 'One invalid field: its path in the input and what to send instead.',
   fields: (t) => ({
-    path: t.stringList({ description: 'Where the field is in the input, e.g. ["env", "0", "name"].', resolve: (i) => i.path.map(String) }),
+    path: t.stringList({
+      description: 'Where the field is in the arguments, e.g. ["input", "env", "0", "name"]; the message names it as input.env[0].name.',
+      resolve: (i) => i.path.map(String),
+    }),
     message: t.exposeString('message', { description: 'What is wrong and what to send instead.' }),
   }),
 });

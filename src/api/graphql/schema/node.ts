@@ -27,7 +27,7 @@ export function parseGlobalId(globalId: string): { type: NodeType; id: string } 
   if (colon < 1) return undefined;
   const type = text.slice(0, colon) as NodeType;
   const id = text.slice(colon + 1);
-  if (!NODE_TYPES.includes(type) || id === '' || id.includes('\0') || text.includes('\uFFFD')) return undefined;
+  if (!NODE_TYPES.includes(type) || id === '' || text.includes('\uFFFD')) return undefined;
   if (type === 'RunEvent' && !/^[1-9]\d{0,15}$/.test(id)) return undefined;
   return { type, id };
 }

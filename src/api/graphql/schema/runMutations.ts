@@ -1,8 +1,9 @@
 // executeTask and stopRun: the same run service the REST shim calls, with expected failures
 // as typed results (ValidationError with field paths, NotFoundError, ConflictError).
-import { NotFoundError, ValidationError, type FieldIssue } from '../../../errors.js';
+import { ValidationError } from '../../../errors.js';
 import { stopOptions } from '../../headers.js';
 import { builder } from '../builder.js';
+import { inArgument } from '../fieldWords.js';
 import { EnvVarInput } from './envVar.js';
 import { mutationResult } from './errors.js';
 import { NodeLifecycleEnum, RunRef } from './run.js';
@@ -35,26 +36,6 @@ export const ExecuteInput = builder.inputType('ExecuteInput', {
   }),
 });
 
-/**
- * Postgres cannot store U+0000: refuse it up front, naming each field that holds one. Stops
- * a few levels down: runTags and labels (JSON) could nest deep enough to overflow the stack,
- * and the run service refuses anything nested there anyway (their values must be strings).
- */
-export function nulIssues(value: unknown, path: (string | number)[], out: FieldIssue[] = []): FieldIssue[] {
-  if (path.length > 8) return out;
-  if (typeof value === 'string') {
-    if (value.includes('\0')) out.push({ path, message: `${path.join('.')} must not contain NUL characters` });
-  } else if (Array.isArray(value)) {
-    value.forEach((v, i) => nulIssues(v, [...path, i], out));
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      if (k.includes('\0')) out.push({ path, message: `${path.join('.') || 'input'} must not have keys containing NUL characters` });
-      nulIssues(v, [...path, k], out);
-    }
-  }
-  return out;
-}
-
 builder.mutationField('executeTask', (t) =>
   t.field({
     type: RunRef,
@@ -71,18 +52,10 @@ builder.mutationField('executeTask', (t) =>
           { path: [definitionId == null ? 'definitionId' : 'alias'], message: 'executeTask takes exactly one of definitionId or alias' },
         ]);
       }
-      const issues = nulIssues(input, []);
-      if (issues.length) throw new ValidationError(issues);
       const target = definitionId != null ? { definitionId: String(definitionId) } : { alias: alias! };
-      const key = target.definitionId ?? target.alias!;
-      if (key.includes('\0')) {
-        throw new NotFoundError(
-          target.alias !== undefined ? `Definition with alias ${JSON.stringify(key)} not found` : `Definition with ID ${JSON.stringify(key)} not found`,
-        );
-      }
       // null means "not given": the service then applies the definition value or default.
       const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));
-      const run = await ctx.services.runs.execute(target, given, ctx.actor);
+      const run = await inArgument('input', () => ctx.services.runs.execute(target, given, ctx.actor));
       ctx.loaders.primeRun(run);
       return run;
     },
@@ -99,7 +72,6 @@ builder.mutationField('stopRun', (t) =>
     errors: { ...mutationResult('StopRun', 'The run is stopped'), dataField: { name: 'run' } },
     resolve: async (_root, { runId }, ctx) => {
       const id = String(runId);
-      if (id.includes('\0')) throw new NotFoundError(`Run with id ${JSON.stringify(id)} not found`);
       const run = await ctx.services.runs.stop(id, stopOptions(ctx.actor, ctx.headers));
       ctx.loaders.forgetRun(id);
       ctx.loaders.primeRun(run);

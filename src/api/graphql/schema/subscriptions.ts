@@ -75,7 +75,7 @@ function unwrap<T>(delivery: Delivery<T>): T {
 
 /** Fails the subscribe call when the run does not exist, before anything is followed. */
 async function assertRunExists(ctx: GraphQLContext, runId: string): Promise<void> {
-  const run = runId.includes('\0') ? null : await ctx.loaders.runById.load(runId);
+  const run = await ctx.loaders.runById.load(runId);
   if (!run) throw createGraphQLError(`Run with id ${runId} not found`, { extensions: { code: 'NOT_FOUND' } });
 }
 

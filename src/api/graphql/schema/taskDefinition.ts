@@ -9,6 +9,7 @@
 // that did not happen.
 import type { TaskDefinition } from '../../../domain/definitionService.js';
 import { builder } from '../builder.js';
+import { inArgument } from '../fieldWords.js';
 import {
   assertNoNul,
   badInput,
@@ -226,7 +227,7 @@ builder.mutationField('createTaskDefinition', (t) =>
     args: { input: t.arg({ type: CreateTaskDefinitionInput, required: true, description: 'The new definition.' }) },
     errors: { ...mutationResult('CreateTaskDefinition', 'The definition was created'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input }, ctx) => {
-      const row = await ctx.services.definitions.create(withoutNulls(input), ctx.actor);
+      const row = await inArgument('input', () => ctx.services.definitions.create(withoutNulls(input), ctx.actor));
       ctx.loaders.forgetDefinition(row);
       return row;
     },
@@ -245,7 +246,7 @@ builder.mutationField('updateTaskDefinition', (t) =>
     errors: { ...mutationResult('UpdateTaskDefinition', 'The definition was changed'), dataField: { name: 'taskDefinition' } },
     resolve: async (_root, { input, ...args }, ctx) => {
       const id = requiredDefinitionId(args);
-      const row = await ctx.services.definitions.update(id, input, ctx.actor);
+      const row = await inArgument('input', () => ctx.services.definitions.update(id, input, ctx.actor));
       ctx.loaders.forgetDefinition(row);
       return row;
     },

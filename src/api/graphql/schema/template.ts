@@ -7,7 +7,8 @@ import { connectionTypeOptions, resolveListConnection } from './connection.js';
 import { EnvVarInput, EnvVarRef } from './envVar.js';
 import { MUTATION_ERRORS, mutationResult } from './errors.js';
 import { RunRef } from './run.js';
-import { ExecuteInput, nulIssues } from './runMutations.js';
+import { ExecuteInput } from './runMutations.js';
+import { inArgument } from '../fieldWords.js';
 import { TaskDefinitionRef } from './taskDefinition.js';
 import { NodeInterface, toGlobalId } from './node.js';
 import { assertAllowed } from '../../../domain/authorization.js';
@@ -145,10 +146,8 @@ builder.mutationField('createTemplate', (t) => {
       dataField: { name: 'template' },
     },
     resolve: async (_root, { input }, ctx): Promise<CreatedTemplate> => {
-      const issues = nulIssues(input, []);
-      if (issues.length) throw new ValidationError(issues);
       const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v != null));
-      const { template, created } = await ctx.services.templates.create(given);
+      const { template, created } = await inArgument('input', () => ctx.services.templates.create(given));
       return { ...template, created };
     },
   });
@@ -183,8 +182,6 @@ builder.mutationField('executeTemplate', (t) =>
           { path: [args.templateId == null ? 'templateId' : 'templateName'], message: 'executeTemplate takes exactly one of templateId or templateName' },
         ]);
       }
-      const issues = nulIssues(args.input, []);
-      if (issues.length) throw new ValidationError(issues);
       const template =
         args.templateId != null
           ? await ctx.services.templates.get(String(args.templateId))
@@ -192,7 +189,11 @@ builder.mutationField('executeTemplate', (t) =>
       const given = Object.fromEntries(Object.entries(args.input).filter(([, v]) => v != null));
       // Same owner rule as executeTask: a user runs as itself (authorization.ts).
       assertAllowed(ctx.actor, 'run.execute', { ownerId: (given as { owner?: string }).owner ?? null });
-      const { run, created } = await ctx.services.templates.execute(template, given, { payload: args.payload ?? undefined, dryRun: args.dryRun ?? false });
+      const { run, created } = await inArgument(
+        'input',
+        () => ctx.services.templates.execute(template, given, { payload: args.payload ?? undefined, dryRun: args.dryRun ?? false }),
+        ['payload'],
+      );
       if (created) ctx.loaders.primeRun(run);
       return run;
     },
