@@ -6,7 +6,7 @@ import { limitedCommand } from './inputLimits.js';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
-import type { Db, DbOrTx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import type { EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import * as defs from '../store/definitions.js';
 import * as store from '../store/runs.js';
+import { insertRun, queueRunInsert } from '../store/runInserts.js';
 import { listRunEvents } from '../store/runEvents.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { createClusterService, DEFAULT_CLUSTER, type ClusterService, type RouteRequest } from './clusterService.js';
@@ -383,18 +384,19 @@ export function createRunService(deps: RunServiceDeps) {
         ...(choice.requested ? { engine_requested: choice.requested } : {}),
         ...(notes.length ? { notes } : {}),
       };
-      const insert = (into: DbOrTx) => store.insertRun(into, row, { reason: `executed by ${v.owner}`, detail });
+      const event = { reason: `executed by ${v.owner}`, detail };
       const key = v.idempotenceKey;
-      // Without an idempotence key the insert is one statement, atomic by itself: no
-      // transaction around it, so an execute is one round trip.
+      // Without an idempotence key the insert is one statement, atomic by itself, shared with
+      // the executes that arrive at the same time (store/runInserts.ts): no transaction, one
+      // round trip, one commit for many runs.
       const { run, created } = !key
-        ? { run: await insert(db), created: true }
+        ? { run: await queueRunInsert(db, row, event), created: true }
         : await db.transaction(async (tx) => {
             // Serialise executes that share a key, so two concurrent requests make one run.
             await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
             const earlier = await store.findByIdempotenceKey(tx, key, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
             if (earlier) return { run: earlier, created: false };
-            return { run: await insert(tx), created: true };
+            return { run: await insertRun(tx, row, event), created: true };
           });
       if (created) await updates.queued(run);
       return { run, created };
