@@ -7,7 +7,7 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
 import type { Db } from '../db/client.js';
-import type { EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
+import type { ClusterRow, EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { ConflictError, NotFoundError, ValidationError, type FieldIssue } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -272,17 +272,17 @@ export function createRunService(deps: RunServiceDeps) {
       const v = parseExecute(input);
       // The owner is the request's run_tags.owner_id: a user's own id (authorization.ts).
       assertAllowed(actor, 'run.execute', { ownerId: v.owner });
-      const definition = unstorable(target.alias ?? target.definitionId ?? '')
+      // The definition and the registry row of its run's cluster, read together.
+      const found = unstorable(target.alias ?? target.definitionId ?? '')
         ? undefined
-        : target.alias !== undefined
-          ? await defs.getDefinitionByAlias(db, target.alias)
-          : await defs.getDefinitionById(db, target.definitionId ?? '');
-      if (!definition) {
+        : await defs.getDefinitionForExecute(db, target, { requested: v.cluster, defaultName: DEFAULT_CLUSTER });
+      if (!found) {
         throw new NotFoundError(
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
         );
       }
-      return (await service.launch(executableOfDefinition(definition), v, { actor: actor?.id ?? null })).run;
+      const cluster = { name: found.clusterName, row: found.cluster };
+      return (await service.launch(executableOfDefinition(found.definition), v, { actor: actor?.id ?? null, cluster })).run;
     },
 
     /**
@@ -325,7 +325,13 @@ export function createRunService(deps: RunServiceDeps) {
     async launch(
       exe: Executable,
       v: ExecuteFields,
-      opts: { dryRun?: boolean; executionRequestCustom?: Record<string, unknown>; /** Who executed it (audit). */ actor?: string | null } = {},
+      opts: {
+        dryRun?: boolean;
+        executionRequestCustom?: Record<string, unknown>;
+        /** Who executed it (audit). */ actor?: string | null;
+        /** The registry row of the run's cluster, already read with the executable (null: not registered). */
+        cluster?: { name: string; row: ClusterRow | null };
+      } = {},
     ): Promise<{ run: RunRow; created: boolean }> {
       const reserved = reservedEnvNames(config.ownerIdVar);
       for (const e of v.env) {
@@ -350,7 +356,8 @@ export function createRunService(deps: RunServiceDeps) {
         }
         notes.unshift(`engine ${choice.requested} is not enabled here; ran on its substitute ${engine}`);
       } else {
-        ({ engine } = await clusters.route(routeRequest(clusterName, v, exe, choice.engine)));
+        const registered = opts.cluster?.name === clusterName ? opts.cluster.row : undefined;
+        ({ engine } = await clusters.route({ ...routeRequest(clusterName, v, exe, choice.engine), registered }));
       }
       const runId = newRunId(engine);
       const gpu = v.gpu ?? exe.gpu ?? null;
