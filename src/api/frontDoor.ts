@@ -2,7 +2,7 @@
 // rebinding), the Origin check on requests that can change something (a web page on another
 // origin must not run commands here), CORS for listed origins only, and the body size limit.
 // Requests without an Origin header (curl, scripts, CLIs) pass the Origin check unchanged.
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import type { SecurityConfig } from '../config.js';
 import { json } from './rest/http.js';
 
@@ -57,6 +57,9 @@ export function originRefusal(origin: string): Response {
   );
 }
 
+/** Served over node:http (node-server hands the incoming message over as the fetch env), not an in-process fetch. */
+const isNodeRequest = (c: Context) => (c.env as { incoming?: unknown } | undefined)?.incoming !== undefined;
+
 export function frontDoor(config: SecurityConfig): MiddlewareHandler[] {
   const host: MiddlewareHandler = async (c, next) => {
     if (HOST_EXEMPT.test(c.req.path) && SAFE_METHODS.has(c.req.method)) return next();
@@ -99,9 +102,18 @@ export function frontDoor(config: SecurityConfig): MiddlewareHandler[] {
   const tooLarge = () => json({ error: `request body is larger than ${config.maxBodyBytes} bytes (FLOTILLA_MAX_BODY): send less, or raise the limit` }, 413);
   const limit: MiddlewareHandler = async (c, next) => {
     const raw = c.req.raw;
-    if (!raw.body) return next();
     const length = raw.headers.get('content-length');
-    if (length !== null && !raw.headers.has('transfer-encoding')) return Number(length) > config.maxBodyBytes ? tooLarge() : next();
+    const chunked = raw.headers.has('transfer-encoding');
+    // Asking a node-server request for `body` builds a whole web Request and stream around
+    // it (more CPU than many a route), so a request served over node:http is judged by its
+    // headers: HTTP/1.1 gives a body only with one of these two, never to GET or HEAD. Its
+    // body is then read straight from the socket by the route.
+    if (isNodeRequest(c) && !chunked) {
+      if (length === null || c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+      return Number(length) > config.maxBodyBytes ? tooLarge() : next();
+    }
+    if (!raw.body) return next();
+    if (length !== null && !chunked) return Number(length) > config.maxBodyBytes ? tooLarge() : next();
     const chunks: Uint8Array[] = [];
     let size = 0;
     const reader = raw.body.getReader();

@@ -133,6 +133,8 @@ export interface RouteRequest {
   /** The engine the request named (canonical, enabled), if any. */
   engine?: EngineName;
   tier: string | null;
+  /** The cluster's registry row when the caller has read it already (null: not registered). */
+  registered?: ClusterRow | null;
   defaultEngine: EngineName;
   enabledEngines: EngineName[];
 }
@@ -276,7 +278,7 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
      */
     async route(req: RouteRequest): Promise<{ engine: EngineName }> {
       const where = req.source === 'definition' ? ` (the definition's target_cluster)` : '';
-      const row = await store.getCluster(db, req.name);
+      const row = req.registered !== undefined ? req.registered : await store.getCluster(db, req.name);
       if (row) {
         if (row.status !== 'active') {
           throw new ConflictError(`cluster ${req.name}${where} is in ${row.status}: it takes no new runs until it is active again; choose another cluster`);

@@ -6,8 +6,8 @@ import { limitedCommand } from './inputLimits.js';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { canonicalEngine, type Config, type EngineName } from '../config.js';
-import type { Db, DbOrTx } from '../db/client.js';
-import type { EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
+import type { Db } from '../db/client.js';
+import type { ClusterRow, EnvVar, NewRunRow, RunRow, TaskDefinitionRow } from '../db/schema.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import * as defs from '../store/definitions.js';
 import * as store from '../store/runs.js';
+import { insertRun, queueRunInsert } from '../store/runInserts.js';
 import { listRunEvents } from '../store/runEvents.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { createClusterService, DEFAULT_CLUSTER, type ClusterService, type RouteRequest } from './clusterService.js';
@@ -242,14 +243,15 @@ export function createRunService(deps: RunServiceDeps) {
       const v = parseExecute(input);
       // The owner is the request's run_tags.owner_id: a user's own id (authorization.ts).
       assertAllowed(actor, 'run.execute', { ownerId: v.owner });
-      const definition =
-        target.alias !== undefined ? await defs.getDefinitionByAlias(db, target.alias) : await defs.getDefinitionById(db, target.definitionId ?? '');
-      if (!definition) {
+      // The definition and the registry row of its run's cluster, read together.
+      const found = await defs.getDefinitionForExecute(db, target, { requested: v.cluster, defaultName: DEFAULT_CLUSTER });
+      if (!found) {
         throw new NotFoundError(
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
         );
       }
-      return (await service.launch(executableOfDefinition(definition), v, { actor: actor?.id ?? null })).run;
+      const cluster = { name: found.clusterName, row: found.cluster };
+      return (await service.launch(executableOfDefinition(found.definition), v, { actor: actor?.id ?? null, cluster })).run;
     },
 
     /**
@@ -289,7 +291,13 @@ export function createRunService(deps: RunServiceDeps) {
     async launch(
       exe: Executable,
       v: ExecuteFields,
-      opts: { dryRun?: boolean; executionRequestCustom?: Record<string, unknown>; /** Who executed it (audit). */ actor?: string | null } = {},
+      opts: {
+        dryRun?: boolean;
+        executionRequestCustom?: Record<string, unknown>;
+        /** Who executed it (audit). */ actor?: string | null;
+        /** The registry row of the run's cluster, already read with the executable (null: not registered). */
+        cluster?: { name: string; row: ClusterRow | null };
+      } = {},
     ): Promise<{ run: RunRow; created: boolean }> {
       const reserved = reservedEnvNames(config.ownerIdVar);
       for (const e of v.env) {
@@ -314,7 +322,8 @@ export function createRunService(deps: RunServiceDeps) {
         }
         notes.unshift(`engine ${choice.requested} is not enabled here; ran on its substitute ${engine}`);
       } else {
-        ({ engine } = await clusters.route(routeRequest(clusterName, v, exe, choice.engine)));
+        const registered = opts.cluster?.name === clusterName ? opts.cluster.row : undefined;
+        ({ engine } = await clusters.route({ ...routeRequest(clusterName, v, exe, choice.engine), registered }));
       }
       const runId = newRunId(engine);
       const gpu = v.gpu ?? exe.gpu ?? null;
@@ -348,18 +357,19 @@ export function createRunService(deps: RunServiceDeps) {
         ...(choice.requested ? { engine_requested: choice.requested } : {}),
         ...(notes.length ? { notes } : {}),
       };
-      const insert = (into: DbOrTx) => store.insertRun(into, row, { reason: `executed by ${v.owner}`, detail });
+      const event = { reason: `executed by ${v.owner}`, detail };
       const key = v.idempotenceKey;
-      // Without an idempotence key the insert is one statement, atomic by itself: no
-      // transaction around it, so an execute is one round trip.
+      // Without an idempotence key the insert is one statement, atomic by itself, shared with
+      // the executes that arrive at the same time (store/runInserts.ts): no transaction, one
+      // round trip, one commit for many runs.
       const { run, created } = !key
-        ? { run: await insert(db), created: true }
+        ? { run: await queueRunInsert(db, row, event), created: true }
         : await db.transaction(async (tx) => {
             // Serialise executes that share a key, so two concurrent requests make one run.
             await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
             const earlier = await store.findByIdempotenceKey(tx, key, new Date(Date.now() - IDEMPOTENCE_WINDOW_MS));
             if (earlier) return { run: earlier, created: false };
-            return { run: await insert(tx), created: true };
+            return { run: await insertRun(tx, row, event), created: true };
           });
       if (created) await updates.queued(run);
       return { run, created };

@@ -1,7 +1,7 @@
 // Every read and write of task_definitions.
 import { and, asc, count, eq, inArray, isNull, like, ne, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/client.js';
-import { definitionHistory, runs, taskDefinitions, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
+import { clusters, definitionHistory, runs, taskDefinitions, type ClusterRow, type NewTaskDefinitionRow, type TaskDefinitionRow } from '../db/schema.js';
 import { escapeLike, keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import { isStorableKey, storableKeys } from './keys.js';
 import { preparedFor } from './prepared.js';
@@ -57,6 +57,35 @@ export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<T
   );
   const [row] = await query.execute({ alias });
   return row;
+}
+
+/**
+ * An execute's reads in one round trip: the live definition (by id or alias) and the
+ * registry row of the cluster its run goes to: `cluster` when given (not ""), else the
+ * definition's target_cluster, else `defaultCluster`. `clusterName` is the name looked up;
+ * `cluster` is null when it is not registered.
+ */
+export async function getDefinitionForExecute(
+  db: DbOrTx,
+  target: { definitionId?: string; alias?: string },
+  cluster: { requested: string | undefined; defaultName: string },
+): Promise<{ definition: TaskDefinitionRow; clusterName: string; cluster: ClusterRow | null } | undefined> {
+  const byAlias = target.alias !== undefined;
+  const key = byAlias ? target.alias! : (target.definitionId ?? '');
+  if (!isStorableKey(key)) return undefined;
+  const clusterName = sql<string>`coalesce(nullif(${sql.placeholder('cluster')}::text, ''), nullif(${taskDefinitions.targetCluster}, ''), ${sql.placeholder('defaultCluster')}::text)`;
+  const build = (d: DbOrTx, column: typeof taskDefinitions.alias | typeof taskDefinitions.definitionId, name: string) =>
+    d
+      .select({ definition: taskDefinitions, clusterName, cluster: clusters })
+      .from(taskDefinitions)
+      .leftJoin(clusters, eq(clusters.name, clusterName))
+      .where(and(eq(column, sql.placeholder('key')), live))
+      .prepare(name);
+  const query = byAlias
+    ? preparedFor(db, 'execute_by_alias', (d) => build(d, taskDefinitions.alias, 'flotilla_execute_by_alias'))
+    : preparedFor(db, 'execute_by_id', (d) => build(d, taskDefinitions.definitionId, 'flotilla_execute_by_id'));
+  const [found] = await query.execute({ key, cluster: cluster.requested ?? null, defaultCluster: cluster.defaultName });
+  return found;
 }
 
 export async function getDefinitionsByIds(db: DbOrTx, ids: readonly string[]): Promise<TaskDefinitionRow[]> {

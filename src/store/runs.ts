@@ -3,10 +3,11 @@
 // undefined for that run. Which moves are allowed is not decided here: the caller
 // (domain/runUpdates.ts) passes the predecessors from domain/lifecycle.ts.
 import { and, count, eq, getTableColumns, inArray, lt, min, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
-import type { DbOrTx } from '../db/client.js';
+import type { Db, DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
 import { keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import { isStorableKey, storableKeys } from './keys.js';
+import { runFromDriverRow } from './runInserts.js';
 
 type RunStatus = RunRow['status'];
 type EngineName = RunRow['engine'];
@@ -62,34 +63,6 @@ export type RunFacts = Partial<
 export interface TransitionEvent {
   reason?: string | null;
   detail?: Record<string, unknown>;
-}
-
-/**
- * The run and its first timeline event in one statement (a CTE): atomic without a
- * transaction, so an execute costs one round trip to Postgres instead of four (BEGIN,
- * two INSERTs, COMMIT).
- */
-export async function insertRun(tx: DbOrTx, row: NewRunRow, event: TransitionEvent): Promise<RunRow> {
-  const insertRow = tx.insert(runs).values(row).returning();
-  const result = await tx.execute(sql`
-    with created as (${insertRow.getSQL()}),
-    first_event as (
-      insert into ${runEvents} (run_id, kind, from_status, to_status, reason, detail)
-      select run_id, 'status', null, status, ${event.reason ?? null}, ${JSON.stringify(event.detail ?? {})}::jsonb from created
-    )
-    select * from created`);
-  const [raw] = rowsOf<Record<string, unknown>>(result);
-  return runFromDriverRow(raw!);
-}
-
-/** A raw `select *` row of runs (snake_case, driver values) as drizzle's select would give it. */
-function runFromDriverRow(raw: Record<string, unknown>): RunRow {
-  const out: Record<string, unknown> = {};
-  for (const [key, column] of Object.entries(getTableColumns(runs))) {
-    const value = raw[column.name];
-    out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
-  }
-  return out as RunRow;
 }
 
 export async function getRun(db: DbOrTx, runId: string): Promise<RunRow | undefined> {

@@ -1,0 +1,186 @@
+// Inserting new runs, each with its first timeline event (QUEUED), in one statement: atomic
+// without a transaction, so an execute costs one round trip. Executes that arrive together
+// share that statement (group commit): one INSERT of many rows, one commit, while each caller
+// still gets its own row, or its own error.
+//
+// The rows travel as one jsonb parameter, so the statement's text is the same for one row or
+// sixty-four: it is prepared once per connection (store/prepared.ts), and building it costs
+// next to nothing (a drizzle insert builder spent more CPU per execute than the rest of the
+// request).
+import { getTableColumns, getTableName } from 'drizzle-orm';
+import type { Db, DbOrTx } from '../db/client.js';
+import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
+import { queryFixed } from './prepared.js';
+import type { TransitionEvent } from './runs.js';
+
+/** The runs table's columns: property name (drizzle) and column name (SQL). */
+const COLUMNS = Object.entries(getTableColumns(runs)).map(([key, column]) => ({ key, column }));
+
+export interface NewRun {
+  row: NewRunRow;
+  event: TransitionEvent;
+}
+
+/**
+ * The statement for rows that set these properties. A property a row leaves undefined is
+ * left out of the column list, so the column's default applies (jsonb_populate_recordset
+ * would give it null). $1: the rows; $2: their first events.
+ */
+const statements = new Map<string, string>();
+function statementFor(row: NewRunRow): { signature: string; text: string } {
+  const keys = COLUMNS.filter(({ key }) => (row as Record<string, unknown>)[key] !== undefined);
+  const signature = keys.map(({ key }) => key).join(',');
+  let text = statements.get(signature);
+  if (text === undefined) {
+    const runsTable = getTableName(runs);
+    const cols = keys.map(({ column }) => `"${column.name}"`).join(', ');
+    text = `with created as (
+      insert into "${runsTable}" (${cols})
+      select ${cols} from jsonb_populate_recordset(null::"${runsTable}", $1::jsonb)
+      returning *
+    ),
+    first_event as (
+      insert into "${getTableName(runEvents)}" (run_id, kind, from_status, to_status, reason, detail)
+      select c.run_id, 'status', null, c.status, e.reason, e.detail
+      from created c join jsonb_to_recordset($2::jsonb) as e(run_id text, reason text, detail jsonb) on e.run_id = c.run_id
+    )
+    select * from created`;
+    statements.set(signature, text);
+  }
+  return { signature, text };
+}
+
+/** A row as jsonb_populate_recordset reads it: column names as keys, jsonb columns as JSON values. */
+function driverRow(row: NewRunRow): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const { key, column } of COLUMNS) {
+    const value = (row as Record<string, unknown>)[key];
+    if (value !== undefined) out[column.name] = value;
+  }
+  return out;
+}
+
+/** A raw `returning *` or `select *` row of runs (snake_case, driver values) as drizzle's select would give it. */
+export function runFromDriverRow(raw: Record<string, unknown>): RunRow {
+  const out: Record<string, unknown> = {};
+  for (const { key, column } of COLUMNS) {
+    const value = raw[column.name];
+    out[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  return out as RunRow;
+}
+
+/**
+ * Inserts runs that set the same columns, and their first events, in one statement. Returns
+ * the stored rows in the order given. All or nothing: a row the database refuses fails them all.
+ */
+async function insertSameShape(db: DbOrTx, text: string, items: NewRun[]): Promise<RunRow[]> {
+  const rows = JSON.stringify(items.map((i) => driverRow(i.row)));
+  const events = JSON.stringify(items.map((i) => ({ run_id: i.row.runId, reason: i.event.reason ?? null, detail: i.event.detail ?? {} })));
+  const result = await queryFixed(db, text, [rows, events]);
+  const byId = new Map(result.map((raw) => [raw.run_id as string, raw]));
+  return items.map((i) => {
+    const raw = byId.get(i.row.runId);
+    if (!raw) throw new Error(`run ${i.row.runId} was not returned by its insert`);
+    return runFromDriverRow(raw);
+  });
+}
+
+/** Inserts runs and their first events in as few statements as their shapes allow (usually one). */
+export async function insertRuns(db: DbOrTx, items: NewRun[]): Promise<RunRow[]> {
+  const groups = new Map<string, { text: string; at: number[] }>();
+  items.forEach((item, i) => {
+    const { signature, text } = statementFor(item.row);
+    let group = groups.get(signature);
+    if (!group) groups.set(signature, (group = { text, at: [] }));
+    group.at.push(i);
+  });
+  const out: RunRow[] = new Array(items.length);
+  for (const { text, at } of groups.values()) {
+    const stored = await insertSameShape(
+      db,
+      text,
+      at.map((i) => items[i]!),
+    );
+    at.forEach((i, j) => (out[i] = stored[j]!));
+  }
+  return out;
+}
+
+/** One run and its first timeline event (inside a transaction, or alone). */
+export async function insertRun(db: DbOrTx, row: NewRunRow, event: TransitionEvent): Promise<RunRow> {
+  const [run] = await insertRuns(db, [{ row, event }]);
+  return run!;
+}
+
+/** Rows per statement at most: the jsonb parameter of a full batch stays well under a megabyte. */
+const MAX_BATCH = 64;
+/**
+ * Batch statements in flight at once per database. While they are, new executes wait and
+ * leave together in the next one: the busier the API, the bigger the batch, with the same
+ * number of commits.
+ */
+const MAX_IN_FLIGHT = 2;
+
+interface Waiting extends NewRun {
+  resolve(run: RunRow): void;
+  reject(err: unknown): void;
+}
+
+interface Batcher {
+  waiting: Waiting[];
+  inFlight: number;
+  scheduled: boolean;
+}
+
+const batchers = new WeakMap<object, Batcher>();
+
+/**
+ * Queues a run's insert to leave with the others that reach this point in the same turn of
+ * the event loop (or while earlier batches are in flight). When the shared statement fails,
+ * each run is tried again alone, so a row the database refuses fails only its own request.
+ */
+export function queueRunInsert(db: Db, row: NewRunRow, event: TransitionEvent): Promise<RunRow> {
+  let batcher = batchers.get(db);
+  if (!batcher) batchers.set(db, (batcher = { waiting: [], inFlight: 0, scheduled: false }));
+  const b = batcher;
+  return new Promise<RunRow>((resolve, reject) => {
+    b.waiting.push({ row, event, resolve, reject });
+    schedule(db, b);
+  });
+}
+
+function schedule(db: Db, b: Batcher): void {
+  if (b.scheduled || b.inFlight >= MAX_IN_FLIGHT || b.waiting.length === 0) return;
+  b.scheduled = true;
+  // After the I/O callbacks of this turn: every execute that got this far in it joins.
+  setImmediate(() => {
+    b.scheduled = false;
+    void flush(db, b);
+  });
+}
+
+async function flush(db: Db, b: Batcher): Promise<void> {
+  const batch = b.waiting.splice(0, MAX_BATCH);
+  if (batch.length === 0) return;
+  b.inFlight++;
+  schedule(db, b);
+  try {
+    const stored = await insertRuns(db, batch);
+    batch.forEach((w, i) => w.resolve(stored[i]!));
+  } catch (err) {
+    if (batch.length === 1) batch[0]!.reject(err);
+    else
+      await Promise.all(
+        batch.map((w) =>
+          insertRun(db, w.row, w.event).then(
+            (run) => w.resolve(run),
+            (e: unknown) => w.reject(e),
+          ),
+        ),
+      );
+  } finally {
+    b.inFlight--;
+    schedule(db, b);
+  }
+}
