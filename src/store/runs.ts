@@ -3,7 +3,7 @@
 // undefined for that run. Which moves are allowed is not decided here: the caller
 // (domain/runUpdates.ts) passes the predecessors from domain/lifecycle.ts.
 import { and, count, eq, getTableColumns, inArray, lt, min, or, sql, desc, gte, ne, notInArray } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../db/client.js';
+import type { DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
 import { keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import { isStorableKey, storableKeys } from './keys.js';
