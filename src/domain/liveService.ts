@@ -4,6 +4,7 @@
 // buffer per subscriber: a slow reader costs a re-read, never unbounded memory.
 import type { Db } from '../db/client.js';
 import type { RunLogRow, RunRow } from '../db/schema.js';
+import { createWaker, type Waker } from '../engines/io.js';
 import { NotFoundError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { runFromSnapshot } from '../events/topics.js';
@@ -38,37 +39,7 @@ interface LogFollower {
   overflowed: boolean;
   /** The collector said the logs are complete. */
   eof: boolean;
-  wake: ReturnType<typeof createSignal>;
-}
-
-/** A wake-up that resolves on notify(), abort, or after `ms`. */
-function createSignal() {
-  let wake: (() => void) | undefined;
-  let pending = false;
-  return {
-    notify() {
-      pending = true;
-      wake?.();
-    },
-    wait(ms: number, abort: AbortSignal): Promise<void> {
-      if (pending || abort.aborted) {
-        pending = false;
-        return Promise.resolve();
-      }
-      return new Promise((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          abort.removeEventListener('abort', done);
-          wake = undefined;
-          pending = false;
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        abort.addEventListener('abort', done, { once: true });
-        wake = done;
-      });
-    },
-  };
+  wake: Waker;
 }
 
 function isNewer(a: RunRow, than: RunRow | undefined): boolean {
@@ -136,7 +107,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
           if (e.stream === 'eof') {
             for (const f of followers) {
               f.eof = true;
-              f.wake.notify();
+              f.wake.wake();
             }
             return;
           }
@@ -174,7 +145,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
         f.queuedBytes = 0;
       }
     }
-    f.wake.notify();
+    f.wake.wake();
   }
 
   return {
@@ -185,14 +156,14 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
     liveLogRuns: () => feeds.size,
     /** The current run, then every change; ends after STOPPED. */
     async *followStatus(runId: string, signal: AbortSignal): AsyncGenerator<RunRow> {
-      const wake = createSignal();
+      const wake = createWaker();
       let latest: RunRow | undefined;
       const unsubscribe = bus.subscribe(
         'run.status',
         (e) => {
           const row = runFromSnapshot(e.run);
           if (isNewer(row, latest)) latest = row;
-          wake.notify();
+          wake.wake();
         },
         runId,
       );
@@ -229,7 +200,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
      */
     async *followLogs(runId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<RunLogRow> {
       // Joined before Postgres is read, so nothing published meanwhile is missed.
-      const f: LogFollower = { lastSeq: afterSeq, queue: [], queuedBytes: 0, overflowed: false, eof: false, wake: createSignal() };
+      const f: LogFollower = { lastSeq: afterSeq, queue: [], queuedBytes: 0, overflowed: false, eof: false, wake: createWaker() };
       const leave = joinFeed(runId, f);
       stats.activeLogFollowers++;
       try {
@@ -298,7 +269,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
 
     /** Every change of runs matching `filter`, as it happens (no replay). */
     async *followRuns(filter: RunFeedFilter, signal: AbortSignal): AsyncGenerator<RunRow> {
-      const wake = createSignal();
+      const wake = createWaker();
       let queue: RunRow[] = [];
       const matches = (r: RunRow) =>
         (!filter.statuses?.length || filter.statuses.includes(r.status)) &&
@@ -311,7 +282,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
         // A feed, not a log: keep the newest change per run when a reader falls behind.
         if (queue.length >= limits.maxBufferedChunks) queue = queue.filter((r) => r.runId !== row.runId).slice(-limits.maxBufferedChunks + 1);
         queue.push(row);
-        wake.notify();
+        wake.wake();
       });
       try {
         while (!signal.aborted) {
