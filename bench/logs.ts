@@ -2,7 +2,11 @@
 // (default 10) while 1, 100 and 1,000 graphql-ws subscribers follow it through a
 // `flotilla serve` process (logs collected by a separate `flotilla worker`, Postgres +
 // Redis). Prints lines/s persisted and delivered, delivery latency (written → received)
-// p50/p99, and the serve process's RSS.
+// p50/p99, how far delivery fell behind persistence (the largest time a persisted chunk
+// waited before the slowest subscriber had it), and the serve process's RSS.
+// With N subscribers every line is delivered N times, so a firehose writer also stops after
+// BENCH_FANOUT_LINES / N lines (default 50,000,000 deliveries: 50,000 lines for 1,000
+// subscribers): "every subscriber got every line" can then be decided within the drain time.
 // BENCH_SUBSCRIBERS="1,100,1000" to choose the firehose scenarios. Before them, writers paced
 // at BENCH_PACED_LINES (default "10000,50000") lines/s for BENCH_PACED_SECONDS (default 30),
 // one subscriber each: there the latency is the delivery path's own, not a backlog.
@@ -36,29 +40,33 @@ const SCENARIOS: { subscribers: number; rate?: number }[] = [
   ...FIREHOSE.map((subscribers) => ({ subscribers })),
 ];
 const DRAIN_SECONDS = Number(process.env.BENCH_DRAIN_SECONDS ?? 60);
+const FANOUT_LINES = Number(process.env.BENCH_FANOUT_LINES ?? 50_000_000);
 const MAX_RSS_MB = Number(process.env.BENCH_MAX_RSS_MB ?? 2048);
 
-// The writer: one line per write batch entry, "<epoch ms with fraction> <n>", as fast as the
-// pipe takes it, for SECONDS seconds.
-const FIREHOSE_WRITER = `node -e '
-const end = Date.now() + ${SECONDS} * 1000; let n = 0;
-function burst() {
+// The writers write with fs.writeSync, at most 500 lines (about 11 KB) per write: the local
+// engine's stdout is a datagram socket (src/engines/local/tagger.ts), and process.stdout
+// would gather queued writes into one larger than a datagram may be, which fails.
+// The firehose: lines "<epoch ms with fraction> <n>", as fast as the socket takes them, for
+// SECONDS seconds or `max` lines.
+const firehoseWriter = (max: number) => `node -e '
+const fs = require("fs"), end = Date.now() + ${SECONDS} * 1000, max = ${max}; let n = 0;
+while (n < max && Date.now() <= end) {
   let buf = "";
-  for (let i = 0; i < 500; i++) { n++; buf += (performance.timeOrigin + performance.now()).toFixed(3) + " " + n + "\\n"; }
-  if (Date.now() > end) { process.stdout.write(buf); return; }
-  if (process.stdout.write(buf)) setImmediate(burst); else process.stdout.once("drain", burst);
-}
-burst();'`;
+  for (let i = 0; i < 500 && n < max; i++) { n++; buf += (performance.timeOrigin + performance.now()).toFixed(3) + " " + n + "\\n"; }
+  fs.writeSync(1, buf);
+}'`;
 
 // A paced writer: `rate` lines per second for PACED_SECONDS, written every 10 ms against the
 // clock (a late tick writes what it owes), the way a busy but steady job logs.
 const pacedWriter = (rate: number) => `node -e '
-const rate = ${rate}, start = Date.now(), end = start + ${PACED_SECONDS} * 1000; let n = 0;
+const fs = require("fs"), rate = ${rate}, start = Date.now(), end = start + ${PACED_SECONDS} * 1000; let n = 0;
 function tick() {
   const owed = Math.min(rate * ${PACED_SECONDS}, Math.floor(((Math.min(Date.now(), end) - start) / 1000) * rate));
-  let buf = "";
-  while (n < owed) { n++; buf += (performance.timeOrigin + performance.now()).toFixed(3) + " " + n + "\\n"; }
-  if (buf) process.stdout.write(buf);
+  while (n < owed) {
+    let buf = "";
+    for (let i = 0; i < 500 && n < owed; i++) { n++; buf += (performance.timeOrigin + performance.now()).toFixed(3) + " " + n + "\\n"; }
+    fs.writeSync(1, buf);
+  }
   if (Date.now() < end) setTimeout(tick, 10); else if (n < rate * ${PACED_SECONDS}) setImmediate(tick);
 }
 tick();'`;
@@ -71,8 +79,14 @@ function rssMb(pid: number): { rss: number; hwm: number } {
 
 interface Sub {
   received: number;
+  /** seq of the last chunk received. */
+  seq: number;
   latencies: number[];
   done: Promise<void>;
+  /** Resolves when the socket is acknowledged (or fails). */
+  connected: Promise<void>;
+  /** Why the subscription ended early (the server closed it, say), if it did. */
+  failed?: string;
   /** Ends the subscription now (deadline); `done` then resolves. */
   stop(): void;
 }
@@ -81,13 +95,21 @@ class CutOff extends Error {}
 
 function subscribe(url: string, runId: string, sample: boolean): Sub {
   const client = createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 3, lazy: true });
-  const it = client.iterate<{ runLogs: { text: string } }>({ query: 'subscription ($id: ID!) { runLogs(runId: $id) { text } }', variables: { id: runId } });
+  const it = client.iterate<{ runLogs: { seq: number; text: string } }>({
+    query: 'subscription ($id: ID!) { runLogs(runId: $id) { seq text } }',
+    variables: { id: runId },
+  });
   // throw() wakes the iterator even while it waits for the next message; return() would not.
-  const sub: Sub = { received: 0, latencies: [], done: Promise.resolve(), stop: () => void it.throw!(new CutOff()) };
+  const sub: Sub = { received: 0, seq: 0, latencies: [], done: Promise.resolve(), connected: Promise.resolve(), stop: () => void it.throw!(new CutOff()) };
+  sub.connected = new Promise<void>((resolve) => {
+    client.on('connected', () => resolve());
+    client.on('closed', () => resolve());
+  });
   sub.done = (async () => {
     try {
       for await (const r of it) {
         const text = r.data?.runLogs.text ?? '';
+        sub.seq = r.data?.runLogs.seq ?? sub.seq;
         const now = performance.timeOrigin + performance.now();
         let start = 0;
         for (;;) {
@@ -100,7 +122,8 @@ function subscribe(url: string, runId: string, sample: boolean): Sub {
         }
       }
     } catch (err) {
-      if (!(err instanceof CutOff)) throw err;
+      // Counted as a subscriber without every line, with the reason, not a crash of the bench.
+      if (!(err instanceof CutOff)) sub.failed = err instanceof Error ? err.message : String((err as { reason?: string }).reason ?? err);
     } finally {
       await client.dispose();
     }
@@ -121,6 +144,8 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       FLOTILLA_LOCAL_WORKDIR: workdir,
       LOG_LEVEL: 'info',
       WORKER_STATUS_INTERVAL: '1s',
+      // Every subscriber is a connection from this one address.
+      FLOTILLA_MAX_CONNECTIONS_PER_CLIENT: String(subscribers + 50),
     };
     // Started inside the try, so a process that fails to start does not leak the other or the database.
     const processes: FlotillaProcess[] = [];
@@ -133,14 +158,22 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       const alias = rate ? `paced-${rate}` : 'firehose';
       await fetch(`${base}/api/v6/task`, {
         method: 'POST',
-        body: JSON.stringify({ alias, image: 'none', command: rate ? pacedWriter(rate) : FIREHOSE_WRITER }),
+        body: JSON.stringify({ alias, image: 'none', command: rate ? pacedWriter(rate) : firehoseWriter(Math.floor(FANOUT_LINES / subscribers)) }),
       });
       const res = await fetch(`${base}/api/v6/task/alias/${alias}/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'bench' } }) });
       const runId = ((await res.json()) as { run_id: string }).run_id;
       // Latency from about 20 subscribers spread over all of them: under fan-out some
       // subscribers get far more than others, and the first 20 alone may have got nothing.
       const every = Math.max(1, Math.floor(subscribers / 20));
-      const subs = Array.from({ length: subscribers }, (_, i) => subscribe(base, runId, i % every === 0));
+      // Connected 100 at a time: a thousand handshakes at once on a loaded machine pass the
+      // server's 3 s connection_init timeout.
+      const started = performance.now();
+      const subs: Sub[] = [];
+      for (let i = 0; i < subscribers; i += 100) {
+        const batch = Array.from({ length: Math.min(100, subscribers - i) }, (_, j) => subscribe(base, runId, (i + j) % every === 0));
+        subs.push(...batch);
+        await Promise.race([Promise.all(batch.map((s) => s.connected)), new Promise((r) => setTimeout(r, 10_000))]);
+      }
       let peak = 0;
       let stopReason: string | undefined;
       let cutOff = () => {};
@@ -167,11 +200,33 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
         },
         (writerSeconds + DRAIN_SECONDS) * 1000,
       );
-      const started = performance.now();
+      // Delivery against persistence: every 100 ms, the highest seq stored, and for each
+      // subscriber still short of it, how long ago the first chunk it lacks was stored.
+      const storedAt: { seq: number; at: number }[] = [];
+      let lagMax = 0;
+      let sampling = Promise.resolve();
+      const lagSampler = setInterval(() => {
+        sampling = sampling.then(
+          async () => {
+            const rows = await db.database.db.execute<{ seq: number | null }>(sql`select max(seq) as seq from run_logs where run_id = ${runId}`);
+            const now = performance.now();
+            const top = Number((Array.isArray(rows) ? rows : (rows as any).rows)[0]?.seq ?? 0);
+            if (top > (storedAt.at(-1)?.seq ?? 0)) storedAt.push({ seq: top, at: now });
+            for (const s of subs) {
+              if (s.seq >= top) continue;
+              const since = storedAt.find((p) => p.seq > s.seq)!.at;
+              lagMax = Math.max(lagMax, (now - since) / 1000);
+            }
+          },
+          () => {},
+        );
+      }, 100);
       const allDone = Promise.all(subs.map((s) => s.done));
       await Promise.race([allDone, limit]);
       const elapsed = (performance.now() - started) / 1000;
       clearInterval(sampler);
+      clearInterval(lagSampler);
+      await sampling;
       clearTimeout(deadline);
       const hwm = serve.child.exitCode === null && serve.child.signalCode === null ? rssMb(serve.child.pid!).hwm : 0;
       if (stopReason) {
@@ -187,6 +242,7 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       const persistSeconds = Math.max(0.001, (new Date(row.last).getTime() - new Date(row.first).getTime()) / 1000);
       const latencies = subs.flatMap((s) => s.latencies);
       const complete = subs.filter((s) => s.received === lines).length;
+      const failed = subs.filter((s) => s.failed);
       const meanReceived = subs.reduce((n, s) => n + s.received, 0) / subscribers;
       const figures = {
         subscribers,
@@ -195,6 +251,9 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
         lines_written: lines,
         lines_per_s_persisted: lines / persistSeconds,
         lines_per_s_delivered_per_subscriber: meanReceived / elapsed,
+        lines_per_s_delivered_aggregate: (meanReceived * subscribers) / elapsed,
+        /** The longest a stored chunk waited for the slowest subscriber (sampled every 100 ms). */
+        delivery_lag_max_s: lagMax,
         subscribers_with_every_line: complete,
         latency_p50_ms: percentile(latencies, 50),
         latency_p99_ms: percentile(latencies, 99),
@@ -205,10 +264,11 @@ export async function benchLogs(): Promise<Record<string, number>[]> {
       results.push(figures);
       console.log(
         `logs benchmark, ${rate ? `writer paced at ${rate} lines/s, ` : 'firehose, '}${subscribers} subscriber(s): ${lines} lines in ${fmt(elapsed)} s; persisted ${fmt(figures.lines_per_s_persisted, 0)} lines/s; ` +
-          `delivered ${fmt(figures.lines_per_s_delivered_per_subscriber, 0)} lines/s per subscriber (${complete}/${subscribers} got every line; ` +
+          `delivered ${fmt(figures.lines_per_s_delivered_per_subscriber, 0)} lines/s per subscriber, ${fmt(figures.lines_per_s_delivered_aggregate / 1e6, 2)} M lines/s in all (${complete}/${subscribers} got every line; ` +
           `each got ${Math.min(...subs.map((s) => s.received))}…${Math.max(...subs.map((s) => s.received))} lines); ` +
-          `latency p50 ${fmt(figures.latency_p50_ms)} ms p99 ${fmt(figures.latency_p99_ms)} ms; serve RSS peak ${fmt(figures.serve_rss_peak_mb, 0)} MB` +
-          (stopReason ? `; cut off: ${stopReason}` : ''),
+          `latency p50 ${fmt(figures.latency_p50_ms)} ms p99 ${fmt(figures.latency_p99_ms)} ms; delivery behind persistence at most ${fmt(lagMax, 2)} s; serve RSS peak ${fmt(figures.serve_rss_peak_mb, 0)} MB` +
+          (stopReason ? `; cut off: ${stopReason}` : '') +
+          (failed.length ? `; ${failed.length} subscription(s) ended early (${failed[0]!.failed})` : ''),
       );
     } finally {
       // A cut-off worker may still hold a large log backlog; its graceful flush is not measured.

@@ -4,10 +4,10 @@
 // buffer per subscriber: a slow reader costs a re-read, never unbounded memory.
 import type { Db } from '../db/client.js';
 import type { RunLogRow, RunRow } from '../db/schema.js';
-import { createWaker } from '../engines/io.js';
+import { createWaker, type Waker } from '../engines/io.js';
 import { NotFoundError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
-import { runFromSnapshot, type RunLogEvent } from '../events/topics.js';
+import { runFromSnapshot } from '../events/topics.js';
 import { readLogChunks } from '../store/runLogs.js';
 import { getRun } from '../store/runs.js';
 import { RANK } from './lifecycle.js';
@@ -27,6 +27,19 @@ export interface RunFeedFilter {
   owner?: string;
   definitionId?: string;
   alias?: string;
+}
+
+/** A log follower's whole state: its cursor and a bounded queue of shared chunks. */
+interface LogFollower {
+  /** seq of the last chunk yielded. */
+  lastSeq: number;
+  queue: RunLogRow[];
+  queuedBytes: number;
+  /** The queue passed its bound and was dropped: read Postgres from lastSeq. */
+  overflowed: boolean;
+  /** The collector said the logs are complete. */
+  eof: boolean;
+  wake: Waker;
 }
 
 function isNewer(a: RunRow, than: RunRow | undefined): boolean {
@@ -75,12 +88,72 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
   }
 
   /** Counters for /metrics and tests. */
-  const stats = { overflows: 0, activeLogFollowers: 0, activeStatusFollowers: 0 };
+  const stats = { overflows: 0, activeLogFollowers: 0, activeStatusFollowers: 0, logFeeds: 0 };
+
+  /**
+   * One live fan-out per run in this process: a single bus subscription to the run's log
+   * topic, shared by every follower of the run. Each chunk becomes one row object that all
+   * followers hold and yield (so it is parsed once, and the transport can serialize it once),
+   * and each follower keeps only its cursor and a bounded queue of references to it.
+   */
+  const feeds = new Map<string, { followers: Set<LogFollower>; unsubscribe: () => void }>();
+  function joinFeed(runId: string, follower: LogFollower): () => void {
+    let feed = feeds.get(runId);
+    if (!feed) {
+      const followers = new Set<LogFollower>();
+      const unsubscribe = bus.subscribe(
+        'run.log',
+        (e) => {
+          if (e.stream === 'eof') {
+            for (const f of followers) {
+              f.eof = true;
+              f.wake.wake();
+            }
+            return;
+          }
+          const row: RunLogRow = { runId, seq: e.seq, stream: e.stream, at: new Date(e.at), text: e.text };
+          for (const f of followers) offer(f, row);
+        },
+        runId,
+      );
+      feed = { followers, unsubscribe };
+      feeds.set(runId, feed);
+      stats.logFeeds++;
+    }
+    const joined = feed;
+    joined.followers.add(follower);
+    return () => {
+      joined.followers.delete(follower);
+      if (joined.followers.size === 0 && feeds.get(runId) === joined) {
+        feeds.delete(runId);
+        stats.logFeeds--;
+        joined.unsubscribe();
+      }
+    };
+  }
+
+  /** Queues a live chunk for one follower; past its bound the queue is dropped and the follower reads Postgres. */
+  function offer(f: LogFollower, row: RunLogRow): void {
+    if (row.seq <= f.lastSeq) return; // already delivered (from Postgres, or a repeat)
+    if (!f.overflowed) {
+      f.queue.push(row);
+      f.queuedBytes += row.text.length;
+      if (f.queue.length > limits.maxBufferedChunks || f.queuedBytes > limits.maxBufferedBytes) {
+        f.overflowed = true;
+        stats.overflows++;
+        f.queue = [];
+        f.queuedBytes = 0;
+      }
+    }
+    f.wake.wake();
+  }
 
   return {
     limits,
     stats,
 
+    /** Runs with a live log fan-out in this process (one bus subscription each). */
+    liveLogRuns: () => feeds.size,
     /** The current run, then every change; ends after STOPPED. */
     async *followStatus(runId: string, signal: AbortSignal): AsyncGenerator<RunRow> {
       const wake = createWaker();
@@ -121,93 +194,76 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
 
     /**
      * Log chunks after `afterSeq`, in seq order with no gap or repeat: persisted chunks
-     * from Postgres, then live ones from the bus. Ends when the run is STOPPED and its
-     * logs are complete.
+     * from Postgres, then live ones from the run's shared feed. A live chunk may arrive
+     * before it is persisted (the collector publishes as it reads); the cursor (seq) decides
+     * what is next either way. Ends when the run is STOPPED and its logs are complete.
      */
     async *followLogs(runId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<RunLogRow> {
-      const wake = createWaker();
-      let buffer: RunLogEvent[] = [];
-      let bufferedBytes = 0;
-      let overflowed = false;
-      let eof = false;
-      const unsubscribe = bus.subscribe(
-        'run.log',
-        (e) => {
-          if (e.stream === 'eof') eof = true;
-          else if (!overflowed) {
-            buffer.push(e);
-            bufferedBytes += e.text.length;
-            if (buffer.length > limits.maxBufferedChunks || bufferedBytes > limits.maxBufferedBytes) {
-              // Drop the live buffer; the follower continues from Postgres at its last seq.
-              overflowed = true;
-              stats.overflows++;
-              buffer = [];
-              bufferedBytes = 0;
-            }
-          }
-          wake.wake();
-        },
-        runId,
-      );
-      let lastSeq = afterSeq;
+      // Joined before Postgres is read, so nothing published meanwhile is missed.
+      const f: LogFollower = { lastSeq: afterSeq, queue: [], queuedBytes: 0, overflowed: false, eof: false, wake: createWaker() };
+      const leave = joinFeed(runId, f);
       stats.activeLogFollowers++;
       try {
         if (!(await getRun(db, runId))) throw new NotFoundError(`Run with id ${runId} not found`);
         for (;;) {
           if (signal.aborted) return;
-          // 1. Catch up from Postgres.
-          const rows = await readPage(runId, lastSeq);
+          // 1. Catch up from Postgres, dropping queued live chunks it has passed.
+          f.overflowed = false;
+          const rows = await readPage(runId, f.lastSeq);
           if (rows.length > 0) {
             for (const row of rows) {
-              lastSeq = row.seq;
+              if (row.seq <= f.lastSeq) continue;
+              f.lastSeq = row.seq;
               yield row;
               if (signal.aborted) return;
             }
             continue;
           }
-          // 2. Caught up: finished?
-          const run = await getRun(db, runId);
-          if (!run) return;
-          if (run.status === 'STOPPED' && run.logsComplete) {
-            // Complete is set after the last flush, so reading on (a page at a time, to keep
-            // memory bounded for a reader that is far behind) sees everything.
-            for (;;) {
-              const rest = await readPage(runId, lastSeq);
-              if (rest.length === 0) return;
-              for (const row of rest) {
-                lastSeq = row.seq;
-                yield row;
-                if (signal.aborted) return;
+          // 2. Nothing stored after the cursor. A queued live chunk that continues it is
+          // delivered even though it may not be stored yet; otherwise, finished?
+          if (f.queue[0]?.seq !== f.lastSeq + 1) {
+            const run = await getRun(db, runId);
+            if (!run) return;
+            if (run.status === 'STOPPED' && run.logsComplete) {
+              // Complete is set after the last flush, so reading on (a page at a time, to keep
+              // memory bounded for a reader that is far behind) sees everything.
+              for (;;) {
+                const rest = await readPage(runId, f.lastSeq);
+                if (rest.length === 0) return;
+                for (const row of rest) {
+                  f.lastSeq = row.seq;
+                  yield row;
+                  if (signal.aborted) return;
+                }
               }
             }
           }
-          // 3. Follow the bus until a gap, an overflow, the end, or a quiet poll interval.
-          overflowed = false;
+          // 3. Follow the feed until a gap, an overflow, the end, or a quiet poll interval.
           for (;;) {
-            if (buffer.length === 0 && !overflowed && !eof) await wake.wait(limits.pollMs, signal);
+            if (f.queue.length === 0 && !f.overflowed && !f.eof) await f.wake.wait(limits.pollMs, signal);
             if (signal.aborted) return;
-            if (overflowed || eof || buffer.length === 0) break;
-            const batch = buffer;
-            buffer = [];
-            bufferedBytes = 0;
+            if (f.overflowed || f.eof || f.queue.length === 0) break;
+            const batch = f.queue;
+            f.queue = [];
+            f.queuedBytes = 0;
             let gap = false;
-            for (const e of batch) {
-              if (e.seq <= lastSeq) continue;
-              if (e.seq !== lastSeq + 1) {
+            for (const row of batch) {
+              if (row.seq <= f.lastSeq) continue;
+              if (row.seq !== f.lastSeq + 1) {
                 gap = true;
                 break;
               }
-              lastSeq = e.seq;
-              yield { runId, seq: e.seq, stream: e.stream, at: new Date(e.at), text: e.text };
+              f.lastSeq = row.seq;
+              yield row;
               if (signal.aborted) return;
             }
             if (gap) break;
           }
-          eof = false;
+          f.eof = false;
         }
       } finally {
         stats.activeLogFollowers--;
-        unsubscribe();
+        leave();
       }
     },
 

@@ -1,13 +1,13 @@
-// One collector per running run: follows the engine's output, batches lines (flush every
-// 50 ms or 64 KiB), appends them to run_logs with the next seq and the engine cursor in one
-// transaction, then publishes them. A collector that dies resumes from the stored cursor,
-// so nothing is lost or repeated. When the run is STOPPED and its output ended, the run's
+// One collector per running run: follows the engine's output, batches lines (every 50 ms or
+// 64 KiB) into rows with the next seqs, publishes them to live followers at once, and
+// appends them to run_logs with the engine cursor in one transaction, in parallel
+// (docs/architecture.md "Live logs"). A collector that dies resumes from the stored cursor,
+// so nothing stored is lost or repeated. When the run is STOPPED and its output ended, the run's
 // logs are marked complete and the engine may release the backend object.
 import type { RunRow } from '../db/schema.js';
 import { toEngineRun } from '../domain/runUpdates.js';
 import type { LogChunk } from '../engines/types.js';
-import { logEvent } from '../events/topics.js';
-import { lastLogSeq, type NewLogChunk } from '../store/runLogs.js';
+import { lastLogSeq, storableText, type NewLogChunk } from '../store/runLogs.js';
 import * as store from '../store/runs.js';
 import type { WorkerContext } from './context.js';
 import { LeaseLost, storeLogBatch } from './storeLogBatch.js';
@@ -42,44 +42,68 @@ export function createLogCollector(ctx: WorkerContext) {
     const engine = engines.get(run.engine);
     if (!engine) return;
     const log = logger.child({ runId: run.runId });
+    /** seq of the last row published; rows up to `storedSeq` are in Postgres. */
     let seq = await lastLogSeq(db, run.runId);
+    let storedSeq = seq;
     let storedCursor = run.logCursor;
     const target = { db, runId: run.runId, workerId, leaseMs, logger: log };
     let pending: LogChunk[] = [];
     let pendingBytes = 0;
     let timer: NodeJS.Timeout | undefined;
-    let flushing: Promise<void> = Promise.resolve();
+    /** Published, not yet stored: the next store takes all of them in one transaction. */
+    let unstored: NewLogChunk[] = [];
+    let unstoredBytes = 0;
+    let unstoredCursor: string | null = null;
+    let storing: Promise<void> = Promise.resolve();
     let failure: unknown;
 
     let scheduled = false;
-    const flush = () => {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      if (pending.length === 0 || scheduled) return flushing;
+    const persist = () => {
+      if (scheduled) return storing;
       scheduled = true;
-      // Flushes run one after another so seq stays dense and ordered. The batch is taken
-      // when the flush starts, not when it is asked for: while one transaction runs, the
-      // reader keeps reading and the next flush carries everything that piled up, so a
-      // fast writer costs fewer, larger transactions instead of falling behind.
-      flushing = flushing.then(async () => {
+      // Stores run one after another so seq stays dense and ordered. The rows are taken when
+      // the store starts, not when it is asked for: while one transaction runs, the reader
+      // keeps reading (and publishing) and the next store carries everything that piled up,
+      // so a fast writer costs fewer, larger transactions instead of falling behind.
+      storing = storing.then(async () => {
         scheduled = false;
-        const batch = pending;
-        pending = [];
-        pendingBytes = 0;
-        if (failure || batch.length === 0) return;
+        const rows = unstored;
+        const cursor = unstoredCursor!;
+        unstored = [];
+        unstoredBytes = 0;
+        if (failure || rows.length === 0) return;
         try {
-          const rows = coalesce(batch);
-          const cursor = batch[batch.length - 1]!.cursor;
-          const inserted = await storeLogBatch(target, seq, rows, cursor, storedCursor);
-          seq += inserted.length;
+          await storeLogBatch(target, storedSeq, rows, cursor, storedCursor);
+          storedSeq += rows.length;
           storedCursor = cursor;
           ctx.activity?.emit('logsCollected', run.engine, rows);
-          await Promise.all(inserted.map((row) => bus.publish('run.log', logEvent(row), run.runId)));
         } catch (err) {
           failure = err;
         }
       });
-      return flushing;
+      return storing;
+    };
+    /** Turns what was read into rows with their seqs, publishes them, and has them stored. */
+    const flush = () => {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      if (pending.length > 0 && !failure) {
+        const rows = coalesce(pending);
+        unstoredCursor = pending[pending.length - 1]!.cursor;
+        pending = [];
+        pendingBytes = 0;
+        for (const row of rows) {
+          // The text as it will be stored, so live and stored agree.
+          row.text = storableText(row.text);
+          unstored.push(row);
+          unstoredBytes += row.text.length;
+          seq++;
+          // Not awaited: delivery must not wait for Redis, nor the store for delivery. The
+          // bus sends in call order, so followers see seqs in order.
+          void bus.publish('run.log', { runId: run.runId, seq, stream: row.stream, at: row.at.toISOString(), text: row.text }, run.runId);
+        }
+      }
+      return unstored.length > 0 ? persist() : storing;
     };
 
     // Keeps the lease while a run is silent for a long time.
@@ -97,11 +121,12 @@ export function createLogCollector(ctx: WorkerContext) {
         if (pendingBytes >= FLUSH_BYTES) {
           void flush();
           // Bounded read-ahead: wait for the database when this much is not yet stored.
-          if (pendingBytes >= MAX_PENDING_BYTES) await flushing;
+          if (unstoredBytes >= MAX_PENDING_BYTES) await storing;
         } else timer ??= setTimeout(() => void flush(), FLUSH_MS);
         if (failure) throw failure;
       }
       await flush();
+      await storing;
       if (failure) throw failure;
       if (signal.aborted) {
         await store.finishLogCollection(db, run.runId, workerId, false);
@@ -117,6 +142,7 @@ export function createLogCollector(ctx: WorkerContext) {
       }
     } catch (err) {
       await flush().catch(() => {});
+      await storing.catch(() => {});
       if (!(err instanceof LeaseLost)) {
         if (err !== failure) ctx.activity?.emit('engineError', run.engine, 'logs', err);
         log.warn({ err }, 'log collection interrupted; will resume from the last stored position');

@@ -1,13 +1,19 @@
 // Stores one batch of a run's output so that no chunk can block the chunks after it.
-// A database that is away (connection cut, restart) is not the chunk's fault: the error goes
-// up and the collector resumes later from the last stored cursor, losing nothing. An error
-// about the data itself (SQLSTATE classes other than connection/resource/operator ones) is
-// retried a bounded number of times; then each line is tried on its own and a line that
-// still fails is replaced by a marker line, with a `warning` event on the run's timeline.
+// The batch's rows were published to live followers with their seqs before this runs
+// (docs/architecture.md "Live logs"), so whatever happens each row is stored at its seq: one
+// row per seq, never split or merged.
+// A database that is away (connection cut, restart) is not the chunk's fault: the store is
+// tried again a few times in place (same rows, same seqs), then the error goes up and the
+// collector resumes later from the last stored cursor. An error about the data itself
+// (SQLSTATE classes other than connection/resource/operator ones) is retried a bounded
+// number of times; then each row is stored on its own, and in a row the database still
+// refuses, each line it refuses (found in savepoints of a transaction that is rolled back)
+// is replaced by a marker line, with a `warning` event on the run's timeline.
 import type { Db } from '../db/client.js';
 import type { RunLogRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
-import { appendLogChunks, type NewLogChunk } from '../store/runLogs.js';
+import { runLogs } from '../db/schema.js';
+import { appendLogChunks, lastLogSeq, storableText, type NewLogChunk } from '../store/runLogs.js';
 
 export const MAX_STORE_TRIES = 3;
 const RETRY_MS = [100, 500];
@@ -45,7 +51,13 @@ export interface BatchTarget {
   logger: Logger;
 }
 
-/** Stores `rows` after `afterSeq` with `cursor`; returns what was inserted (markers included). */
+/** How often, and after how long, a store the database did not answer is tried again in place. */
+const TRANSIENT_RETRY_MS = [50, 200, 1000];
+
+/**
+ * Stores `rows` at seqs `afterSeq + 1 …` with `cursor`; returns what was stored: one row per
+ * row given, in order (a refused line replaced by a marker).
+ */
 export async function storeLogBatch(
   t: BatchTarget,
   afterSeq: number,
@@ -55,49 +67,107 @@ export async function storeLogBatch(
 ): Promise<RunLogRow[]> {
   const append = appendLogChunks;
   let lastError: unknown;
-  for (let attempt = 1; attempt <= MAX_STORE_TRIES; attempt++) {
+  let dataTries = 0;
+  for (let transientTries = 0; ;) {
     try {
       const inserted = await append(t.db, t.runId, t.workerId, afterSeq, rows, cursor, t.leaseMs);
       if (!inserted) throw new LeaseLost(`log lease on ${t.runId} lost`);
       return inserted;
     } catch (err) {
-      if (!isDataError(err)) throw err;
+      if (err instanceof LeaseLost) throw err;
+      if (!isDataError(err)) {
+        // The commit may have happened with only its answer lost: then the rows are there.
+        const wait = TRANSIENT_RETRY_MS[transientTries++];
+        if (wait === undefined) throw err;
+        await new Promise((r) => setTimeout(r, wait));
+        const stored = await lastLogSeq(t.db, t.runId).catch(() => undefined);
+        if (stored !== undefined && stored >= afterSeq + rows.length) return [];
+        continue;
+      }
       lastError = err;
-      const wait = RETRY_MS[attempt - 1];
-      if (wait !== undefined && attempt < MAX_STORE_TRIES) await new Promise((r) => setTimeout(r, wait));
+      if (++dataTries >= MAX_STORE_TRIES) break;
+      await new Promise((r) => setTimeout(r, RETRY_MS[dataTries - 1] ?? 500));
     }
   }
-  t.logger.warn({ err: lastError, runId: t.runId, rows: rows.length }, 'a log batch could not be stored; storing it line by line');
-  // Line by line: the lines the database takes are kept, the others become markers. Only
-  // the last piece moves the cursor, so a collector that dies half-way re-reads from the
-  // old one.
-  const pieces = rows.flatMap((row) => splitLines(row));
+  t.logger.warn({ err: lastError, runId: t.runId, rows: rows.length }, 'a log batch could not be stored; storing it row by row');
+  // Row by row: only the last row moves the cursor, so a collector that dies half-way
+  // re-reads from the old one.
   const out: RunLogRow[] = [];
-  let seq = afterSeq;
-  for (const [i, piece] of pieces.entries()) {
-    const pieceCursor = i === pieces.length - 1 ? cursor : previousCursor;
+  for (const [i, row] of rows.entries()) {
+    const seq = afterSeq + i;
+    const rowCursor = i === rows.length - 1 ? cursor : previousCursor;
     let inserted: RunLogRow[] | undefined;
     try {
-      inserted = await append(t.db, t.runId, t.workerId, seq, [piece], pieceCursor, t.leaseMs);
+      inserted = await append(t.db, t.runId, t.workerId, seq, [row], rowCursor, t.leaseMs);
     } catch (err) {
       if (!isDataError(err)) throw err;
-      const bytes = Buffer.byteLength(piece.text);
-      const reason = `${bytes} bytes of ${piece.stream} could not be stored after ${MAX_STORE_TRIES} tries: ${message(err)}`;
-      const marker = { stream: piece.stream, at: piece.at, text: `[flotilla: ${reason}]\n` };
-      inserted = await append(t.db, t.runId, t.workerId, seq, [marker], pieceCursor, t.leaseMs, [
-        { runId: t.runId, kind: 'warning', reason, detail: { stream: piece.stream, bytes, seq: seq + 1 } },
-      ]);
+      const { text, refused } = await withoutRefusedLines(t, seq + 1, row, err);
+      const events = refused.map(({ reason, bytes }) => ({ runId: t.runId, kind: 'warning', reason, detail: { stream: row.stream, bytes, seq: seq + 1 } }));
+      try {
+        inserted = await append(t.db, t.runId, t.workerId, seq, [{ ...row, text }], rowCursor, t.leaseMs, events);
+      } catch (again) {
+        if (!isDataError(again)) throw again;
+        // The row is refused even without those lines: a marker takes its place.
+        const reason = `${Buffer.byteLength(row.text)} bytes of ${row.stream} could not be stored after ${MAX_STORE_TRIES} tries: ${message(again)}`;
+        inserted = await append(t.db, t.runId, t.workerId, seq, [{ ...row, text: `[flotilla: ${reason}]\n` }], rowCursor, t.leaseMs, [
+          { runId: t.runId, kind: 'warning', reason, detail: { stream: row.stream, bytes: Buffer.byteLength(row.text), seq: seq + 1 } },
+        ]);
+      }
     }
     if (!inserted) throw new LeaseLost(`log lease on ${t.runId} lost`);
     out.push(...inserted);
-    seq += inserted.length;
   }
   return out;
 }
 
-/** A row's lines as separate rows, so one bad line costs only itself (a bounded number per row). */
-function splitLines(row: NewLogChunk, max = 256): NewLogChunk[] {
-  const lines = row.text.match(/[^\n]*\n|[^\n]+$/g) ?? [row.text];
-  if (lines.length === 1 || lines.length > max) return [row];
-  return lines.map((text) => ({ stream: row.stream, at: row.at, text }));
+class Probe extends Error {}
+
+/**
+ * The row's text with each line the database refuses replaced by a marker line, and the
+ * reasons. Each line is inserted in a savepoint of a transaction that is always rolled
+ * back, so probing stores nothing. A row of more than `max` lines is judged whole.
+ */
+async function withoutRefusedLines(
+  t: BatchTarget,
+  seq: number,
+  row: NewLogChunk,
+  rowError: unknown,
+  max = 256,
+): Promise<{ text: string; refused: { reason: string; bytes: number }[] }> {
+  const found = row.text.match(/[^\n]*\n|[^\n]+$/g) ?? [row.text];
+  const lines = found.length > max ? [row.text] : found;
+  const verdicts: unknown[] = [];
+  if (lines.length === 1) verdicts.push(rowError);
+  else {
+    await t.db
+      .transaction(async (tx) => {
+        for (const line of lines) {
+          try {
+            await tx.transaction(async (sp) => {
+              await sp.insert(runLogs).values({ runId: t.runId, seq, stream: row.stream, text: storableText(line), at: row.at });
+              throw new Probe();
+            });
+          } catch (err) {
+            if (!(err instanceof Probe) && !isDataError(err)) throw err;
+            verdicts.push(err instanceof Probe ? undefined : err);
+          }
+        }
+        throw new Probe();
+      })
+      .catch((err: unknown) => {
+        if (!(err instanceof Probe)) throw err;
+      });
+  }
+  const refused: { reason: string; bytes: number }[] = [];
+  const text = lines
+    .map((line, i) => {
+      const err = verdicts[i];
+      if (err === undefined) return line;
+      const bytes = Buffer.byteLength(line);
+      const reason = `${bytes} bytes of ${row.stream} could not be stored after ${MAX_STORE_TRIES} tries: ${message(err)}`;
+      refused.push({ reason, bytes });
+      return `[flotilla: ${reason}]\n`;
+    })
+    .join('');
+  return { text, refused };
 }

@@ -1,8 +1,10 @@
 // The delivery guarantees of the live service, driven directly: chunks are written the way
 // the log collector writes them (append under the log lease, then publish), and the bus is
 // made to lose, reorder or flood messages.
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLiveService } from '../../src/domain/liveService.js';
+import type { EventBus } from '../../src/events/bus.js';
 import { logEvent } from '../../src/events/topics.js';
 import { appendLogChunks } from '../../src/store/runLogs.js';
 import * as store from '../../src/store/runs.js';
@@ -167,5 +169,121 @@ describe('followRuns', () => {
     await t.services.runUpdates.transition(mine.runId, 'STOPPED', { exitCode: 0 }, 'test');
     await done;
     expect(seen).toEqual(['feed-owner:STOPPED']);
+  });
+});
+
+/**
+ * Writes the way the log collector does since it delivers before it persists: each chunk is
+ * published first, and stored after (when `store` says so).
+ */
+async function publishThenStore(runId: string, fromSeq: number, lines: string[], store: (seq: number) => boolean = () => true): Promise<number> {
+  let seq = fromSeq;
+  for (const line of lines) {
+    seq += 1;
+    await t.bus.publish('run.log', { runId, seq, stream: 'stdout', at: new Date().toISOString(), text: line + '\n' }, runId);
+    if (store(seq)) await appendLogChunks(t.database.db, runId, WORKER, seq - 1, [{ stream: 'stdout', text: line + '\n', at: new Date() }], `c${seq}`, 60_000);
+  }
+  return seq;
+}
+
+async function storedSeqs(runId: string): Promise<number[]> {
+  const rows = await t.database.db.execute<{ seq: number }>(sql`select seq from run_logs where run_id = ${runId} order by seq`);
+  return (Array.isArray(rows) ? rows : (rows as unknown as { rows: { seq: number }[] }).rows).map((r) => Number(r.seq));
+}
+
+describe('followLogs with one live fan-out per run, delivering before persisting', () => {
+  it('delivers a live chunk before it is stored, then continues from Postgres without repeating it', async () => {
+    const live = createLiveService({ db: t.database.db, bus: t.bus, limits: { pollMs: 200 } });
+    const runId = await newRun();
+    const it = live.followLogs(runId, 0, new AbortController().signal)[Symbol.asyncIterator]();
+    const first = it.next();
+    await new Promise((r) => setTimeout(r, 100)); // joined and found nothing stored
+    // Published, not stored: the follower has it while Postgres does not.
+    await publishThenStore(runId, 0, ['early 1', 'early 2'], () => false);
+    expect((await first).value?.text).toBe('early 1\n');
+    expect((await it.next()).value?.text).toBe('early 2\n');
+    expect(await storedSeqs(runId)).toEqual([]);
+    // The store catches up; the rest comes live and from Postgres, each line once.
+    await appendLogChunks(
+      t.database.db,
+      runId,
+      WORKER,
+      0,
+      ['early 1', 'early 2'].map((l) => ({ stream: 'stdout', text: l + '\n', at: new Date() })),
+      'c2',
+      60_000,
+    );
+    const rest = drain({ [Symbol.asyncIterator]: () => it });
+    const seq = await publishThenStore(runId, 2, numbered(3, 40));
+    await finish(runId, seq);
+    expect(await rest).toEqual(numbered(3, 40));
+  });
+
+  it('a subscriber joining mid-stream reads history from Postgres, then live chunks not yet stored, without gap or repeat', async () => {
+    const live = createLiveService({ db: t.database.db, bus: t.bus, limits: { pollMs: 200 } });
+    const runId = await newRun();
+    let seq = await publishThenStore(runId, 0, numbered(1, 30));
+    // 31..40 are published but their store is slow: a joiner now finds 1..30 in Postgres.
+    seq = await publishThenStore(runId, seq, numbered(31, 40), () => false);
+    const joined = drain(live.followLogs(runId, 0, new AbortController().signal));
+    await new Promise((r) => setTimeout(r, 100));
+    seq = await publishThenStore(runId, seq, numbered(41, 60), () => false);
+    // The slow store lands, then the rest is published and stored as usual.
+    await appendLogChunks(
+      t.database.db,
+      runId,
+      WORKER,
+      30,
+      numbered(31, 60).map((l) => ({ stream: 'stdout', text: l + '\n', at: new Date() })),
+      'c60',
+      60_000,
+    );
+    seq = await publishThenStore(runId, seq, numbered(61, 80));
+    await finish(runId, seq);
+    expect(await joined).toEqual(numbered(1, 80));
+  });
+
+  it('a slow subscriber overflows its bounded queue, catches up from Postgres gap-free, while a fast one stays live', async () => {
+    const live = createLiveService({ db: t.database.db, bus: t.bus, limits: { pollMs: 200, maxBufferedChunks: 8 } });
+    const runId = await newRun();
+    const fast = drain(live.followLogs(runId, 0, new AbortController().signal));
+    const slow = live.followLogs(runId, 0, new AbortController().signal)[Symbol.asyncIterator]();
+    let seq = await publishThenStore(runId, 0, numbered(1, 1));
+    const first = await slow.next(); // then it reads nothing for a while
+    const overflowsBefore = live.stats.overflows;
+    seq = await publishThenStore(runId, seq, numbered(2, 300));
+    // The slow one overflowed: its queue was dropped, not grown.
+    expect(live.stats.overflows).toBeGreaterThan(overflowsBefore);
+    await finish(runId, seq);
+    const got = [first.value!.text.trim()];
+    for (let r = await slow.next(); !r.done; r = await slow.next()) got.push(...r.value.text.split('\n').filter(Boolean));
+    expect(got).toEqual(numbered(1, 300));
+    expect(await fast).toEqual(numbered(1, 300));
+  });
+
+  it('holds one bus subscription per run in the process, however many follow it, and drops it when the last leaves', async () => {
+    const subscribed: string[] = [];
+    const bus: EventBus = {
+      ...t.bus,
+      publish: t.bus.publish.bind(t.bus),
+      subscribe: (topic, handler, runId) => {
+        if (topic === 'run.log') subscribed.push(runId!);
+        return t.bus.subscribe(topic, handler, runId);
+      },
+    };
+    const live = createLiveService({ db: t.database.db, bus, limits: { pollMs: 200 } });
+    const [a, b] = [await newRun(), await newRun()];
+    const followers = [...Array.from({ length: 100 }, () => a), ...Array.from({ length: 20 }, () => b)].map((runId) => ({
+      runId,
+      got: drain(live.followLogs(runId, 0, new AbortController().signal)),
+    }));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(subscribed.sort()).toEqual([a, b].sort());
+    expect(live.liveLogRuns()).toBe(2);
+    const [seqA, seqB] = [await publishThenStore(a, 0, numbered(1, 20)), await publishThenStore(b, 0, numbered(1, 10))];
+    await Promise.all([finish(a, seqA), finish(b, seqB)]);
+    for (const f of followers) expect(await f.got).toEqual(numbered(1, f.runId === a ? 20 : 10));
+    expect(subscribed).toHaveLength(2);
+    expect(live.liveLogRuns()).toBe(0);
   });
 });

@@ -117,9 +117,11 @@ describe('a line the database refuses', () => {
   it('becomes a marker line and a warning event; the lines before and after it are stored; no endless retry', async () => {
     const started = Date.now();
     const { stored, live, events } = await runAndRead(`echo before; echo POISON; echo after`);
-    for (const text of [stored, live]) {
-      expect(text).toMatch(/^before\n\[flotilla: 7 bytes of stdout could not be stored after 3 tries: .*poison.*\]\nafter\n$/);
-    }
+    expect(stored).toMatch(/^before\n\[flotilla: 7 bytes of stdout could not be stored after 3 tries: .*poison.*\]\nafter\n$/);
+    // Live chunks are delivered as they are read, before the store refuses a line, so a
+    // follower that was there saw the line as the job wrote it; one that joined later reads
+    // the stored text. Either way every line around it, once, in order.
+    expect(['before\nPOISON\nafter\n', stored]).toContain(live);
     expect(events.filter((e) => e.startsWith('WARNING: 7 bytes of stdout could not be stored'))).toHaveLength(1);
     expect(Date.now() - started).toBeLessThan(30_000);
   }, 60_000);
