@@ -71,6 +71,6 @@ CREATE TRIGGER runs_env_pairs_truncate AFTER TRUNCATE ON runs FOR EACH STATEMENT
 INSERT INTO run_env_pairs (name, value, started_at, run_id)
 SELECT p.name, p.value, r.started_at, r.run_id FROM runs r, run_env_pairs_of(r.env) p;
 --> statement-breakpoint
-CREATE INDEX "run_env_pairs_pair_started_at_idx" ON "run_env_pairs" USING btree ("name","value","started_at" DESC NULLS LAST,"run_id" DESC NULLS LAST);
+CREATE INDEX "run_env_pairs_pair_started_at_idx" ON "run_env_pairs" USING btree ("name","value","started_at" DESC NULLS LAST,"run_id" DESC NULLS FIRST);
 --> statement-breakpoint
 ANALYZE run_env_pairs;

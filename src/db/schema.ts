@@ -185,7 +185,8 @@ export const runEnvPairs = pgTable(
     startedAt: ts('started_at'),
     runId: text('run_id').notNull(),
   },
-  (t) => [index('run_env_pairs_pair_started_at_idx').on(t.name, t.value, t.startedAt.desc().nullsLast(), t.runId.desc())],
+  // run_id NULLS FIRST is what the lists' `run_id desc` means: the index is then the page's order, no sort.
+  (t) => [index('run_env_pairs_pair_started_at_idx').on(t.name, t.value, t.startedAt.desc().nullsLast(), t.runId.desc().nullsFirst())],
 );
 
 export const runEvents = pgTable(
