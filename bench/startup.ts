@@ -6,7 +6,7 @@
 // went (its ready log line). BENCH_STARTUP_REPS (default 3) of each; medians are reported.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, percentile } from './lib.js';
@@ -17,7 +17,7 @@ const TICKS = 100; // USER_HZ on Linux
 
 /** dist/ as bin/flotilla.js judges it: built and not older than src/. */
 function distCurrent(): boolean {
-  const cli = join(ROOT, 'dist/cli.js');
+  const cli = join(ROOT, 'dist/bundle/cli.js');
   if (!existsSync(cli) || !existsSync(join(ROOT, 'dist/pglite-template'))) return false;
   const newest = (dir: string): number =>
     readdirSync(dir, { withFileTypes: true }).reduce(
@@ -157,10 +157,12 @@ export async function benchStartup(): Promise<Record<string, number>> {
       const r = restart.at(-1)!;
       console.log(
         `  start ${i + 1}: first ${fmt(f.wallMs, 0)} ms (server CPU ${fmt(f.serverCpuS, 2)} s, tree RSS ${fmt(f.treeRssMb, 0)} MB), ` +
-          `restart ${fmt(r.wallMs, 0)} ms (server CPU ${fmt(r.serverCpuS, 2)} s, tree RSS ${fmt(r.treeRssMb, 0)} MB); breakdown ${JSON.stringify(f.breakdown)}`,
+          `restart ${fmt(r.wallMs, 0)} ms (server CPU ${fmt(r.serverCpuS, 2)} s, tree RSS ${fmt(r.treeRssMb, 0)} MB); load ${fmt(loadavg()[0]!, 1)}\n` +
+          `    first's breakdown ${JSON.stringify(f.breakdown)}\n    restart's breakdown ${JSON.stringify(r.breakdown)}`,
       );
     }
-    const figures: Record<string, number> = { reps: REPS };
+    // The wall clock depends on what else the machine runs; CPU time much less so.
+    const figures: Record<string, number> = { reps: REPS, load_avg_1m: loadavg()[0]! };
     summarize('first', first, figures);
     summarize('restart', restart, figures);
     return figures;

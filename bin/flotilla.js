@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// Runs the compiled CLI (dist/, built by `npm ci` through the prepare script, and in the
-// container image), so starting costs no TypeScript compiler. In a checkout where src/ was
+// Runs the compiled CLI (dist/bundle, built by `npm ci` through the prepare script, and in
+// the container image), so starting costs no TypeScript compiler. In a checkout where src/ was
 // edited after the last build, dist/ is stale: then the TypeScript sources run through tsx
 // (slower to start, never out of date) and a line on stderr says how to rebuild. A
 // container image has no src/, so it always runs dist/.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const compiled = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const compiled = fileURLToPath(new URL('../dist/bundle/cli.js', import.meta.url));
 const sources = fileURLToPath(new URL('../src/', import.meta.url));
 
 /**

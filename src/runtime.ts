@@ -36,15 +36,33 @@ export async function timed<T>(timings: StartupTimings | undefined, name: string
   }
 }
 
-export async function openRuntime(config: Config, logger: Logger, opts: { migrate?: boolean; timings?: StartupTimings } = {}): Promise<Runtime> {
+export interface RuntimeOptions {
+  /** Apply the migrations (embedded database, `dev`) instead of checking they were applied. */
+  migrate?: boolean;
+  timings?: StartupTimings;
+  /** An open database to use instead of opening the configured one (tests: a fresh copy per file). The runtime closes it. */
+  database?: Database;
+  /** Engines to drive instead of those the config enables (tests: fakes, or a local engine in a temporary directory). The runtime closes them. */
+  engines?: EngineRegistry;
+}
+
+export async function openRuntime(config: Config, logger: Logger, opts: RuntimeOptions = {}): Promise<Runtime> {
   const timings = opts.timings;
-  const database = await timed(timings, 'databaseOpenMs', () => createDatabase({ url: config.databaseUrl, dataDir: config.dataDir }));
+  const database = opts.database ?? (await timed(timings, 'databaseOpenMs', () => createDatabase({ url: config.databaseUrl, dataDir: config.dataDir })));
+  let bus: EventBus | undefined;
+  let engines = opts.engines;
+  // Closes what is open so far: everything, once opening has finished.
+  const close = async () => {
+    await engines?.close();
+    await bus?.close();
+    await database.close();
+  };
   try {
     await timed(timings, 'migrateMs', () => (opts.migrate ? database.migrate() : assertMigrated(database)));
     // ioredis loads only when Redis is configured.
-    const bus = config.redisUrl ? await (await import('./events/redisBus.js')).createRedisBus(config.redisUrl, logger) : createMemoryBus();
+    bus = config.redisUrl ? await (await import('./events/redisBus.js')).createRedisBus(config.redisUrl, logger) : createMemoryBus();
     // Engines read the cluster registry through a function, never the database itself.
-    const engines = await timed(timings, 'enginesMs', () =>
+    engines ??= await timed(timings, 'enginesMs', () =>
       createEngineRegistry(config, logger, undefined, { lookupCluster: (name) => getCluster(database.db, name) }),
     );
     const metrics = createMetrics({ db: database.db, logger });
@@ -58,14 +76,11 @@ export async function openRuntime(config: Config, logger: Logger, opts: { migrat
       services,
       engines,
       metrics,
-      async close() {
-        await engines.close();
-        await bus.close();
-        await database.close();
-      },
+      close,
     };
   } catch (err) {
-    await database.close().catch(() => {});
+    // A failed start leaves nothing open, including what it was handed.
+    await close().catch(() => {});
     throw err;
   }
 }

@@ -20,7 +20,7 @@ export function parseWorkerList(list: string | undefined, fallback: WorkerName[]
 }
 
 /** Starts the loops on an open runtime (shared by `worker` and `dev`). */
-export function runWorkers(runtime: Runtime, enabled: WorkerName[]): Workers {
+export function runWorkers(runtime: Runtime, enabled: readonly WorkerName[]): Workers {
   const workers = startWorkers(
     {
       workerId: newWorkerId(),

@@ -3,7 +3,6 @@
 import { Hono, type Context } from 'hono';
 import { createGraphQLError, createYoga, maskError } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Config } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -90,12 +89,17 @@ query RecentRuns {
 }
 `;
 
-const graphiqlPages = new Map<string, string>();
-function cachedGraphiQL(opts?: Parameters<typeof renderGraphiQL>[0]): string {
+type GraphiQLOptions = Parameters<typeof import('@graphql-yoga/render-graphiql').renderGraphiQL>[0];
+
+// The package is ~9 MB of inline scripts: it loads on the first GraphiQL request, not at
+// start-up (where it cost tens of MB of memory for a page most starts never serve).
+const graphiqlPages = new Map<string, Promise<string>>();
+function cachedGraphiQL(opts?: GraphiQLOptions): Promise<string> {
   const key = JSON.stringify(opts ?? {});
   let page = graphiqlPages.get(key);
   if (page === undefined) {
-    page = renderGraphiQL(opts);
+    page = import('@graphql-yoga/render-graphiql').then(({ renderGraphiQL }) => renderGraphiQL(opts));
+    page.catch(() => graphiqlPages.delete(key));
     graphiqlPages.set(key, page);
   }
   return page;

@@ -1,6 +1,7 @@
 // One factory for both backends: postgres.js against a real server (DATABASE_URL), or
 // PGlite in a data directory for the embedded default. Both give the same drizzle API.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { fileURLToPath } from 'node:url';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql as dsql } from 'drizzle-orm';
@@ -71,7 +72,20 @@ async function createPostgres(url: string, max: number): Promise<Database> {
   };
 }
 
+/**
+ * PGlite is a 9 MB WebAssembly module. By default V8 compiles its hot functions a second
+ * time with its optimizing compiler, in the background; opening a database makes hundreds
+ * of functions hot, which cost about a second of CPU and 60 MB of resident memory per
+ * start. Queries ran no slower on the baseline code (their cost is mostly the JavaScript
+ * around each query; docs/startup.md has the figures), so the optimizing tier is switched
+ * off before the module is compiled. The flag concerns WebAssembly only.
+ */
+function baselineWasmOnly(): void {
+  setFlagsFromString('--liftoff-only');
+}
+
 async function createPglite(dataDir: string | undefined, noTemplate: boolean): Promise<Database> {
+  baselineWasmOnly();
   const { PGlite } = await import('@electric-sql/pglite');
   const { drizzle } = await import('drizzle-orm/pglite');
   const { migrate } = await import('drizzle-orm/pglite/migrator');
@@ -84,10 +98,31 @@ async function createPglite(dataDir: string | undefined, noTemplate: boolean): P
     db,
     kind: 'pglite',
     async migrate() {
+      if (await upToDate(client)) return;
       await migrate(drizzle(client, { schema }), { migrationsFolder: MIGRATIONS_DIR });
     },
     close: () => client.close(),
   };
+}
+
+/**
+ * Whether the embedded database already has the newest migration of drizzle/: one query
+ * instead of drizzle's check, which reads and hashes every migration file and runs its DDL
+ * (`create schema if not exists`, `create table if not exists`) on every start. Same rule
+ * as drizzle's (a migration applies when it is newer than the newest one recorded); any
+ * doubt (no table yet, an unreadable journal) answers false and drizzle decides.
+ */
+async function upToDate(client: { query<T>(sql: string): Promise<{ rows: T[] }> }): Promise<boolean> {
+  try {
+    const journal = JSON.parse(readFileSync(`${MIGRATIONS_DIR}/meta/_journal.json`, 'utf8')) as { entries: { when: number }[] };
+    const newest = Math.max(...journal.entries.map((e) => e.when));
+    const { rows } = await client.query<{ created_at: string | number }>(
+      'select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1',
+    );
+    return rows.length === 1 && Number.isFinite(newest) && Number(rows[0]!.created_at) >= newest;
+  } catch {
+    return false;
+  }
 }
 
 /** Cheap liveness probe used by /health/ready. */

@@ -3,7 +3,7 @@
 // build time, costs tens of milliseconds. The copy is a plain directory copy of a cleanly
 // closed PGlite, so opening it is the same as a restart. Migrations newer than the
 // template are applied on open as usual, so an old template is only slower, never wrong.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
+import { constants, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +57,8 @@ export function seedFromTemplate(dataDir: string, templateDir = TEMPLATE_DIR): b
   const partial = `${target}.seeding-${process.pid}`;
   rmSync(partial, { recursive: true, force: true });
   mkdirSync(dirname(target), { recursive: true });
-  cpSync(templateDir, partial, { recursive: true, filter: (src) => !src.endsWith(STAMP) });
+  // A copy-on-write clone where the file system offers one (btrfs, XFS, APFS), else a copy.
+  cpSync(templateDir, partial, { recursive: true, mode: constants.COPYFILE_FICLONE, filter: (src) => !src.endsWith(STAMP) });
   if (existsSync(target)) rmdirSync(target);
   renameSync(partial, target);
   return true;

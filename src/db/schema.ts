@@ -63,7 +63,7 @@ export const runs = pgTable(
      */
     definitionId: text('definition_id').notNull(),
     definitionVersion: integer('definition_version').notNull(),
-    /** `task_definition` or `template` (spec/templates.md). */
+    /** `task_definition` or `template` (README "Classic web UI, templates and adaptive resources"). */
     executableType: text('executable_type').notNull().default('task_definition'),
     /** For a template run: `{"template_payload": <payload as sent>}`. */
     executionRequestCustom: jsonb('execution_request_custom').$type<Record<string, unknown>>(),
@@ -84,7 +84,7 @@ export const runs = pgTable(
     /** The engine that runs it. */
     engine: text('engine').$type<EngineName>().notNull(),
     /** The engine the request named (canonical), when it named one; differs from engine when substituted. */
-    engineRequested: text('engine_requested'),
+    engineRequested: text('engine_requested').$type<EngineName>(),
     /** Why the run got its cpu and memory (adaptive resources), in words; null when nothing adapted. */
     resourceReason: text('resource_reason'),
     /** Peak usage the engine reported: MB and cpu units (1024 = one core). */
@@ -279,7 +279,7 @@ export const apiTokens = pgTable(
   (t) => [uniqueIndex('api_tokens_hash_key').on(t.hash)],
 );
 
-/** v7 templates (spec/templates.md): one row per (template_name, version). */
+/** v7 templates (README "Classic web UI, templates and adaptive resources"): one row per (template_name, version). */
 export const templates = pgTable(
   'templates',
   {

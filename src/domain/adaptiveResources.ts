@@ -1,4 +1,4 @@
-// Adaptive resource allocation (spec/templates.md "Adaptive resource allocation"): a run whose
+// Adaptive resource allocation (README "Classic web UI, templates and adaptive resources"): a run whose
 // executable has adaptive_resource_allocation gets more memory/cpu when recent runs of the
 // same command were OOM-killed, and says why. Pure rules first (testable as a table), then the
 // query that feeds them.

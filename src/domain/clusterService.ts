@@ -189,10 +189,10 @@ export function createClusterService(deps: { db: Db; engines?: EngineRegistry; l
     const out = await Promise.all(
       engines.map(async (engine) => {
         try {
-          return { engine: engine.name as EngineName, ...(await engine.describe()) };
+          return { engine: engine.name, ...(await engine.describe()) };
         } catch (err) {
           deps.logger?.warn({ engine: engine.name, err: errorMessage(err) }, 'engine describe failed; its clusters are not listed');
-          return { engine: engine.name as EngineName, clusters: [], capabilities: [] };
+          return { engine: engine.name, clusters: [], capabilities: [] };
         }
       }),
     );

@@ -4,6 +4,7 @@
 // buffer per subscriber: a slow reader costs a re-read, never unbounded memory.
 import type { Db } from '../db/client.js';
 import type { RunLogRow, RunRow } from '../db/schema.js';
+import { createWaker } from '../engines/io.js';
 import { NotFoundError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { runFromSnapshot, type RunLogEvent } from '../events/topics.js';
@@ -26,36 +27,6 @@ export interface RunFeedFilter {
   owner?: string;
   definitionId?: string;
   alias?: string;
-}
-
-/** A wake-up that resolves on notify(), abort, or after `ms`. */
-function createSignal() {
-  let wake: (() => void) | undefined;
-  let pending = false;
-  return {
-    notify() {
-      pending = true;
-      wake?.();
-    },
-    wait(ms: number, abort: AbortSignal): Promise<void> {
-      if (pending || abort.aborted) {
-        pending = false;
-        return Promise.resolve();
-      }
-      return new Promise((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          abort.removeEventListener('abort', done);
-          wake = undefined;
-          pending = false;
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        abort.addEventListener('abort', done, { once: true });
-        wake = done;
-      });
-    },
-  };
 }
 
 function isNewer(a: RunRow, than: RunRow | undefined): boolean {
@@ -112,14 +83,14 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
 
     /** The current run, then every change; ends after STOPPED. */
     async *followStatus(runId: string, signal: AbortSignal): AsyncGenerator<RunRow> {
-      const wake = createSignal();
+      const wake = createWaker();
       let latest: RunRow | undefined;
       const unsubscribe = bus.subscribe(
         'run.status',
         (e) => {
           const row = runFromSnapshot(e.run);
           if (isNewer(row, latest)) latest = row;
-          wake.notify();
+          wake.wake();
         },
         runId,
       );
@@ -154,7 +125,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
      * logs are complete.
      */
     async *followLogs(runId: string, afterSeq: number, signal: AbortSignal): AsyncGenerator<RunLogRow> {
-      const wake = createSignal();
+      const wake = createWaker();
       let buffer: RunLogEvent[] = [];
       let bufferedBytes = 0;
       let overflowed = false;
@@ -174,7 +145,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
               bufferedBytes = 0;
             }
           }
-          wake.notify();
+          wake.wake();
         },
         runId,
       );
@@ -242,7 +213,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
 
     /** Every change of runs matching `filter`, as it happens (no replay). */
     async *followRuns(filter: RunFeedFilter, signal: AbortSignal): AsyncGenerator<RunRow> {
-      const wake = createSignal();
+      const wake = createWaker();
       let queue: RunRow[] = [];
       const matches = (r: RunRow) =>
         (!filter.statuses?.length || filter.statuses.includes(r.status)) &&
@@ -255,7 +226,7 @@ export function createLiveService(deps: { db: Db; bus: EventBus; limits?: Partia
         // A feed, not a log: keep the newest change per run when a reader falls behind.
         if (queue.length >= limits.maxBufferedChunks) queue = queue.filter((r) => r.runId !== row.runId).slice(-limits.maxBufferedChunks + 1);
         queue.push(row);
-        wake.notify();
+        wake.wake();
       });
       try {
         while (!signal.aborted) {

@@ -2,6 +2,7 @@
 // streaming read of the whole text.
 import type { Db } from '../db/client.js';
 import type { RunLogRow, RunRow } from '../db/schema.js';
+import { createWaker } from '../engines/io.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
 import { readLogChunks } from '../store/runLogs.js';
@@ -58,17 +59,15 @@ export function createLogService(deps: { db: Db; bus?: EventBus; completeWaitMs?
       // Never later than maxMs from now, should finishedAt be ahead of this clock.
       const deadline = Math.min(Date.now(), run.finishedAt?.getTime() ?? Infinity) + maxMs;
       if (deadline <= Date.now()) return run;
-      let wake: (() => void) | undefined;
+      const waker = createWaker();
       // Subscribed before the first read, so an end that lands in between still wakes us.
       const unsubscribe = bus?.subscribe(
         'run.log',
         (e) => {
-          if (e.stream === 'eof') wake?.();
+          if (e.stream === 'eof') waker.wake();
         },
         run.runId,
       );
-      const onAbort = () => wake?.();
-      opts.signal?.addEventListener('abort', onAbort);
       try {
         let pause = 20;
         for (;;) {
@@ -76,20 +75,11 @@ export function createLogService(deps: { db: Db; bus?: EventBus; completeWaitMs?
           if (!now) throw new NotFoundError(`Run with id ${run.runId} not found`);
           const left = deadline - Date.now();
           if (now.logsComplete || left <= 0 || opts.signal?.aborted) return now;
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(done, Math.min(pause, left));
-            function done() {
-              clearTimeout(timer);
-              wake = undefined;
-              resolve();
-            }
-            wake = done;
-          });
+          await waker.wait(Math.min(pause, left), opts.signal);
           pause = Math.min(pause * 2, 250);
         }
       } finally {
         unsubscribe?.();
-        opts.signal?.removeEventListener('abort', onAbort);
       }
     },
 

@@ -50,7 +50,7 @@ export interface RunPlacement {
   runId: string;
   engine: EngineName;
   /** The engine the request named, when a substitute runs it instead (null otherwise). */
-  engineRequested?: string | null;
+  engineRequested?: EngineName | null;
   clusterName: string;
   /** FLOTILLA_SERVER_MODE given to the job. */
   mode: string;

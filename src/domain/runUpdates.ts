@@ -32,6 +32,7 @@ import {
   type RunStatus,
 } from './lifecycle.js';
 import type { Activity } from './activity.js';
+import { createBatcher } from './batcher.js';
 
 export interface RunUpdatesDeps {
   db: Db;
@@ -83,6 +84,9 @@ function mayHaveEngineObject(before: Pick<RunRow, 'engineRef' | 'status'>): bool
 
 export function createRunUpdates(deps: RunUpdatesDeps) {
   const { db, bus, logger } = deps;
+  // Moves wait for the statement in flight and then go together: one round trip for the many
+  // submitted/running/finished moves a busy worker makes at once (a run at most once a batch).
+  const transitions = createBatcher({ write: (requests: store.TransitionRequest[]) => store.transitionRuns(db, requests), key: (r) => r.runId });
 
   async function publish(run: RunRow): Promise<void> {
     const event = { runId: run.runId, status: run.status, run: runSnapshot(run) };
@@ -90,8 +94,8 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
   }
 
   /**
-   * Carries out one move: the conditional UPDATE and its run_events row in one transaction,
-   * then the events. Undefined when the race was lost (the run was not in a status the move
+   * Carries out one move: the conditional UPDATE and its run_events row in one statement
+   * (batched with the other moves of the moment), then the events. Undefined when the race was lost (the run was not in a status the move
    * starts from, or no longer held by `claimedBy`, or on another attempt).
    */
   async function move(
@@ -104,7 +108,15 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
   ): Promise<RunRow | undefined> {
     const rule = MOVES[name];
     if (!rule.to.includes(to)) throw new Error(`move ${name} cannot lead to ${to}`);
-    const result = await store.transitionRun(db, runId, to, facts, { reason, detail: opts.detail }, { ...opts, from: rule.from });
+    const result = await transitions.add({
+      runId,
+      to,
+      facts,
+      event: { reason, detail: opts.detail },
+      from: rule.from,
+      claimedBy: opts.claimedBy,
+      attempt: opts.attempt,
+    });
     if (!result) return undefined;
     if (result.run.status === 'STOPPED') deps.activity?.emit('stopped', result.run);
     await announce(name, result.run);

@@ -1,4 +1,4 @@
-// v7 templates (spec/templates.md): a parameterised job whose command is rendered from a
+// v7 templates (README "Classic web UI, templates and adaptive resources"): a parameterised job whose command is rendered from a
 // JSON payload checked against the template's JSON Schema. REST v7 and GraphQL call this; the
 // run itself is made by the run service like any other.
 import { randomUUID } from 'node:crypto';

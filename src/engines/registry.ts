@@ -128,7 +128,7 @@ export async function createEngineRegistry(
 
 /** A registry over engines built elsewhere (tests). */
 export function registryOf(engines: Engine[], defaultName?: EngineName): EngineRegistry {
-  const map = new Map(engines.map((e) => [e.name as EngineName, e]));
+  const map = new Map(engines.map((e) => [e.name, e]));
   return {
     names: () => [...map.keys()],
     defaultName: () => defaultName ?? (engines[0]?.name as EngineName),

@@ -1,10 +1,10 @@
-// Every read and write of runs. Status changes go through `transitionRun`: one conditional
-// UPDATE plus a run_events row in one transaction; a lost race returns undefined. Which
-// moves are allowed is not decided here: the caller (domain/runUpdates.ts) passes the
-// predecessors from domain/lifecycle.ts.
+// Every read and write of runs. Status changes go through `transitionRuns`: per run one
+// conditional UPDATE plus a run_events row, many runs in one statement; a lost race returns
+// undefined for that run. Which moves are allowed is not decided here: the caller
+// (domain/runUpdates.ts) passes the predecessors from domain/lifecycle.ts.
 import { and, count, eq, getTableColumns, inArray, lt, min, or, sql, desc, gte, ne, notInArray, type SQL } from 'drizzle-orm';
 import { intersect } from 'drizzle-orm/pg-core';
-import type { Db, DbOrTx } from '../db/client.js';
+import type { DbOrTx } from '../db/client.js';
 import { runEnvPairs, runEvents, runs, type EnvVar, type NewRunRow, type RunRow } from '../db/schema.js';
 import { keysetOf, whereOf, type ColumnMap, type ListSpec, type SortKey } from './listQuery.js';
 import { isStorableKey } from './keys.js';
@@ -116,43 +116,76 @@ export async function findByIdempotenceKey(db: DbOrTx, key: string, since: Date)
   return row;
 }
 
+/** One requested move: to `to`, if the run is in one of `from` (and held by `claimedBy`, on `attempt`, when given). */
+export interface TransitionRequest {
+  runId: string;
+  to: RunStatus;
+  facts: RunFacts;
+  event: TransitionEvent;
+  from: readonly RunStatus[];
+  claimedBy?: string;
+  attempt?: number;
+}
+
+/** What a move set on the run, column by column: `facts` keys and the SQL type each is read back as. */
+const FACT_COLUMNS = Object.entries(getTableColumns(runs)).map(([key, column]) => ({ key, name: column.name, type: column.getSQLType() }));
+
+/** A fact as it crosses to Postgres inside the JSON input: dates as ISO strings. */
+const factValue = (v: unknown) => (v instanceof Date ? v.toISOString() : v);
+
 /**
- * Moves a run to `to` if its current status is one of `opts.from` (and, when given, only
- * while `claimedBy` holds it, and only while it is still on `attempt`). Returns the updated
- * row, or undefined when the race was lost.
+ * Carries out many moves in one statement (one round trip, atomic, no transaction): each
+ * run is locked (FOR UPDATE, in run id order, so two batches cannot deadlock), moved when its
+ * current status is one of its request's `from` (and the claim and attempt match), and gets
+ * its run_events row with the status it came from. Returns, per request in order, the
+ * updated row and that status, or undefined when the race was lost. Run ids must be distinct.
  */
-export async function transitionRun(
-  db: Db,
-  runId: string,
-  to: RunStatus,
-  facts: RunFacts,
-  event: TransitionEvent,
-  opts: { from: readonly RunStatus[]; claimedBy?: string; attempt?: number },
-): Promise<{ run: RunRow; from: RunStatus } | undefined> {
-  const { from } = opts;
-  return db.transaction(async (tx) => {
-    const [current] = await tx.select({ status: runs.status, attempt: runs.attempt }).from(runs).where(eq(runs.runId, runId)).for('update');
-    if (!current || !from.includes(current.status)) return undefined;
-    if (opts.attempt !== undefined && current.attempt !== opts.attempt) return undefined;
-    const conditions = [eq(runs.runId, runId), inArray(runs.status, [...from])];
-    if (opts.claimedBy) conditions.push(eq(runs.claimedBy, opts.claimedBy));
-    if (opts.attempt !== undefined) conditions.push(eq(runs.attempt, opts.attempt));
-    const [row] = await tx
-      .update(runs)
-      .set({ ...facts, status: to, updatedAt: new Date() })
-      .where(and(...conditions))
-      .returning();
-    if (!row) return undefined;
-    await tx.insert(runEvents).values({
-      runId,
-      kind: 'status',
-      fromStatus: current.status,
-      toStatus: to,
-      reason: event.reason ?? null,
-      detail: event.detail ?? {},
-    });
-    return { run: row, from: current.status };
-  });
+export async function transitionRuns(db: DbOrTx, requests: readonly TransitionRequest[]): Promise<({ run: RunRow; from: RunStatus } | undefined)[]> {
+  if (requests.length === 0) return [];
+  if (new Set(requests.map((r) => r.runId)).size !== requests.length) throw new Error('transitionRuns: one move per run in a batch');
+  const input = requests.map((r, i) => ({
+    i,
+    run_id: r.runId,
+    to_status: r.to,
+    from_statuses: r.from,
+    claimed_by: r.claimedBy ?? null,
+    attempt: r.attempt ?? null,
+    facts: Object.fromEntries(Object.entries(r.facts).map(([k, v]) => [k, factValue(v)])),
+    reason: r.event.reason ?? null,
+    detail: r.event.detail ?? {},
+  }));
+  // Only the columns some request sets; a request that does not set one keeps the run's value.
+  const set = FACT_COLUMNS.filter((c) => requests.some((r) => c.key in r.facts)).map(
+    (c) => sql`${sql.identifier(c.name)} = case when x.facts ? ${c.key} then (x.facts->>${c.key})::${sql.raw(c.type)} else r.${sql.identifier(c.name)} end`,
+  );
+  const result = await db.execute(sql`
+    with input as (
+      select * from jsonb_to_recordset(${JSON.stringify(input)}::jsonb)
+        as x(i int, run_id text, to_status text, from_statuses jsonb, claimed_by text, attempt int, facts jsonb, reason text, detail jsonb)
+    ),
+    locked as materialized (
+      select run_id, status from ${runs} where run_id in (select run_id from input) order by run_id for update
+    ),
+    moved as (
+      update ${runs} r set ${sql.join([sql`status = x.to_status`, sql`updated_at = now()`, ...set], sql`, `)}
+      from input x join locked l on l.run_id = x.run_id
+      where r.run_id = x.run_id
+        and x.from_statuses ? l.status
+        and (x.claimed_by is null or r.claimed_by = x.claimed_by)
+        and (x.attempt is null or r.attempt = x.attempt)
+      returning r.*, l.status as moved_from, x.i as moved_request
+    ),
+    events as (
+      insert into ${runEvents} (run_id, kind, from_status, to_status, reason, detail)
+      select m.run_id, 'status', m.moved_from, m.status, x.reason, x.detail from moved m join input x on x.i = m.moved_request
+      order by m.moved_request
+    )
+    select * from moved`);
+  const out: ({ run: RunRow; from: RunStatus } | undefined)[] = requests.map(() => undefined);
+  for (const raw of rowsOf<Record<string, unknown>>(result)) {
+    out[Number(raw.moved_request)] = { run: runFromDriverRow(raw), from: raw.moved_from as RunStatus };
+  }
+  return out;
 }
 
 /** Merges engine facts into a run that is not yet STOPPED, without changing its status. */
@@ -201,7 +234,8 @@ export async function fillMissingEngineFacts(
  */
 export async function claimDueRuns(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
   if (engines.length === 0) return [];
-  const rows = await db.execute<{ run_id: string }>(sql`
+  // The leased rows come back from the UPDATE itself: one round trip for the whole batch.
+  const rows = await db.execute(sql`
     update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
     where run_id in (
       select run_id from ${runs}
@@ -213,9 +247,10 @@ export async function claimDueRuns(db: DbOrTx, workerId: string, engines: readon
       limit ${limit}
       for update skip locked
     )
-    returning run_id`);
-  const ids = rowsOf<{ run_id: string }>(rows).map((r) => r.run_id);
-  return getRunsByIds(db, ids);
+    returning *`);
+  return rowsOf<Record<string, unknown>>(rows)
+    .map(runFromDriverRow)
+    .sort((a, b) => a.queuedAt.getTime() - b.queuedAt.getTime());
 }
 
 /** Gives a claimed QUEUED run back, to be tried again at `nextAttemptAt`. */

@@ -3,6 +3,7 @@
 // what it is doing (`status()`) and emits typed events; the log lines and the metrics hang
 // off those events (workers/index.ts, metrics.ts), not off calls inside the loop.
 import { EventEmitter } from 'node:events';
+import { createWaker } from '../engines/io.js';
 import type { Logger } from '../logger.js';
 
 export type LoopState = 'running' | 'idle' | 'backing-off' | 'stopped';
@@ -51,8 +52,7 @@ export function startLoop(opts: {
   const ac = new AbortController();
   const events = new EventEmitter<LoopEvents>();
   const wedgedAfterMs = opts.wedgedAfterMs ?? Math.max(WEDGED_MIN_MS, opts.intervalMs * WEDGED_INTERVALS);
-  let wakeUp: (() => void) | undefined;
-  let woken = false;
+  const waker = createWaker();
   let failures = 0;
   let state: LoopState = 'idle';
   let tickStartedAt: Date | null = null;
@@ -60,22 +60,6 @@ export function startLoop(opts: {
   let lastError: LoopStatus['lastError'] = null;
 
   events.on('tickFailed', ({ err, failures: n }) => opts.logger.error({ err, loop: opts.name, failures: n }, 'worker loop tick failed'));
-
-  const wait = (ms: number) =>
-    new Promise<void>((resolve) => {
-      if (woken || ac.signal.aborted) {
-        woken = false;
-        return resolve();
-      }
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wakeUp = undefined;
-        woken = false;
-        resolve();
-      }
-      wakeUp = done;
-    });
 
   const running = (async () => {
     while (!ac.signal.aborted) {
@@ -98,7 +82,7 @@ export function startLoop(opts: {
       if (more) continue;
       // Back off after repeated failures (e.g. the database is down) instead of spinning.
       state = failures ? 'backing-off' : 'idle';
-      await wait(failures ? Math.min(30_000, opts.intervalMs * 2 ** Math.min(failures, 5)) : opts.intervalMs);
+      await waker.wait(failures ? Math.min(30_000, opts.intervalMs * 2 ** Math.min(failures, 5)) : opts.intervalMs, ac.signal);
     }
     state = 'stopped';
     events.emit('stopped', { loop: opts.name });
@@ -119,13 +103,9 @@ export function startLoop(opts: {
         wedged: tickStartedAt !== null && now - tickStartedAt.getTime() > wedgedAfterMs,
       };
     },
-    wake() {
-      woken = true;
-      wakeUp?.();
-    },
+    wake: () => waker.wake(),
     async stop() {
       ac.abort();
-      wakeUp?.();
       await running;
     },
   };

@@ -2,6 +2,7 @@
 // they come, and a reconcile pass over leased batches as the safety net.
 import type { EngineName } from '../config.js';
 import type { RunRow } from '../db/schema.js';
+import { createBatcher } from '../domain/batcher.js';
 import { MISSING_GRACE_MS } from '../domain/lifecycle.js';
 import { toEngineRun } from '../domain/runUpdates.js';
 import type { StatusUpdate } from '../engines/types.js';
@@ -13,8 +14,17 @@ const BATCH = 500;
 export function createStatusSync(ctx: WorkerContext) {
   const { db, logger, updates, engines, workerId, config } = ctx;
 
+  // Pushed updates arrive in bursts (every run a busy worker launched reports running, then
+  // its end): the runs they are about are read together, one query for the burst.
+  const reads = createBatcher({
+    write: async (ids: string[]) => {
+      const byId = new Map((await store.getRunsByIds(db, ids)).map((r) => [r.runId, r]));
+      return ids.map((id) => byId.get(id));
+    },
+  });
+
   async function applyPushed(update: StatusUpdate): Promise<void> {
-    const run = await store.getRun(db, update.runId);
+    const run = await reads.add(update.runId);
     logger.debug({ runId: update.runId, status: update.status, current: run?.status }, 'pushed update');
     // Updates for runs we do not know (another Flotilla's, or deleted) are ignored.
     if (!run) return;

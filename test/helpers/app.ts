@@ -1,30 +1,32 @@
-// An in-process Flotilla for API tests: real database (see db.ts), real bus, `app.fetch`
-// with no port. With `engines`, the services can stop runs on them and the worker loops
-// can run in-process (short intervals), as `flotilla dev` runs them.
+// An in-process Flotilla for API tests: the runtime production opens (src/runtime.ts) on a
+// real database (see db.ts) and the bus TEST_REDIS_URL names, served by `app.fetch` with no
+// port. With `engines`, the services can stop runs on them and the worker loops run
+// in-process (short intervals), as `flotilla dev` runs them.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, type WorkerName } from '../../src/config.js';
+import { loadConfig, type Config, type WorkerName } from '../../src/config.js';
 import { createApp, type App } from '../../src/api/app.js';
 import type { AuthenticatorOptions } from '../../src/auth/authenticate.js';
-import { createServices } from '../../src/domain/services.js';
-import { createMemoryBus } from '../../src/events/memoryBus.js';
-import { createRedisBus } from '../../src/events/redisBus.js';
+import type { Services } from '../../src/domain/services.js';
 import type { EventBus } from '../../src/events/bus.js';
 import { silentLogger } from '../../src/logger.js';
-import { createLocalEngine } from '../../src/engines/local/index.js';
-import { registryOf, type EngineRegistry } from '../../src/engines/registry.js';
+import type { Metrics } from '../../src/metrics.js';
+import { registryOf, resolveEngines, type EngineRegistry } from '../../src/engines/registry.js';
 import type { Engine } from '../../src/engines/types.js';
-import { newWorkerId } from '../../src/workers/context.js';
-import { startWorkers, type Workers } from '../../src/workers/index.js';
+import { openRuntime } from '../../src/runtime.js';
+import { runWorkers } from '../../src/worker.js';
+import type { Workers } from '../../src/workers/index.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
 import { TEST_REDIS_URL } from './env.js';
 
 export interface TestApp {
   database: TestDatabase;
   bus: EventBus;
-  services: ReturnType<typeof createServices>;
-  config: ReturnType<typeof loadConfig>;
+  services: Services;
+  config: Config;
+  /** The process metrics production serves on /metrics, observing these services and loops. */
+  metrics: Metrics;
   fetch(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
   /** The application itself (to put it on a port with `listen`). */
   api: App;
@@ -81,21 +83,38 @@ function killLocalRuns(workdir: string): void {
   }
 }
 
+/**
+ * Stands in for the engines when a test gives none: it names the engines the config enables,
+ * as production would, but connects to none of them, so nothing reaches an engine.
+ */
+async function unconnectedEngines(config: Config): Promise<EngineRegistry> {
+  const { enabled, defaultName } = await resolveEngines(config);
+  return { names: () => enabled, defaultName: () => defaultName, get: () => undefined, all: () => [], close: async () => {} };
+}
+
 export async function createTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
-  const bus = TEST_REDIS_URL ? await createRedisBus(TEST_REDIS_URL) : createMemoryBus();
   const withEngines = opts.engines !== undefined;
-  const config = loadConfig({ FLOTILLA_ENGINE: 'local', LOG_LEVEL: 'silent', ...(withEngines ? WORKER_TEST_ENV : {}), ...env }, 'test');
-  let localWorkdir: string | undefined;
-  let engines: EngineRegistry | undefined;
-  if (opts.engines === 'local') {
-    localWorkdir = mkdtempSync(join(tmpdir(), 'flotilla-api-test-'));
-    engines = registryOf([createLocalEngine({ workdir: localWorkdir, graceMs: config.local.graceMs }, { logger: silentLogger })]);
-  } else if (opts.engines) {
-    engines = registryOf(opts.engines);
-  }
-  const services = createServices({ db: database.db, bus, config, logger: silentLogger, engines });
-  const api = createApp({ config, services, bus, logger: silentLogger, database, authOptions: opts.authOptions });
+  // The local engine runs in a fresh temporary directory, built from the config as production builds it.
+  const localWorkdir = opts.engines === 'local' ? mkdtempSync(join(tmpdir(), 'flotilla-api-test-')) : undefined;
+  const config = loadConfig(
+    {
+      FLOTILLA_ENGINE: 'local',
+      LOG_LEVEL: 'silent',
+      ...(TEST_REDIS_URL ? { REDIS_URL: TEST_REDIS_URL } : {}),
+      ...(withEngines ? WORKER_TEST_ENV : {}),
+      ...(localWorkdir ? { FLOTILLA_ENGINES: 'local', FLOTILLA_LOCAL_WORKDIR: localWorkdir } : {}),
+      ...env,
+    },
+    'test',
+  );
+  // 'local' leaves the engines to the runtime, which builds them from the config.
+  const given = Array.isArray(opts.engines) ? registryOf(opts.engines) : withEngines ? undefined : await unconnectedEngines(config);
+  const database = await createTestDatabase();
+  // The production wiring on this file's database: the bus REDIS_URL names, metrics, the engines' cluster lookup.
+  const runtime = await openRuntime(config, silentLogger, { database, engines: given });
+  const { services, bus, metrics } = runtime;
+  const engines = withEngines ? runtime.engines : undefined;
+  const api = createApp({ ...runtime, authOptions: opts.authOptions });
   const { app } = api;
   const fetch = (path: string, init: RequestInit & { json?: unknown } = {}) => {
     const { json, ...rest } = init;
@@ -110,6 +129,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     bus,
     services,
     config,
+    metrics,
     fetch,
     api,
     engines,
@@ -120,10 +140,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     },
     startWorkers(enabled = config.workers.enabled) {
       if (!engines) throw new Error('createTestApp: pass `engines` to run workers');
-      testApp.workers ??= startWorkers(
-        { workerId: newWorkerId(), db: database.db, bus, config, logger: silentLogger, updates: services.runUpdates, engines },
-        enabled,
-      );
+      testApp.workers ??= runWorkers(runtime, enabled);
       return testApp.workers;
     },
     async stopWorkers() {
@@ -134,9 +151,7 @@ export async function createTestApp(env: Record<string, string> = {}, opts: Test
     async close() {
       await testApp.stopWorkers();
       if (localWorkdir) killLocalRuns(localWorkdir);
-      await engines?.close();
-      await bus.close();
-      await database.close();
+      await runtime.close();
       if (localWorkdir) rmSync(localWorkdir, { recursive: true, force: true });
     },
   };

@@ -3,7 +3,7 @@
 // one per row. They cache for the life of the operation, so a long-lived subscription must
 // forget what it cached before each payload (`forgetAll`).
 //
-// Run reads use store queries directly (STYLE.md: GraphQL reads may, batched); the
+// Run reads use store queries directly (docs/architecture.md "Layers": GraphQL reads may, batched); the
 // per-definition page query lives here because only GraphQL pages runs per definition.
 import DataLoader from 'dataloader';
 import { and, asc, count, gt, inArray, lte, sql } from 'drizzle-orm';

@@ -98,7 +98,7 @@ export function createRestRouter(deps: RestDeps): Hono {
   return router;
 }
 
-/** /api/v7: the templates (spec/templates.md). */
+/** /api/v7: the templates (README "Classic web UI, templates and adaptive resources"). */
 export function createV7Router(deps: RestDeps): Hono {
   const router = new Hono();
   router.use('*', authorizeRoute(deps.logger));

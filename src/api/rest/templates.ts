@@ -1,4 +1,4 @@
-// /api/v7 templates (spec/templates.md "Routes"): translation only; the rules live in the
+// /api/v7 templates (README "Classic web UI, templates and adaptive resources"): translation only; the rules live in the
 // template and run services. History and stop answer as their v6 counterparts do.
 import type { Context, Hono } from 'hono';
 import type { TemplateRow } from '../../db/schema.js';

@@ -100,16 +100,3 @@ export function classifyAwsError(err: unknown, action: string): RetryableEngineE
   // No HTTP answer at all (timeouts, connection refused, DNS): the backend may come back.
   return new RetryableEngineError(message, { cause: err });
 }
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted || ms <= 0) return resolve();
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}

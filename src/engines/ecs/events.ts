@@ -9,8 +9,9 @@ import { DeleteMessageBatchCommand, GetQueueUrlCommand, ReceiveMessageCommand, t
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { StatusUpdate } from '../types.js';
-import { awsErrorName, sleep } from './aws.js';
+import { awsErrorName } from './aws.js';
 import { isFlotillaTask, runIdOf, taskFromEventDetail, taskStatus } from './status.js';
+import { abortableSleep } from '../io.js';
 
 export const TASK_STATE_CHANGE = 'ECS Task State Change';
 
@@ -80,7 +81,7 @@ export function watchTaskEvents(options: EventWatchOptions, onUpdate: (update: S
         failures += 1;
         const wait = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
         log?.warn({ err: errorMessage(err), name: awsErrorName(err), retryInMs: wait }, 'reading ECS events from SQS failed');
-        await sleep(wait, signal);
+        await abortableSleep(wait, signal);
       }
     }
   })();

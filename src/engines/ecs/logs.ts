@@ -15,9 +15,10 @@ import { GetLogEventsCommand, type CloudWatchLogsClient, type OutputLogEvent } f
 import { RetryableEngineError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import type { EngineRun, LogChunk } from '../types.js';
-import { classifyAwsError, isNotFound, isThrottling, sleep } from './aws.js';
+import { classifyAwsError, isNotFound, isThrottling } from './aws.js';
 import { CONTAINER_NAME, LOG_STREAM_PREFIX } from './taskDefinition.js';
 import { taskId } from './status.js';
+import { abortableSleep } from '../io.js';
 
 const CHUNK_BYTES = 64 * 1024;
 const MAX_BACKOFF_MS = 30_000;
@@ -71,7 +72,7 @@ export class LogRequestGate {
       const now = Date.now();
       const start = Math.max(now, this.nextSlot, this.pausedUntil);
       this.nextSlot = start + 1000 / this.perSecond;
-      await sleep(start - now, signal);
+      await abortableSleep(start - now, signal);
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       try {
         const result = await fn();
@@ -188,6 +189,6 @@ export async function* followTaskLogs(run: EngineRun, cursor: string | null, sig
       drainedCalls += 1;
       if (drainedCalls >= 2 && Date.now() - stoppedSince >= options.drainGraceMs) return;
     }
-    await sleep(options.pollMs, signal);
+    await abortableSleep(options.pollMs, signal);
   }
 }

@@ -1,7 +1,7 @@
 // Which cluster a run goes to, and its API client: the clusters listed in the engine's
 // configuration, the cluster registry (asked again once its answer is older than
-// `clusterRefreshMs`), or a kubeconfig context of the run's cluster name. The engine facade
-// (index.ts) keeps the watches and state per cluster on what this returns.
+// `clusterRefreshMs`), or a kubeconfig context of the run's cluster name. The watches of each
+// cluster hang on what this returns (`tracker`, started by watchState.ts).
 import { PermanentEngineError, RetryableEngineError, errorMessage } from '../../errors.js';
 import { createClusterClient, loadKubeConfig, type ClusterClient } from './cluster.js';
 import type { KubernetesClusterConfig, KubernetesEngineConfig } from './index.js';

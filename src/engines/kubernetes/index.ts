@@ -1,17 +1,18 @@
 // The `kubernetes` engine (the classic `eks`): one batch/v1 Job per run, status pushed by one
 // set of watches per cluster and pulled by one set of list calls per cluster, pod logs
 // followed with a timestamp cursor, terminate = delete the Job (docs/engines.md "kubernetes").
-import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
+// This facade holds the engine's verbs; which cluster a run goes to is clusters.ts, what the
+// engine remembers between watch events and reconciles is watchState.ts.
+import type { V1Job } from '@kubernetes/client-node';
 import { RetryableEngineError, errorMessage } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { Engine, EngineEvent, EngineRun, MissingRun, StatusUpdate, SubmitResult } from '../types.js';
+import type { Engine, EngineRun, MissingRun, StatusUpdate, SubmitResult } from '../types.js';
 import { isAlreadyExists, toEngineError } from './apiErrors.js';
 import { createClusterResolver, type ClusterState } from './clusters.js';
 import { ATTEMPT_ANNOTATION, buildJobManifest } from './jobManifest.js';
 import { followPodLog } from './logs.js';
-import { createPodLogSource, newestPod } from './podLogSource.js';
-import { engineEventOf, mapRunState, runIdOfPodName, stateKey, toDate, type MappedState } from './status.js';
-import { createTracker, type PodEntry } from './tracker.js';
+import { createPodLogSource } from './podLogSource.js';
+import { createWatchState } from './watchState.js';
 
 export interface KubernetesClusterConfig {
   /** Kubeconfig context; default: the kubeconfig's current context. */
@@ -61,23 +62,11 @@ export interface KubernetesEngineConfig {
   logPollMs?: number;
 }
 
-const MAX_REMEMBERED_RUNS = 20_000;
-
-/** A Map that forgets its oldest entries past a size, for per-run memory that must stay bounded. */
-function boundedSet<K, V>(map: Map<K, V>, key: K, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  while (map.size > MAX_REMEMBERED_RUNS) map.delete(map.keys().next().value as K);
-}
-
-const eventKey = (e: CoreV1Event) => e.metadata?.uid ?? `${e.involvedObject?.name}/${e.reason}/${toDate(e.firstTimestamp ?? e.eventTime)?.toISOString() ?? ''}`;
-
 export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps: { logger?: Logger } = {}): Engine {
   const logger = deps.logger;
   const namespace = config.namespace ?? 'flotilla';
   const defaultCluster = config.defaultCluster ?? 'default';
   const ttlSeconds = config.ttlSeconds ?? 3600;
-  const graceMs = config.startFailureGraceMs ?? 60_000;
   const clusterConfigs = config.clusters ?? { [defaultCluster]: {} };
   if (!clusterConfigs[defaultCluster]) {
     throw new Error(`kubernetes engine: default cluster "${defaultCluster}" is not among the configured clusters (${Object.keys(clusterConfigs).join(', ')})`);
@@ -88,46 +77,6 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
   };
 
   const listeners = new Set<(u: StatusUpdate) => void>();
-  const lastKey = new Map<string, string>();
-  const seenEvents = new Map<string, Set<string>>();
-  const pendingEvents = new Map<string, CoreV1Event[]>();
-  /** Runs whose Job this process saw and then saw deleted: their late pod events are reported alone. */
-  const goneJobs = new Map<string, true>();
-  /** The newest pod each run's events name: the pod name to report once the pod itself is gone. */
-  const podNames = new Map<string, { name: string; at: number }>();
-  const rechecks = new Map<string, NodeJS.Timeout>();
-  // Changes are coalesced per run until the next turn of the event loop, so a burst (a fresh
-  // list, a pod's first events) becomes one update per run.
-  const dirty = new Map<string, ClusterState>();
-  let flushScheduled = false;
-  let closed = false;
-
-  const resolver = createClusterResolver(config, {
-    namespace,
-    clusters: clusterConfigs,
-    // A cluster met while watching gets its watches at once.
-    onCreate: (state) => {
-      if (listeners.size) startTracker(state);
-    },
-  });
-  const clusterOf = (run: EngineRun) => resolver.of(run.clusterName || defaultCluster);
-
-  const namespaceOf = (run: EngineRun, cs: ClusterState) => run.namespace || cs.client.namespace;
-
-  /** Events not reported before for this run (watch and reconcile share the memory). */
-  function freshEvents(runId: string, events: CoreV1Event[]): EngineEvent[] {
-    if (!events.length) return [];
-    const seen = seenEvents.get(runId) ?? new Set<string>();
-    const out: EngineEvent[] = [];
-    for (const e of events) {
-      const key = eventKey(e);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push(engineEventOf(e));
-    }
-    boundedSet(seenEvents, runId, seen);
-    return out.sort((a, b) => a.at.getTime() - b.at.getTime());
-  }
 
   async function deleteQuietly(cs: ClusterState, name: string, ns: string): Promise<void> {
     try {
@@ -137,137 +86,26 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
     }
   }
 
-  function mapState(runId: string, job: V1Job, pod: V1Pod | undefined, podNameFallback?: string): MappedState {
-    return mapRunState({ job, pod, podNameFallback: podNameFallback ?? runId, now: Date.now(), startFailureGraceMs: graceMs });
-  }
+  const state = createWatchState({
+    startFailureGraceMs: config.startFailureGraceMs ?? 60_000,
+    watchTimeoutSeconds: config.watchTimeoutSeconds ?? 300,
+    restartDelayMs: config.watchRestartDelayMs ?? 500,
+    log,
+    deleteJob: deleteQuietly,
+    publish: (update) => listeners.forEach((l) => l(update)),
+  });
 
-  // ---- push: watches ----
+  const resolver = createClusterResolver(config, {
+    namespace,
+    clusters: clusterConfigs,
+    // A cluster met while watching gets its watches at once.
+    onCreate: (cs) => {
+      if (listeners.size) state.watchCluster(cs);
+    },
+  });
+  const clusterOf = (run: EngineRun) => resolver.of(run.clusterName || defaultCluster);
 
-  function recheck(cs: ClusterState, runId: string, at: number): void {
-    if (rechecks.has(runId)) return;
-    const timer = setTimeout(
-      () => {
-        rechecks.delete(runId);
-        emit(cs, runId);
-      },
-      Math.max(0, at - Date.now()) + 10,
-    );
-    timer.unref();
-    rechecks.set(runId, timer);
-  }
-
-  function emit(cs: ClusterState, runId: string): void {
-    const job = cs.tracker?.job(runId);
-    if (!job) {
-      if (lastKey.delete(runId)) boundedSet(goneJobs, runId, true);
-      clearTimeout(rechecks.get(runId));
-      rechecks.delete(runId);
-      // The Job is gone (a retry or the end deleted it), but its pod's events can come in after
-      // it: the event watch lags the Job watch under load. They are reported on their own, as
-      // events only; the run's status is no longer this Job's to say.
-      if (!goneJobs.has(runId)) return;
-      const events = freshEvents(runId, pendingEvents.get(runId) ?? []);
-      pendingEvents.delete(runId);
-      if (events.length) listeners.forEach((l) => l({ runId, status: 'STOPPED', eventsOnly: true, events }));
-      return;
-    }
-    goneJobs.delete(runId);
-    const pod = cs.tracker?.pod(runId)?.pod;
-    // Right after start-up (a restarted worker) a finished Job's pod may be gone already; its
-    // name is then known only from its events, whose watch may not have listed yet.
-    if (!pod && !podNames.has(runId) && !cs.tracker?.synced()) return recheck(cs, runId, Date.now() + 100);
-    const state = mapState(runId, job, pod, podNames.get(runId)?.name);
-    const events = freshEvents(runId, pendingEvents.get(runId) ?? []);
-    pendingEvents.delete(runId);
-    // A start failure inside its grace period changes nothing visible yet; nothing may change
-    // on the cluster either, so look again when the grace period ends.
-    if (state.recheckAt !== undefined) recheck(cs, runId, state.recheckAt);
-    const key = stateKey(state);
-    if (key === lastKey.get(runId) && events.length === 0) return;
-    boundedSet(lastKey, runId, key);
-    const update: StatusUpdate = { runId, ...state.update, ...(events.length ? { events } : {}) };
-    const publish = () => listeners.forEach((l) => l(update));
-    if (state.terminate) void deleteQuietly(cs, runId, job.metadata?.namespace ?? cs.client.namespace).finally(publish);
-    else publish();
-  }
-
-  function markDirty(cs: ClusterState, runId: string): void {
-    dirty.set(runId, cs);
-    if (flushScheduled) return;
-    flushScheduled = true;
-    setImmediate(() => {
-      flushScheduled = false;
-      const batch = [...dirty];
-      dirty.clear();
-      for (const [id, state] of batch) emit(state, id);
-    });
-  }
-
-  function startTracker(cs: ClusterState): void {
-    if (cs.tracker || closed) return;
-    cs.tracker = createTracker({
-      client: cs.client,
-      namespace: cs.client.namespace,
-      logger: log,
-      watchTimeoutSeconds: config.watchTimeoutSeconds ?? 300,
-      restartDelayMs: config.watchRestartDelayMs ?? 500,
-      onChange: (runId) => markDirty(cs, runId),
-      onPodEvent(runId, event) {
-        const podName = event.involvedObject?.name;
-        const at = toDate(event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp)?.getTime() ?? 0;
-        if (podName && at >= (podNames.get(runId)?.at ?? -1)) boundedSet(podNames, runId, { name: podName, at });
-        if (seenEvents.get(runId)?.has(eventKey(event))) return;
-        const list = pendingEvents.get(runId) ?? [];
-        list.push(event);
-        boundedSet(pendingEvents, runId, list);
-        // Events of a pod whose Job is not known yet wait for it; those of a Job seen and
-        // deleted since are reported at once.
-        if (cs.tracker?.job(runId) || goneJobs.has(runId)) markDirty(cs, runId);
-      },
-    });
-  }
-
-  async function stopTrackers(): Promise<void> {
-    const stops = resolver.all().map(async (cs) => {
-      const t = cs.tracker;
-      cs.tracker = undefined;
-      await t?.stop();
-    });
-    for (const timer of rechecks.values()) clearTimeout(timer);
-    rechecks.clear();
-    await Promise.allSettled(stops);
-  }
-
-  // ---- pull: reconcile ----
-
-  async function reconcileNamespace(cs: ClusterState, ns: string, runs: EngineRun[]): Promise<(StatusUpdate | MissingRun)[]> {
-    // One list per kind for the whole batch, never one call per run.
-    const [jobs, pods, events] = await Promise.all([cs.client.listJobs(ns), cs.client.listPods(ns), cs.client.listPodEvents(ns)]);
-    const jobByRun = new Map(jobs.items.map((j) => [j.metadata?.name ?? '', j]));
-    const podsByRun = new Map<string, V1Pod[]>();
-    for (const pod of pods.items) {
-      const runId = pod.metadata?.labels?.['job-name'] ?? runIdOfPodName(pod.metadata?.name ?? '');
-      podsByRun.set(runId, [...(podsByRun.get(runId) ?? []), pod]);
-    }
-    const eventsByRun = new Map<string, CoreV1Event[]>();
-    for (const e of events.items) {
-      const runId = runIdOfPodName(e.involvedObject?.name ?? '');
-      eventsByRun.set(runId, [...(eventsByRun.get(runId) ?? []), e]);
-    }
-    return Promise.all(
-      runs.map(async (run): Promise<StatusUpdate | MissingRun> => {
-        const job = jobByRun.get(run.runId);
-        if (!job) return { runId: run.runId, missing: true };
-        // A pod deleted since (node lost, evicted and collected) keeps its last state in the watch cache.
-        const cached: PodEntry | undefined = cs.tracker?.job(run.runId)?.metadata?.uid === job.metadata?.uid ? cs.tracker?.pod(run.runId) : undefined;
-        const pod = newestPod(podsByRun.get(run.runId) ?? [], job) ?? cached?.pod;
-        const state = mapState(run.runId, job, pod, run.podName ?? undefined);
-        if (state.terminate) await deleteQuietly(cs, run.runId, ns);
-        const fresh = freshEvents(run.runId, eventsByRun.get(run.runId) ?? []);
-        return { runId: run.runId, ...state.update, ...(fresh.length ? { events: fresh } : {}) };
-      }),
-    );
-  }
+  const namespaceOf = (run: EngineRun, cs: ClusterState) => run.namespace || cs.client.namespace;
 
   return {
     name: 'kubernetes',
@@ -318,7 +156,7 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
       const results = await Promise.all(
         [...groups.values()].map(async ({ cs, ns, runs: list }) => {
           try {
-            return await reconcileNamespace(cs, ns, list);
+            return await state.reconcileNamespace(cs, ns, list);
           } catch (err) {
             log.warn({ cluster: cs.client.name, namespace: ns, err: errorMessage(err) }, 'listing Jobs and pods failed; these runs are reconciled next time');
             return [];
@@ -330,10 +168,10 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
 
     watch(onUpdate) {
       listeners.add(onUpdate);
-      for (const cs of resolver.all()) startTracker(cs);
+      for (const cs of resolver.all()) state.watchCluster(cs);
       return async () => {
         listeners.delete(onUpdate);
-        if (listeners.size === 0) await stopTrackers();
+        if (listeners.size === 0) await state.stopWatching(resolver.all());
       };
     },
 
@@ -365,9 +203,8 @@ export function createKubernetesEngine(config: KubernetesEngineConfig = {}, deps
     },
 
     async close() {
-      closed = true;
       listeners.clear();
-      await stopTrackers();
+      await state.close(resolver.all());
     },
   };
 }

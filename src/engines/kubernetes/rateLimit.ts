@@ -1,5 +1,6 @@
 // Client-side token bucket, as client-go's default limiter (qps 20, burst 30 in controllers):
 // one bucket per cluster so a burst of submits cannot crowd the API server.
+import { setTimeout as delay } from 'node:timers/promises';
 
 export interface TokenBucket {
   /** Resolves when a token is available; rejects with the signal's reason when aborted. */
@@ -27,18 +28,13 @@ export function createTokenBucket({ qps, burst, now = () => performance.now() }:
       tokens -= 1;
       if (tokens >= 0) return;
       const waitMs = (-tokens * 1000) / qps;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, waitMs);
-        const onAbort = () => {
-          clearTimeout(timer);
-          tokens += 1;
-          reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      try {
+        await delay(waitMs, undefined, { signal });
+      } catch (err) {
+        // Aborted while waiting: the token goes back, and the caller sees why it was aborted.
+        tokens += 1;
+        throw signal?.aborted ? signal.reason : err;
+      }
     },
   };
 }

@@ -4,6 +4,7 @@
 // answers 410 Gone (the version fell out of the server's window).
 import type { CoreV1Event, V1Job, V1Pod } from '@kubernetes/client-node';
 import { errorMessage } from '../../errors.js';
+import { abortableSleep } from '../io.js';
 import { httpStatusOf } from './apiErrors.js';
 import type { ClusterClient, Listed } from './cluster.js';
 import { RUN_ID_LABEL } from './jobManifest.js';
@@ -55,7 +56,8 @@ export function createTracker(opts: TrackerOptions): Tracker {
   const pods = new Map<string, Map<string, PodEntry>>();
   const listed = new Set<Kind>();
   const controllers = new Set<AbortController>();
-  const sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  /** Aborted on stop: ends the waits between watch attempts. */
+  const stopping = new AbortController();
   let stopped = false;
 
   function applyJob(type: string, job: V1Job): void {
@@ -107,18 +109,7 @@ export function createTracker(opts: TrackerOptions): Tracker {
     for (const pod of items) applyPod('MODIFIED', pod);
   }
 
-  function sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const entry = {
-        timer: setTimeout(() => {
-          sleeps.delete(entry);
-          resolve();
-        }, ms),
-        resolve,
-      };
-      sleeps.add(entry);
-    });
-  }
+  const sleep = (ms: number) => abortableSleep(ms, stopping.signal);
 
   async function loop<T>(
     kind: Kind,
@@ -218,10 +209,7 @@ export function createTracker(opts: TrackerOptions): Tracker {
     async stop() {
       stopped = true;
       for (const c of controllers) c.abort();
-      for (const s of sleeps) {
-        clearTimeout(s.timer);
-        s.resolve();
-      }
+      stopping.abort();
       await Promise.allSettled(loops);
     },
   };

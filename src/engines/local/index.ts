@@ -4,9 +4,9 @@
 // exit code to a file, so a run outlives the worker that started it: after a worker restart
 // its logs resume from byte offsets and its exit code is still known. Only a run whose
 // process is gone without an exit file is lost (NEEDS_RETRY, per docs/engines.md).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PermanentEngineError, RetryableEngineError } from '../../errors.js';
@@ -14,6 +14,7 @@ import type { Logger } from '../../logger.js';
 import type { Engine, EngineRun, LogChunk, MissingRun, StatusUpdate, SubmitResult } from '../types.js';
 import { followFiles, followMerged, parseCursor } from './follow.js';
 import { LAUNCHER } from './tagger.js';
+import { createSpawner, type Spawned } from './spawner.js';
 
 export interface LocalEngineConfig {
   /** Parent of the per-run directories. */
@@ -107,6 +108,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
   const host = hostname();
   const listeners = new Set<(u: StatusUpdate) => void>();
   const timers = new Set<NodeJS.Timeout>();
+  const spawner = createSpawner();
 
   const files = (runId: string): RunFiles => {
     if (!/^[A-Za-z0-9_.-]+$/.test(runId)) throw new PermanentEngineError(`run id ${runId} is not a safe directory name`);
@@ -198,22 +200,17 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
       for (const e of run.env) env[e.name] = e.value;
       const command = run.command ?? 'true';
       const startedAt = new Date();
-      let child;
+      let child: Spawned;
       try {
-        child = spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir, host, startedAt.toISOString(), LAUNCHER], {
+        child = await spawner.spawn('/bin/sh', ['-c', WRAPPER, `flotilla-${run.runId}`, command, f.dir, host, startedAt.toISOString(), LAUNCHER], {
           cwd: f.work,
           env,
           detached: true,
-          stdio: 'ignore',
         });
       } catch (err) {
         throw new RetryableEngineError(`could not start process: ${(err as Error).message}`, { cause: err });
       }
       const pid = child.pid;
-      if (pid === undefined) {
-        const error = await new Promise<Error>((r) => child.once('error', r));
-        throw new RetryableEngineError(`could not start process: ${error.message}`, { cause: error });
-      }
       // Listen before any await: a short command can exit while the pid file is written.
       // Pushes wait until just after this submit is recorded (PENDING), so the timeline reads
       // QUEUED → PENDING → RUNNING → STOPPED as on the other engines, also for a command
@@ -232,7 +229,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         runningPushed = true;
         push({ runId: run.runId, status: 'RUNNING', startedAt });
       };
-      child.once('exit', () => {
+      void child.exited.then(() => {
         void Promise.all([readExit(f), submitRecorded]).then(async ([code]) => {
           if (code === undefined) return push({ runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' });
           pushRunning();
@@ -240,15 +237,17 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
         });
       });
       // Status and log readers look for the pid file, so it is there before submit returns.
-      for (const until = Date.now() + 5000; !existsSync(f.pid) && child.exitCode === null && child.signalCode === null && Date.now() < until;) {
-        await new Promise((r) => setTimeout(r, 2));
-      }
-      child.unref();
-      // Launched: PENDING until the wrapper has started the command (its pid file), then RUNNING.
+      // The pid is known now: writing the file here (the same content the wrapper writes
+      // first thing) costs a write instead of waiting for a shell to start under load. The
+      // wrapper's own copy still covers a worker killed between the spawn and this write.
+      const pidTmp = join(f.dir, 'pid.submit.tmp');
+      await writeFile(pidTmp, JSON.stringify({ pid, host, startedAt: startedAt.toISOString() }));
+      await rename(pidTmp, f.pid);
+      // Launched: PENDING until just after the submit is recorded, then RUNNING while it lives.
       const timer = setTimeout(() => {
         timers.delete(timer);
         recorded();
-        if (existsSync(f.pid) && !existsSync(f.exit)) pushRunning();
+        if (!existsSync(f.exit)) pushRunning();
       }, RUNNING_PUSH_DELAY_MS);
       timer.unref();
       timers.add(timer);
@@ -319,6 +318,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
 
     async close() {
       listeners.clear();
+      await spawner.close();
       deps.logger?.debug('local engine closed; running processes continue');
     },
   };

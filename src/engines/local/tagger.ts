@@ -11,53 +11,71 @@
 // Limits: a single write larger than 1 MiB fails (EMSGSIZE; cat and most programs write at
 // most 128 KiB at a time), and output written by a background process after the command
 // exits is not collected.
+//
+// It starts for every run, so it loads no module on Linux: Socket and POSIX cost about 20 ms
+// of CPU a start (more than the rest of a run of true), and strict/warnings a few more.
+// The Linux socket constants and sockaddr_un layout are written out; elsewhere (macOS)
+// Socket is loaded. Wait status and dup2 use Perl builtins.
 export const LAUNCHER = String.raw`
-use strict;
-use warnings;
-use Socket;
-use POSIX ();
 my ($dir, $shell, $command) = @ARGV;
+my ($AF_UNIX, $SOCK_DGRAM, $SOL_SOCKET, $SO_SNDBUF, $SO_RCVBUF, $addr, $path_of);
+if ($^O eq 'linux') {
+  ($AF_UNIX, $SOCK_DGRAM, $SOL_SOCKET, $SO_SNDBUF, $SO_RCVBUF) = (1, 2, 1, 7, 8);
+  $addr = sub { pack('S', 1) . $_[0] . "\0" };
+  $path_of = sub { my $p = substr($_[0] // '', 2); $p =~ s/\0.*//s; $p };
+} else {
+  require Socket;
+  ($AF_UNIX, $SOCK_DGRAM, $SOL_SOCKET, $SO_SNDBUF, $SO_RCVBUF) = (Socket::PF_UNIX(), Socket::SOCK_DGRAM(), Socket::SOL_SOCKET(), Socket::SO_SNDBUF(), Socket::SO_RCVBUF());
+  $addr = \&Socket::pack_sockaddr_un;
+  $path_of = sub { (Socket::unpack_sockaddr_un($_[0]))[0] };
+}
 $SIG{TERM} = 'IGNORE';
 # Socket paths are short relative names: an absolute run directory can pass the 108-byte limit.
 chdir $dir or die "chdir $dir: $!";
 my $sink = 'sink.sock';
 unlink $sink, 'stdout.sock', 'stderr.sock';
-socket(my $rx, PF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
-bind($rx, pack_sockaddr_un($sink)) or die "bind: $!";
-setsockopt($rx, SOL_SOCKET, SO_RCVBUF, 4 * 1024 * 1024);
+socket(my $rx, $AF_UNIX, $SOCK_DGRAM, 0) or die "socket: $!";
+bind($rx, $addr->($sink)) or die "bind: $!";
+setsockopt($rx, $SOL_SOCKET, $SO_RCVBUF, 4 * 1024 * 1024);
 my %tag;
 my @tx;
 for my $t ('O', 'E') {
   my $path = $t eq 'O' ? 'stdout.sock' : 'stderr.sock';
-  socket(my $s, PF_UNIX, SOCK_DGRAM, 0) or die "socket: $!";
-  bind($s, pack_sockaddr_un($path)) or die "bind: $!";
-  connect($s, pack_sockaddr_un($sink)) or die "connect: $!";
-  setsockopt($s, SOL_SOCKET, SO_SNDBUF, 1024 * 1024);
+  socket(my $s, $AF_UNIX, $SOCK_DGRAM, 0) or die "socket: $!";
+  bind($s, $addr->($path)) or die "bind: $!";
+  connect($s, $addr->($sink)) or die "connect: $!";
+  setsockopt($s, $SOL_SOCKET, $SO_SNDBUF, 1024 * 1024);
   $tag{$path} = $t;
   push @tx, $s;
 }
 open(my $out, '>>', 'output') or die "open output: $!";
 binmode $out;
+# A handler (not the default) makes the command's exit interrupt the select below, so the
+# end is seen at once instead of at the next 0.2 s timeout. exec resets it in the child.
+$SIG{CHLD} = sub {};
 my $pid = fork() // die "fork: $!";
 if ($pid == 0) {
   $SIG{TERM} = 'DEFAULT';
-  POSIX::dup2(fileno($tx[0]), 1) // die;
-  POSIX::dup2(fileno($tx[1]), 2) // die;
+  open(STDOUT, '>&', $tx[0]) or die;
+  open(STDERR, '>&', $tx[1]) or die;
   close $rx;
   chdir 'work';
-  exec($shell, '-c', $command) or POSIX::_exit(127);
+  exec($shell, '-c', $command);
+  exit 127;
 }
 close $_ for @tx;
 my %buf = (O => '', E => '');
 my $status;
 for (;;) {
+  # Looked at before every wait too: the exit may come while a datagram is being handled.
+  if (!defined $status) { my $done = waitpid($pid, 1); $status = $? if $done == $pid; } # 1: WNOHANG
   my $rin = '';
   vec($rin, fileno($rx), 1) = 1;
   my $ready = select(my $rout = $rin, undef, undef, defined $status ? 0.05 : 0.2);
   if ($ready > 0) {
     my $from = recv($rx, my $data, 1024 * 1024, 0);
     next unless defined $from;
-    my $t = $tag{(unpack_sockaddr_un($from))[0] // ''} // 'O';
+    my $t = $tag{$path_of->($from)} // 'O';
     $buf{$t} .= $data;
     my $w = '';
     while ((my $i = index($buf{$t}, "\n")) >= 0) { $w .= $t . 'n' . substr($buf{$t}, 0, $i) . "\n"; substr($buf{$t}, 0, $i + 1) = ''; }
@@ -65,11 +83,9 @@ for (;;) {
     syswrite($out, $w) if length $w;
     next;
   }
-  if (defined $status) { last; }
-  my $done = waitpid($pid, POSIX::WNOHANG());
-  $status = $? if $done == $pid;
+  last if defined $status;
 }
 for my $t ('O', 'E') { syswrite($out, $t . 'p' . $buf{$t} . "\n") if length $buf{$t}; }
 unlink $sink, 'stdout.sock', 'stderr.sock';
-exit(POSIX::WIFSIGNALED($status) ? 128 + POSIX::WTERMSIG($status) : POSIX::WEXITSTATUS($status));
+exit(($status & 127) ? 128 + ($status & 127) : $status >> 8);
 `;

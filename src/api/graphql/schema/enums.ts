@@ -1,5 +1,6 @@
 // Closed sets of values the API returns, as enums so clients get them typed (codegen) and
 // checked. Stored values are lowercase strings; the GraphQL names are their UPPER_CASE forms.
+import type { EngineName } from '../../../config.js';
 import { builder } from '../builder.js';
 
 export const LogStreamEnum = builder.enumType('LogStream', {
@@ -10,8 +11,6 @@ export const LogStreamEnum = builder.enumType('LogStream', {
   } as const,
 });
 
-export type EngineName = 'local' | 'docker' | 'kubernetes' | 'ecs';
-
 export const EngineEnum = builder.enumType('Engine', {
   description: 'What launches a run and where it executes.',
   values: {
@@ -19,7 +18,8 @@ export const EngineEnum = builder.enumType('Engine', {
     DOCKER: { value: 'docker', description: 'A container on a Docker daemon.' },
     KUBERNETES: { value: 'kubernetes', description: 'A Kubernetes Job (EKS included).' },
     ECS: { value: 'ecs', description: 'An Amazon ECS task.' },
-  } as const,
+    // One value per engine in config.ts ENGINE_NAMES: a new engine fails to compile until it has one here.
+  } as const satisfies { [E in EngineName as Uppercase<E>]: { value: E; description: string } },
 });
 
 /** A stored engine name as the enum value; `eks` is the classic name for kubernetes. */
