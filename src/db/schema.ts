@@ -170,6 +170,25 @@ export const runs = pgTable(
   ],
 );
 
+/**
+ * Each run's env pairs, one row a pair, with the run's started_at: the list filter
+ * `env=NAME|VALUE` counts its matches and reads its newest-first page from this index alone
+ * (the GIN index on runs.env must visit one heap page per match: 0.5 s for 58k matches at 1M
+ * runs). Written only by triggers on runs (drizzle/0007_run_env_pairs.sql), so it
+ * always holds exactly the pairs `runs.env @> '[{"name":…,"value":…}]'` matches.
+ */
+export const runEnvPairs = pgTable(
+  'run_env_pairs',
+  {
+    name: text('name').notNull(),
+    value: text('value').notNull(),
+    startedAt: ts('started_at'),
+    runId: text('run_id').notNull(),
+  },
+  // run_id NULLS FIRST is what the lists' `run_id desc` means: the index is then the page's order, no sort.
+  (t) => [index('run_env_pairs_pair_started_at_idx').on(t.name, t.value, t.startedAt.desc().nullsLast(), t.runId.desc().nullsFirst())],
+);
+
 export const runEvents = pgTable(
   'run_events',
   {
