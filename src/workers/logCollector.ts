@@ -7,7 +7,7 @@
 import type { RunRow } from '../db/schema.js';
 import { toEngineRun } from '../domain/runUpdates.js';
 import type { LogChunk } from '../engines/types.js';
-import { lastLogSeq, storableText, type NewLogChunk } from '../store/runLogs.js';
+import { lastLogSeq, replaceNulInLogText, type NewLogChunk } from '../store/runLogs.js';
 import * as store from '../store/runs.js';
 import type { WorkerContext } from './context.js';
 import { LeaseLost, storeLogBatch } from './storeLogBatch.js';
@@ -94,7 +94,7 @@ export function createLogCollector(ctx: WorkerContext) {
         pendingBytes = 0;
         for (const row of rows) {
           // The text as it will be stored, so live and stored agree.
-          row.text = storableText(row.text);
+          row.text = replaceNulInLogText(row.text);
           unstored.push(row);
           unstoredBytes += row.text.length;
           seq++;

@@ -13,7 +13,7 @@ import type { Db } from '../db/client.js';
 import type { RunLogRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
 import { runLogs } from '../db/schema.js';
-import { appendLogChunks, lastLogSeq, storableText, type NewLogChunk } from '../store/runLogs.js';
+import { appendLogChunks, lastLogSeq, replaceNulInLogText, type NewLogChunk } from '../store/runLogs.js';
 
 export const MAX_STORE_TRIES = 3;
 const RETRY_MS = [100, 500];
@@ -144,7 +144,7 @@ async function withoutRefusedLines(
         for (const line of lines) {
           try {
             await tx.transaction(async (sp) => {
-              await sp.insert(runLogs).values({ runId: t.runId, seq, stream: row.stream, text: storableText(line), at: row.at });
+              await sp.insert(runLogs).values({ runId: t.runId, seq, stream: row.stream, text: replaceNulInLogText(line), at: row.at });
               throw new Probe();
             });
           } catch (err) {
