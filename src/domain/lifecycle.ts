@@ -169,6 +169,17 @@ export function submitResultFacts(result: SubmitResult, now = new Date()): RunFa
   return facts;
 }
 
+/**
+ * The statuses an engine update takes a run in `from` through. An end reported with a start
+ * time for a run whose start was never recorded (a command that exits before its RUNNING push
+ * lands, or between two reconcile passes) goes through RUNNING first: the process did run, and
+ * the timeline says so, as it does for a longer run.
+ */
+export function reportedPath(from: RunStatus, update: Pick<StatusUpdate, 'status' | 'startedAt'>): StatusUpdate['status'][] {
+  if (update.status === 'STOPPED' && update.startedAt && (from === 'QUEUED' || from === 'PENDING')) return ['RUNNING', 'STOPPED'];
+  return [update.status];
+}
+
 /** What a pushed or reconciled engine update says about `run`, as run fields. */
 export function statusUpdateFacts(run: Pick<RunRow, 'startedAt'>, update: StatusUpdate, now = new Date()): RunFacts {
   const facts: RunFacts = { missingSince: null };

@@ -22,6 +22,7 @@ import {
   lostFacts,
   rejectedFacts,
   reportedMove,
+  reportedPath,
   retryFacts,
   statusUpdateFacts,
   stopFacts,
@@ -318,7 +319,15 @@ export function createRunUpdates(deps: RunUpdatesDeps) {
         if (row && changed) await publish(row);
         return row;
       }
-      return move(reportedMove(update.status), run.runId, update.status, facts, update.exitReason ?? null, {
+      let current = run;
+      for (const to of reportedPath(run.status, update).slice(0, -1)) {
+        const step = await move(reportedMove(to), run.runId, to, statusUpdateFacts(current, { ...update, status: to }), null, {
+          detail: { source: 'engine' },
+          attempt,
+        });
+        if (step) current = step;
+      }
+      return move(reportedMove(update.status), run.runId, update.status, statusUpdateFacts(current, update), update.exitReason ?? null, {
         detail: { source: 'engine' },
         attempt,
       });

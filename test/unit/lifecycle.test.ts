@@ -8,6 +8,7 @@ import {
   RUN_STATUSES,
   canMove,
   reportedMove,
+  reportedPath,
   retryFacts,
   statusUpdateFacts,
   stopFacts,
@@ -124,5 +125,19 @@ describe('the fields a move sets', () => {
       exitReason: null,
       claimedBy: null,
     });
+  });
+});
+
+describe('reportedPath', () => {
+  const startedAt = new Date('2026-01-01T00:00:00Z');
+  it('records the start of a run whose end arrives before its start was seen', () => {
+    expect(reportedPath('PENDING', { status: 'STOPPED', startedAt })).toEqual(['RUNNING', 'STOPPED']);
+    expect(reportedPath('QUEUED', { status: 'STOPPED', startedAt })).toEqual(['RUNNING', 'STOPPED']);
+  });
+  it('goes straight to the reported status otherwise', () => {
+    expect(reportedPath('RUNNING', { status: 'STOPPED', startedAt })).toEqual(['STOPPED']);
+    expect(reportedPath('PENDING', { status: 'STOPPED' })).toEqual(['STOPPED']);
+    expect(reportedPath('PENDING', { status: 'RUNNING', startedAt })).toEqual(['RUNNING']);
+    expect(reportedPath('PENDING', { status: 'NEEDS_RETRY', startedAt })).toEqual(['NEEDS_RETRY']);
   });
 });

@@ -145,6 +145,9 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
   /** The final update: exit, OOM kill (SIGKILL while the cgroup's OOM kill count rose), measured peaks. */
   async function stopped(f: RunFiles, runId: string, code: number, finishedAt = new Date()): Promise<StatusUpdate> {
     const update: StatusUpdate = { runId, status: 'STOPPED', exitCode: code, exitReason: exitReasonFor(code), finishedAt };
+    // The start time says the process ran, also to a reader that never saw it RUNNING.
+    const pid = await readPid(f);
+    if (pid) update.startedAt = pid.startedAt;
     if (code === 137) {
       const before = Number.parseInt(await readFile(join(f.dir, 'oom_before'), 'utf8').catch(() => ''), 10);
       const now = await oomKills();
