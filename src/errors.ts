@@ -70,7 +70,14 @@ export class UnauthenticatedError extends FlotillaError {
 
 /** A known identity without the right to do this: answered 403. */
 export class ForbiddenError extends FlotillaError {
-  constructor(message: string) {
+  /**
+   * `field`: the input field (a domain path) the refusal is about, named at the head of the
+   * message (`owner: …`) so each transport can restate it in its own words.
+   */
+  constructor(
+    message: string,
+    readonly field?: readonly (string | number)[],
+  ) {
     super('FORBIDDEN', message);
   }
 }

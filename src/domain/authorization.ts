@@ -63,7 +63,8 @@ const MIN_ROLE: Record<Action, Role | null> = {
 
 const RANK: Record<Role, number> = { viewer: 0, user: 1, admin: 2 };
 
-export type Decision = { allowed: true } | { allowed: false; status: 401 | 403; code: 'UNAUTHENTICATED' | 'FORBIDDEN'; message: string };
+export type Decision =
+  { allowed: true } | { allowed: false; status: 401 | 403; code: 'UNAUTHENTICATED' | 'FORBIDDEN'; message: string; field?: readonly string[] };
 
 export function authorize(actor: Actor | null | undefined, action: Action, resource?: Resource): Decision {
   const min = MIN_ROLE[action];
@@ -83,7 +84,8 @@ export function authorize(actor: Actor | null | undefined, action: Action, resou
           allowed: false,
           status: 403,
           code: 'FORBIDDEN',
-          message: `run_tags.owner_id: only an admin may execute as another owner; leave it out or send ${JSON.stringify(actor.id)}`,
+          message: `owner: only an admin may execute as another owner; leave it out or send ${JSON.stringify(actor.id)}`,
+          field: ['owner'],
         };
       }
       return { allowed: true };
@@ -112,7 +114,7 @@ export function authorize(actor: Actor | null | undefined, action: Action, resou
 export function assertAllowed(actor: Actor | null | undefined, action: Action, resource?: Resource): void {
   const d = authorize(actor, action, resource);
   if (d.allowed) return;
-  throw d.status === 401 ? new UnauthenticatedError(d.message) : new ForbiddenError(d.message);
+  throw d.status === 401 ? new UnauthenticatedError(d.message) : new ForbiddenError(d.message, d.field);
 }
 
 /** What a role may do at all (the console hides the rest). */

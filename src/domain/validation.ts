@@ -2,7 +2,7 @@
 // field paths in the domain's own names, and the one storability guard. Each transport
 // restates the issues in its own words (api/rest/fieldWords.ts, api/graphql/fieldWords.ts).
 import { z } from 'zod';
-import { ValidationError, type FieldIssue } from '../errors.js';
+import { ForbiddenError, ValidationError, type FieldIssue } from '../errors.js';
 
 export type FieldPath = readonly (string | number)[];
 
@@ -133,6 +133,13 @@ export interface FieldWords {
   path(path: FieldPath): (string | number)[];
   /** A message the transport words its own way (its classic phrasing), else undefined. */
   message?(issue: FieldIssue): string | undefined;
+}
+
+/** A refusal about an input field, its field named in a transport's words. */
+export function restateRefusal(err: ForbiddenError, words: FieldWords): ForbiddenError {
+  if (!err.field) return err;
+  const message = renameHead({ path: [...err.field], message: err.message }, words);
+  return new ForbiddenError(message, words.path(err.field));
 }
 
 export function restate(err: ValidationError, words: FieldWords): ValidationError {

@@ -90,6 +90,19 @@ describe('FLOTILLA_AUTH=token', () => {
     const asBob = await t.fetch(`/api/v6/task/${definition_id}/execute`, { method: 'PUT', headers: bearer(alice), json: { run_tags: { owner_id: 'bob' } } });
     expect(asBob.status).toBe(403);
     expect(((await asBob.json()) as { error: string }).error).toContain('run_tags.owner_id');
+    // The same refusal over GraphQL names the GraphQL argument, not the REST body key.
+    const asBobGql = await t.fetch('/graphql', {
+      method: 'POST',
+      headers: bearer(alice),
+      json: {
+        query: 'mutation($id: ID!) { executeTask(definitionId: $id, input: { owner: "bob" }) { ... on ExecuteTaskSuccess { run { runId } } } }',
+        variables: { id: definition_id },
+      },
+    });
+    const refused = ((await asBobGql.json()) as { errors: { message: string; extensions: { code: string } }[] }).errors[0]!;
+    expect(refused.extensions.code).toBe('FORBIDDEN');
+    expect(refused.message).toMatch(/^input\.owner: only an admin may execute as another owner/);
+    expect(refused.message).not.toContain('run_tags');
 
     const stopByBob = await t.fetch(`/api/v6/task/${definition_id}/history/${run.run_id}`, { method: 'DELETE', headers: bearer(bob) });
     expect(stopByBob.status).toBe(403);

@@ -1,8 +1,8 @@
 // GraphQL's words for the domain's validation issues. The domain names a field by its own
 // (camelCase) path, `activeDeadlineSeconds` or `env[0].value`; a GraphQL client sent it in an
 // argument, so the path and the message name it there: `input.activeDeadlineSeconds`.
-import { restate } from '../../domain/validation.js';
-import { ValidationError } from '../../errors.js';
+import { restate, restateRefusal, type FieldPath } from '../../domain/validation.js';
+import { ForbiddenError, ValidationError } from '../../errors.js';
 
 /**
  * Runs a service call whose input came in the argument `argument`; a ValidationError it
@@ -13,7 +13,9 @@ export async function inArgument<T>(argument: string, call: () => Promise<T>, ow
   try {
     return await call();
   } catch (err) {
+    const words = { path: (path: FieldPath) => (path.length === 0 || ownArguments.includes(String(path[0])) ? [...path] : [argument, ...path]) };
+    if (err instanceof ForbiddenError) throw restateRefusal(err, words);
     if (!(err instanceof ValidationError)) throw err;
-    throw restate(err, { path: (path) => (path.length === 0 || ownArguments.includes(String(path[0])) ? [...path] : [argument, ...path]) });
+    throw restate(err, words);
   }
 }

@@ -2,8 +2,8 @@
 // does in code (runTags, activeDeadlineSeconds, env[0].value); the classic v6 clients see
 // the snake_case body keys and a few classic phrasings, restated here and nowhere else.
 import { OWNER_MISSING } from '../../domain/runService.js';
-import { fieldName, restate, snakeCase, type FieldPath, type FieldWords } from '../../domain/validation.js';
-import { ValidationError, type FieldIssue } from '../../errors.js';
+import { fieldName, restate, restateRefusal, snakeCase, type FieldPath, type FieldWords } from '../../domain/validation.js';
+import { ForbiddenError, ValidationError, type FieldIssue } from '../../errors.js';
 
 /** Domain fields that sit elsewhere in a REST body. */
 const MOVED: Record<string, string[]> = {
@@ -41,6 +41,7 @@ const CLUSTER_WORDS: FieldWords = {
 
 /** A ValidationError in the shim's words; anything else as it is. */
 export function inRestWords(err: unknown, words: FieldWords = REST_WORDS): unknown {
+  if (err instanceof ForbiddenError) return restateRefusal(err, words);
   return err instanceof ValidationError ? restate(err, words) : err;
 }
 
