@@ -1,8 +1,9 @@
 // One collector per running run: follows the engine's output, batches lines (every 50 ms or
-// 64 KiB) into rows with the next seqs, publishes them to live followers at once, and
-// appends them to run_logs with the engine cursor in one transaction, in parallel
-// (docs/architecture.md "Live logs"). A collector that dies resumes from the stored cursor,
-// so nothing stored is lost or repeated. When the run is STOPPED and its output ended, the run's
+// 64 KiB) into rows with the next seqs, appends them to run_logs with the engine cursor in
+// one transaction while it reads on, and publishes each row to live followers as soon as its
+// transaction commits (docs/architecture.md "Live logs"). A collector that dies resumes from
+// the stored cursor, so nothing stored is lost or repeated, and nothing a follower was sent
+// is renumbered. When the run is STOPPED and its output ended, the run's
 // logs are marked complete and the engine may release the backend object.
 import type { RunRow } from '../db/schema.js';
 import { toEngineRun } from '../domain/runUpdates.js';
@@ -42,7 +43,7 @@ export function createLogCollector(ctx: WorkerContext) {
     const engine = engines.get(run.engine);
     if (!engine) return;
     const log = logger.child({ runId: run.runId });
-    /** seq of the last row published; rows up to `storedSeq` are in Postgres. */
+    /** seq of the last row made from what was read; rows up to `storedSeq` are in Postgres and published. */
     let seq = await lastLogSeq(db, run.runId);
     let storedSeq = seq;
     let storedCursor = run.logCursor;
@@ -74,6 +75,13 @@ export function createLogCollector(ctx: WorkerContext) {
         if (failure || rows.length === 0) return;
         try {
           await storeLogBatch(target, storedSeq, rows, cursor, storedCursor);
+          // Published once stored: a row sent before its commit could be lost with a crashed
+          // collector, and its successor would number that output differently, so a follower
+          // holding the old seq would skip lines. Not awaited: delivery must not hold up the
+          // next store; the bus sends in call order, so followers see seqs in order.
+          for (const [i, row] of rows.entries()) {
+            void bus.publish('run.log', { runId: run.runId, seq: storedSeq + i + 1, stream: row.stream, at: row.at.toISOString(), text: row.text }, run.runId);
+          }
           storedSeq += rows.length;
           storedCursor = cursor;
           ctx.activity?.emit('logsCollected', run.engine, rows);
@@ -83,7 +91,7 @@ export function createLogCollector(ctx: WorkerContext) {
       });
       return storing;
     };
-    /** Turns what was read into rows with their seqs, publishes them, and has them stored. */
+    /** Turns what was read into rows with their seqs and has them stored (then published). */
     const flush = () => {
       if (timer) clearTimeout(timer);
       timer = undefined;
@@ -98,9 +106,6 @@ export function createLogCollector(ctx: WorkerContext) {
           unstored.push(row);
           unstoredBytes += row.text.length;
           seq++;
-          // Not awaited: delivery must not wait for Redis, nor the store for delivery. The
-          // bus sends in call order, so followers see seqs in order.
-          void bus.publish('run.log', { runId: run.runId, seq, stream: row.stream, at: row.at.toISOString(), text: row.text }, run.runId);
         }
       }
       return unstored.length > 0 ? persist() : storing;
