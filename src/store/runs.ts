@@ -205,25 +205,41 @@ export async function fillMissingEngineFacts(
  * Claims up to `limit` due QUEUED runs for `workerId` (FOR UPDATE SKIP LOCKED, so workers
  * never claim the same run), leasing them until `leaseMs` from now.
  */
-export async function claimDueRuns(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
-  if (engines.length === 0) return [];
-  // The leased rows come back from the UPDATE itself: one round trip for the whole batch.
+/**
+ * Leases up to `limit` runs of `engines` that match `where` (which says when a lease is free)
+ * to `workerId`, first by `orderBy`: the rows come back from the UPDATE itself, one round
+ * trip for the whole batch. `lease` names the pair of columns: the run's claim, or its log claim.
+ */
+export async function leaseRuns(
+  db: DbOrTx,
+  opts: { lease: 'claim' | 'logs'; workerId: string; leaseMs: number; engines: readonly EngineName[]; where: SQL; orderBy: SQL; limit: number },
+): Promise<RunRow[]> {
+  if (opts.engines.length === 0 || opts.limit <= 0) return [];
+  const [by, until] = opts.lease === 'claim' ? ['claimed_by', 'claim_expires_at'] : ['log_claimed_by', 'log_claim_expires_at'];
   const rows = await db.execute(sql`
-    update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+    update ${runs} set ${sql.identifier(by)} = ${opts.workerId}, ${sql.identifier(until)} = now() + ${opts.leaseMs} * interval '1 millisecond'
     where run_id in (
       select run_id from ${runs}
-      where status = 'QUEUED'
-        and (next_attempt_at is null or next_attempt_at <= now())
-        and (claim_expires_at is null or claim_expires_at < now())
-        and ${inArray(runs.engine, [...engines])}
-      order by queued_at
-      limit ${limit}
+      where ${opts.where} and ${inArray(runs.engine, [...opts.engines])}
+      order by ${opts.orderBy}
+      limit ${opts.limit}
       for update skip locked
     )
     returning *`);
-  return rowsOf<Record<string, unknown>>(rows)
-    .map(runFromDriverRow)
-    .sort((a, b) => a.queuedAt.getTime() - b.queuedAt.getTime());
+  return rowsOf<Record<string, unknown>>(rows).map(runFromDriverRow);
+}
+
+export async function claimDueRuns(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
+  const leased = await leaseRuns(db, {
+    lease: 'claim',
+    workerId,
+    leaseMs,
+    engines,
+    limit,
+    where: sql`status = 'QUEUED' and (next_attempt_at is null or next_attempt_at <= now()) and (claim_expires_at is null or claim_expires_at < now())`,
+    orderBy: sql`queued_at`,
+  });
+  return leased.sort((a, b) => a.queuedAt.getTime() - b.queuedAt.getTime());
 }
 
 /** Gives a claimed QUEUED run back, to be tried again at `nextAttemptAt`. */
@@ -243,24 +259,17 @@ export async function claimActiveRuns(
   leaseMs: number,
   exclude: string[],
 ): Promise<RunRow[]> {
-  if (engines.length === 0) return [];
-  const rows = await db.execute<{ run_id: string }>(sql`
-    update ${runs} set claimed_by = ${workerId}, claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
-    where run_id in (
-      select run_id from ${runs}
-      where status in ('PENDING', 'RUNNING')
-        and (claim_expires_at is null or claim_expires_at < now() or claimed_by = ${workerId})
-        and ${inArray(runs.engine, [...engines])}
-        ${exclude.length ? sql`and ${notInArray(runs.runId, exclude)}` : sql``}
-      order by updated_at
-      limit ${limit}
-      for update skip locked
-    )
-    returning run_id`);
-  return getRunsByIds(
-    db,
-    rowsOf<{ run_id: string }>(rows).map((r) => r.run_id),
-  );
+  return leaseRuns(db, {
+    lease: 'claim',
+    workerId,
+    leaseMs,
+    engines,
+    limit,
+    where: sql`status in ('PENDING', 'RUNNING')
+      and (claim_expires_at is null or claim_expires_at < now() or claimed_by = ${workerId})
+      ${exclude.length ? sql`and ${notInArray(runs.runId, exclude)}` : sql``}`,
+    orderBy: sql`updated_at`,
+  });
 }
 
 export async function releaseClaims(db: DbOrTx, workerId: string, runIds: string[]): Promise<void> {
@@ -284,23 +293,15 @@ export async function releaseExpiredClaims(db: DbOrTx): Promise<number> {
 
 /** Runs whose output still needs collecting, leased to `workerId` for log collection. */
 export async function claimRunsForLogs(db: DbOrTx, workerId: string, engines: readonly EngineName[], limit: number, leaseMs: number): Promise<RunRow[]> {
-  if (engines.length === 0 || limit <= 0) return [];
-  const rows = await db.execute<{ run_id: string }>(sql`
-    update ${runs} set log_claimed_by = ${workerId}, log_claim_expires_at = now() + ${leaseMs} * interval '1 millisecond'
-    where run_id in (
-      select run_id from ${runs}
-      where logs_complete = false and status in ('RUNNING', 'STOPPED')
-        and (log_claim_expires_at is null or log_claim_expires_at < now())
-        and ${inArray(runs.engine, [...engines])}
-      order by queued_at
-      limit ${limit}
-      for update skip locked
-    )
-    returning run_id`);
-  return getRunsByIds(
-    db,
-    rowsOf<{ run_id: string }>(rows).map((r) => r.run_id),
-  );
+  return leaseRuns(db, {
+    lease: 'logs',
+    workerId,
+    leaseMs,
+    engines,
+    limit,
+    where: sql`logs_complete = false and status in ('RUNNING', 'STOPPED') and (log_claim_expires_at is null or log_claim_expires_at < now())`,
+    orderBy: sql`queued_at`,
+  });
 }
 
 export async function renewLogClaim(db: DbOrTx, runId: string, workerId: string, leaseMs: number): Promise<boolean> {

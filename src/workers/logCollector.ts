@@ -43,9 +43,8 @@ export function createLogCollector(ctx: WorkerContext) {
     const engine = engines.get(run.engine);
     if (!engine) return;
     const log = logger.child({ runId: run.runId });
-    /** seq of the last row made from what was read; rows up to `storedSeq` are in Postgres and published. */
-    let seq = await lastLogSeq(db, run.runId);
-    let storedSeq = seq;
+    /** seq of the last row stored (and published); the next store numbers its rows on from it. */
+    let storedSeq = await lastLogSeq(db, run.runId);
     let storedCursor = run.logCursor;
     const target = { db, runId: run.runId, workerId, leaseMs, logger: log };
     let pending: LogChunk[] = [];
@@ -91,7 +90,7 @@ export function createLogCollector(ctx: WorkerContext) {
       });
       return storing;
     };
-    /** Turns what was read into rows with their seqs and has them stored (then published). */
+    /** Turns what was read into rows and has them stored (numbered on from `storedSeq`, then published). */
     const flush = () => {
       if (timer) clearTimeout(timer);
       timer = undefined;
@@ -105,7 +104,6 @@ export function createLogCollector(ctx: WorkerContext) {
           row.text = replaceNulInLogText(row.text);
           unstored.push(row);
           unstoredBytes += row.text.length;
-          seq++;
         }
       }
       return unstored.length > 0 ? persist() : storing;
@@ -142,7 +140,7 @@ export function createLogCollector(ctx: WorkerContext) {
       const complete = now?.status === 'STOPPED';
       await store.finishLogCollection(db, run.runId, workerId, complete);
       if (complete) {
-        await bus.publish('run.log', { runId: run.runId, seq, stream: 'eof', at: new Date().toISOString(), text: '' }, run.runId);
+        await bus.publish('run.log', { runId: run.runId, seq: storedSeq, stream: 'eof', at: new Date().toISOString(), text: '' }, run.runId);
         await engine.release?.(toEngineRun(now!)).catch((err: unknown) => log.warn({ err }, 'release failed'));
       }
     } catch (err) {
