@@ -4,8 +4,8 @@
 // retry, copy/edit/delete a task, filter runs and reload, open a line link, clusters.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync } from 'node:fs';
-import type { Browser, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, gql, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
+import type { Page } from 'playwright-core';
+import { type ConsoleSession, type DevServer, gql, HAVE_CHROMIUM, openConsole, screenshot, SKIP_REASON } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
@@ -14,25 +14,16 @@ const OWNER = 'yourusername';
 const HELLO = 'echo hello $FLOTILLA_RUN_OWNER_ID; for i in $(seq 1 40); do echo "tick $i"; sleep 0.25; done';
 
 describe.skipIf(!HAVE_CHROMIUM)('console journey (Chromium)', () => {
+  let session: ConsoleSession;
   let server: DevServer;
-  let data: ReturnType<typeof tempDataDir>;
-  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
-    data = tempDataDir('journey');
-    server = await startDev(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(20_000);
+    session = await openConsole('journey', { timeoutMs: 20_000 });
+    ({ server, page } = session);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    data?.remove();
-  }, 60_000);
+  afterAll(() => session?.close(), 60_000);
 
   const badge = () => page.locator('.page-head .badge');
 

@@ -3,19 +3,8 @@
 // over 200 ms while lines stream in (PerformanceObserver in the page), and after scrolling
 // to the top a search for a line finds it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import {
-  HAVE_CHROMIUM,
-  SKIP_REASON,
-  ensureConsoleBuilt,
-  defineAndRun,
-  gql,
-  launchChromium,
-  screenshot,
-  startDev,
-  tempDataDir,
-  type DevServer,
-} from './console.js';
+import type { Page } from 'playwright-core';
+import { type ConsoleSession, defineAndRun, type DevServer, gql, HAVE_CHROMIUM, openConsole, screenshot, SKIP_REASON } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
@@ -32,18 +21,13 @@ declare global {
 }
 
 describe.skipIf(!HAVE_CHROMIUM)('log view with 200,000 lines (Chromium)', () => {
+  let session: ConsoleSession;
   let server: DevServer;
-  let data: ReturnType<typeof tempDataDir>;
-  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
-    data = tempDataDir('logs');
-    server = await startDev(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(30_000);
+    session = await openConsole('logs');
+    ({ server, page } = session);
     // Installed before the app's scripts: every long task of the page is recorded.
     await page.addInitScript(() => {
       window.__longTasks = [];
@@ -53,11 +37,7 @@ describe.skipIf(!HAVE_CHROMIUM)('log view with 200,000 lines (Chromium)', () => 
     });
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    data?.remove();
-  }, 60_000);
+  afterAll(() => session?.close(), 60_000);
 
   it('streams, shows the last line promptly, stays responsive and searches', async () => {
     const runId = await defineAndRun(server.url, 'many-lines', COMMAND);

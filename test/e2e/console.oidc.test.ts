@@ -6,9 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, launchChromium, startDev, tempDataDir, type DevServer } from './console.js';
+import { type ConsoleSession, type DevServer, HAVE_CHROMIUM, openConsole, SKIP_REASON } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
@@ -17,14 +17,12 @@ const CLIENT_ID = 'flotilla-console';
 describe.skipIf(!HAVE_CHROMIUM)('console sign-in (Chromium, FLOTILLA_AUTH=oidc)', () => {
   let idp: Server;
   let issuer: string;
+  let session: ConsoleSession;
   let server: DevServer;
-  let data: ReturnType<typeof tempDataDir>;
-  let browser: Browser;
   let page: Page;
   const pkceChecked: boolean[] = [];
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
     const { privateKey, publicKey } = await generateKeyPair('RS256');
     const jwk = { ...(await exportJWK(publicKey)), kid: 'idp-1', alg: 'RS256', use: 'sig' };
     const codes = new Map<string, { challenge: string; redirect: string }>();
@@ -85,23 +83,21 @@ describe.skipIf(!HAVE_CHROMIUM)('console sign-in (Chromium, FLOTILLA_AUTH=oidc)'
     });
     await new Promise<void>((resolve) => idp.listen(0, '127.0.0.1', resolve));
     issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
-    data = tempDataDir('oidc');
-    server = await startDev(data.dir, 0, 90_000, {
-      FLOTILLA_AUTH: 'oidc',
-      FLOTILLA_OIDC_ISSUER: issuer,
-      FLOTILLA_OIDC_AUDIENCE: CLIENT_ID,
-      FLOTILLA_OIDC_CLIENT_ID: CLIENT_ID,
-      FLOTILLA_USER_GROUPS: 'dev',
+    session = await openConsole('oidc', {
+      env: {
+        FLOTILLA_AUTH: 'oidc',
+        FLOTILLA_OIDC_ISSUER: issuer,
+        FLOTILLA_OIDC_AUDIENCE: CLIENT_ID,
+        FLOTILLA_OIDC_CLIENT_ID: CLIENT_ID,
+        FLOTILLA_USER_GROUPS: 'dev',
+      },
+      timeoutMs: 20_000,
     });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(20_000);
+    ({ server, page } = session);
   }, 180_000);
 
   afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    data?.remove();
+    await session?.close();
     await new Promise<void>((resolve) => (idp ? idp.close(() => resolve()) : resolve()));
   }, 60_000);
 

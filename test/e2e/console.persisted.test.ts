@@ -2,31 +2,22 @@
 // (FLOTILLA_GRAPHQL_PERSISTED=only, reading dist/web/persisted-operations.json): every
 // query, mutation and subscription it sends is one the build registered.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, launchChromium, startDev, tempDataDir, type DevServer } from './console.js';
+import type { Page } from 'playwright-core';
+import { type ConsoleSession, type DevServer, HAVE_CHROMIUM, openConsole, SKIP_REASON } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
 describe.skipIf(!HAVE_CHROMIUM)('console with persisted operations only (Chromium)', () => {
+  let session: ConsoleSession;
   let server: DevServer;
-  let data: ReturnType<typeof tempDataDir>;
-  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
-    data = tempDataDir('persisted');
-    server = await startDev(data.dir, 0, 90_000, { FLOTILLA_GRAPHQL_PERSISTED: 'only' });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(30_000);
+    session = await openConsole('persisted', { env: { FLOTILLA_GRAPHQL_PERSISTED: 'only' } });
+    ({ server, page } = session);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    data?.remove();
-  }, 60_000);
+  afterAll(() => session?.close(), 60_000);
 
   it('defines, runs and follows a task', async () => {
     // An operation the console never sends is refused: the mode is really on.

@@ -2,8 +2,8 @@
 // while the page follows a run's log. The page shows the lost-connection banner, then
 // resumes from its last cursor; in the end every line is there exactly once, in order.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, defineAndRun, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
+import type { Page } from 'playwright-core';
+import { type ConsoleSession, defineAndRun, type DevServer, HAVE_CHROMIUM, openConsole, screenshot, SKIP_REASON, startDev } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
@@ -12,28 +12,16 @@ const LINES = 400;
 const COMMAND = `for i in $(seq 1 ${LINES}); do echo "n $i"; sleep 0.04; done`;
 
 describe.skipIf(!HAVE_CHROMIUM)('log view across a server restart (Chromium)', () => {
+  let session: ConsoleSession;
   let server: DevServer;
-  let data: ReturnType<typeof tempDataDir>;
-  let browser: Browser;
-  let context: BrowserContext;
   let page: Page;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
-    data = tempDataDir('reconnect');
-    server = await startDev(data.dir);
-    browser = await launchChromium();
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.url });
-    page = await context.newPage();
-    page.setDefaultTimeout(30_000);
+    session = await openConsole('reconnect', { permissions: ['clipboard-read', 'clipboard-write'] });
+    ({ server, page } = session);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    data?.remove();
-  }, 60_000);
+  afterAll(() => session?.close(), 60_000);
 
   it('resumes after the restart with every line exactly once', async () => {
     const runId = await defineAndRun(server.url, 'paced', COMMAND);
@@ -45,7 +33,7 @@ describe.skipIf(!HAVE_CHROMIUM)('log view across a server restart (Chromium)', (
     await page.locator('.banner-warning', { hasText: 'Connection to the server lost' }).waitFor();
     const before = Number(await page.locator('.log-scroll').getAttribute('data-lines'));
     await screenshot(page, 'reconnect-banner');
-    server = await startDev(dataDir, port);
+    server = session.server = await startDev(dataDir, port);
 
     // The run went on without the server; the page catches up and follows it to the end.
     await expect.poll(() => page.locator('.page-head .badge').textContent(), { timeout: 60_000 }).toBe('SUCCESS');

@@ -4,41 +4,37 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
+import type { Page } from 'playwright-core';
+import { type ConsoleSession, type DevServer, HAVE_CHROMIUM, openConsole, screenshot, SKIP_REASON } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
 const BIN = fileURLToPath(new URL('../../bin/flotilla.js', import.meta.url));
 
 describe.skipIf(!HAVE_CHROMIUM)('console sign-in (Chromium, FLOTILLA_AUTH=token)', () => {
+  let session: ConsoleSession;
   let server: DevServer;
-  let data: ReturnType<typeof tempDataDir>;
-  let browser: Browser;
   let page: Page;
   let viewerToken: string;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
-    data = tempDataDir('signin');
-    // The embedded database takes one process at a time: the token is made before dev starts.
-    const made = spawnSync(process.execPath, [BIN, 'token', 'create', '--owner', 'vera@example.com', '--role', 'viewer'], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', FLOTILLA_DATA_DIR: data.dir, LOG_LEVEL: 'silent' },
-      encoding: 'utf8',
+    session = await openConsole('signin', {
+      env: { FLOTILLA_AUTH: 'token' },
+      timeoutMs: 20_000,
+      // The embedded database takes one process at a time: the token is made before dev starts.
+      beforeStart: (dataDir) => {
+        const made = spawnSync(process.execPath, [BIN, 'token', 'create', '--owner', 'vera@example.com', '--role', 'viewer'], {
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', FLOTILLA_DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+          encoding: 'utf8',
+        });
+        expect(made.status, made.stderr).toBe(0);
+        viewerToken = made.stdout.trim();
+      },
     });
-    expect(made.status, made.stderr).toBe(0);
-    viewerToken = made.stdout.trim();
-    server = await startDev(data.dir, 0, 90_000, { FLOTILLA_AUTH: 'token' });
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(20_000);
+    ({ server, page } = session);
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    data?.remove();
-  }, 60_000);
+  afterAll(() => session?.close(), 60_000);
 
   it('asks for a token, refuses a bad one, then shows who is signed in and hides what a viewer may not do', async () => {
     await page.goto(`${server.url}/tasks`);

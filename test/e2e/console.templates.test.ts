@@ -2,25 +2,20 @@
 // form (@rjsf/core) with its defaults, a dry run that shows the rendered command, a payload
 // the schema refuses, and a run that opens the run page and succeeds.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { HAVE_CHROMIUM, SKIP_REASON, ensureConsoleBuilt, gql, launchChromium, screenshot, startDev, tempDataDir, type DevServer } from './console.js';
+import type { Page } from 'playwright-core';
+import { type ConsoleSession, type DevServer, gql, HAVE_CHROMIUM, openConsole, screenshot, SKIP_REASON } from './console.js';
 
 if (!HAVE_CHROMIUM) console.warn(SKIP_REASON);
 
 describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
+  let session: ConsoleSession;
   let server: DevServer;
-  let data: ReturnType<typeof tempDataDir>;
-  let browser: Browser;
   let page: Page;
   let templateId: string;
 
   beforeAll(async () => {
-    ensureConsoleBuilt();
-    data = tempDataDir('templates');
-    server = await startDev(data.dir);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    page.setDefaultTimeout(30_000);
+    session = await openConsole('templates');
+    ({ server, page } = session);
     const created = await gql<{ createTemplate: { template: { templateId: string } } }>(
       server.url,
       `mutation($input: CreateTemplateInput!) { createTemplate(input: $input) { ... on CreateTemplateSuccess { template { templateId } } } }`,
@@ -41,11 +36,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Templates page (Chromium)', () => {
     templateId = created.createTemplate.template.templateId;
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    data?.remove();
-  });
+  afterAll(() => session?.close(), 60_000);
 
   it('lists templates, shows the schema as a form with the defaults, dry-runs and runs', async () => {
     await page.goto(`${server.url}/templates`);

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const HAVE_CHROMIUM = existsSync(CHROMIUM);
@@ -113,6 +113,62 @@ export async function launchChromium(): Promise<Browser> {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'],
   });
+}
+
+/** A console test's world: `flotilla dev` on a fresh data dir and one Chromium page on it. */
+export interface ConsoleSession {
+  dataDir: string;
+  /** The server the page talks to; a test that restarts it puts the new one here, so close() stops it. */
+  server: DevServer;
+  browser: Browser;
+  context: BrowserContext;
+  page: Page;
+  /** Closes the browser, stops the server and removes the data dir. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the console if needed, starts `flotilla dev` (with `env`) on a fresh data dir named
+ * after `name`, and opens a 1280×900 page. `beforeStart` runs on the data dir first (the
+ * embedded database takes one process at a time). A failure part-way closes what was opened.
+ */
+export async function openConsole(
+  name: string,
+  opts: { env?: Record<string, string>; timeoutMs?: number; permissions?: string[]; beforeStart?: (dataDir: string) => void } = {},
+): Promise<ConsoleSession> {
+  ensureConsoleBuilt();
+  const data = tempDataDir(name);
+  let server: DevServer | undefined;
+  let browser: Browser | undefined;
+  const close = async () => {
+    await browser?.close();
+    await server?.stop();
+    data.remove();
+  };
+  try {
+    opts.beforeStart?.(data.dir);
+    server = await startDev(data.dir, 0, 90_000, opts.env ?? {});
+    browser = await launchChromium();
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    if (opts.permissions) await context.grantPermissions(opts.permissions, { origin: server.url });
+    const page = await context.newPage();
+    page.setDefaultTimeout(opts.timeoutMs ?? 30_000);
+    const session: ConsoleSession = {
+      dataDir: data.dir,
+      server,
+      browser,
+      context,
+      page,
+      close: async () => {
+        server = session.server;
+        await close();
+      },
+    };
+    return session;
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 let printed = false;
