@@ -2,6 +2,7 @@
 // Executes through REST, follows output over graphql-ws, and resumes from the last cursor
 // when the connection drops, so a notebook or CI job sees every line once and gets the
 // run's exit code back.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
@@ -134,7 +135,7 @@ export async function followLogs(runId: string, opts: FollowOptions & { after?: 
       // A dropped connection (server restart, network blip): resume from the cursor.
       failures++;
       if (failures > 30) throw new ClientError(`lost the connection to ${opts.url} and could not get it back: ${describe(e)}`);
-      await new Promise((r) => setTimeout(r, Math.min(5000, 200 * failures)));
+      await sleep(Math.min(5000, 200 * failures));
     } finally {
       await client.dispose();
     }

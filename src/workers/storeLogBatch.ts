@@ -9,6 +9,7 @@
 // number of times; then each row is stored on its own, and in a row the database still
 // refuses, each line it refuses (found in savepoints of a transaction that is rolled back)
 // is replaced by a marker line, with a `warning` event on the run's timeline.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Db } from '../db/client.js';
 import type { RunLogRow } from '../db/schema.js';
 import type { Logger } from '../logger.js';
@@ -79,14 +80,14 @@ export async function storeLogBatch(
         // The commit may have happened with only its answer lost: then the rows are there.
         const wait = TRANSIENT_RETRY_MS[transientTries++];
         if (wait === undefined) throw err;
-        await new Promise((r) => setTimeout(r, wait));
+        await sleep(wait);
         const stored = await lastLogSeq(t.db, t.runId).catch(() => undefined);
         if (stored !== undefined && stored >= afterSeq + rows.length) return [];
         continue;
       }
       lastError = err;
       if (++dataTries >= MAX_STORE_TRIES) break;
-      await new Promise((r) => setTimeout(r, RETRY_MS[dataTries - 1] ?? 500));
+      await sleep(RETRY_MS[dataTries - 1] ?? 500);
     }
   }
   t.logger.warn({ err: lastError, runId: t.runId, rows: rows.length }, 'a log batch could not be stored; storing it row by row');

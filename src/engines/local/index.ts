@@ -4,6 +4,7 @@
 // exit code to a file, so a run outlives the worker that started it: after a worker restart
 // its logs resume from byte offsets and its exit code is still known. Only a run whose
 // process is gone without an exit file is lost (NEEDS_RETRY, per docs/engines.md).
+import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -174,7 +175,7 @@ export function createLocalEngine(config: LocalEngineConfig = {}, deps: { logger
     if (pid.host !== host) return undefined;
     if (isAlive(pid.pid)) return { runId: run.runId, status: 'RUNNING', startedAt: pid.startedAt, engineRef: `${pid.host}:${pid.pid}` };
     // The exit file may land just after the process ends; look once more before calling it lost.
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const late = await readExit(f);
     if (late !== undefined) return stopped(f, run.runId, late);
     return { runId: run.runId, status: 'NEEDS_RETRY', exitReason: 'Lost: the process running it ended' };
