@@ -1,6 +1,8 @@
 // npm run bench:dispatch — executes N runs of `true` through the REST API of a `flotilla serve`
 // process, with a separate `flotilla worker` process, on real Postgres and Redis. Prints
-// execute throughput, QUEUED → submitted latency and execute → STOPPED latency.
+// execute throughput, QUEUED → submitted latency and execute → STOPPED latency. First,
+// with serve alone (no worker yet), executes from 16 clients in a closed loop for
+// BENCH_ENQUEUE_SECONDS (default 5): the API's own throughput, compared with the peer's addJob.
 // BENCH_RUNS (default 500), BENCH_CONCURRENCY (default 16). A second, paced phase
 // (BENCH_PACED_RUNS, default 100, at BENCH_PACED_RATE runs/s, default 10) measures dispatch
 // latency when the worker keeps up, rather than the queueing of a saturated one. Then
@@ -12,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { startFlotilla, type FlotillaProcess } from '../test/helpers/processes.js';
-import { BENCH_REDIS_URL, fmt, freshDatabase, percentile, pool } from './lib.js';
+import { BENCH_REDIS_URL, closedLoop, ENQUEUE_SECONDS, fmt, freshDatabase, percentile, pool } from './lib.js';
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -95,18 +97,6 @@ async function offer(base: string, owner: string, rate: number, seconds: number)
   };
 }
 
-/** Waits until `n` runs (any owner) are STOPPED with their logs collected. */
-async function waitStoppedCount(db: Awaited<ReturnType<typeof freshDatabase>>, n: number): Promise<void> {
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    const rows = await db.database.db.execute<{ n: number }>(sql`select count(*)::int as n from runs where status = 'STOPPED' and logs_complete`);
-    const done = Number((Array.isArray(rows) ? rows : (rows as any).rows)[0].n);
-    if (done >= n) return;
-    if (Date.now() > deadline) throw new Error(`only ${done} of ${n} runs stopped`);
-    await sleep(200);
-  }
-}
-
 export async function benchDispatch(): Promise<Record<string, number>> {
   const db = await freshDatabase();
   const workdir = mkdtempSync(join(tmpdir(), 'flotilla-bench-'));
@@ -132,19 +122,18 @@ export async function benchDispatch(): Promise<Record<string, number>> {
       return { ids, seconds: (performance.now() - started) / 1000 };
     };
     // Warm up the path (JIT, connection pools), then execute with serve alone: the API's
-    // own throughput, with no worker competing for the CPU and the database.
-    await pool(
-      Array.from({ length: 50 }, (_, i) => i),
-      CONCURRENCY,
-      () =>
-        fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'warmup' } }) }).then((r) =>
-          r.arrayBuffer(),
-        ),
-    );
-    const alone = await executeAll('alone');
+    // own throughput, with no worker competing for the CPU and the database. These runs are
+    // then deleted, so the worker starts on an empty queue.
+    const executeOne = (owner: string) =>
+      fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) }).then(async (r) => {
+        if (r.status !== 200) throw new Error(`execute answered ${r.status}: ${await r.text()}`);
+        await r.arrayBuffer();
+      });
+    await closedLoop(CONCURRENCY, 1, () => executeOne('warmup'));
+    const alone = await closedLoop(CONCURRENCY, ENQUEUE_SECONDS, () => executeOne('alone'));
+    await db.database.db.execute(sql`delete from runs where owner in ('warmup', 'alone')`);
 
     processes.push(await startFlotilla('worker', { ...env, LOG_LEVEL: 'info' }));
-    await waitStoppedCount(db, N + 50);
 
     const { ids, seconds: executeSeconds } = await executeAll('bench');
 
@@ -209,7 +198,8 @@ export async function benchDispatch(): Promise<Record<string, number>> {
       );
     }
     const figures = {
-      serve_alone_execute_runs_per_s: N / alone.seconds,
+      serve_alone_execute_runs_per_s: alone.perS,
+      serve_alone_execute_runs: alone.count,
       offered_rates: OFFERED_RATES.length,
       ...offered,
       runs: ids.length,
@@ -225,7 +215,9 @@ export async function benchDispatch(): Promise<Record<string, number>> {
       paced_execute_to_stopped_p99_ms: percentile(paced.stop, 99),
     };
     console.log(`dispatch benchmark: ${N} runs of \`true\`, ${CONCURRENCY} concurrent clients, serve + worker processes, Postgres + Redis, local engine`);
-    console.log(`  execute throughput, serve alone (no worker) ${fmt(figures.serve_alone_execute_runs_per_s)} runs/s`);
+    console.log(
+      `  execute throughput, serve alone (no worker) ${fmt(figures.serve_alone_execute_runs_per_s)} runs/s (${alone.count} runs in ${ENQUEUE_SECONDS} s)`,
+    );
     console.log(`  execute throughput         ${fmt(figures.execute_runs_per_s)} runs/s`);
     console.log(`  QUEUED → submitted         p50 ${fmt(figures.dispatch_p50_ms)} ms   p99 ${fmt(figures.dispatch_p99_ms)} ms`);
     console.log(`  execute → STOPPED          p50 ${fmt(figures.execute_to_stopped_p50_ms)} ms   p99 ${fmt(figures.execute_to_stopped_p99_ms)} ms`);

@@ -56,3 +56,25 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Pro
   );
   return out;
 }
+
+/**
+ * Enqueue throughput, measured the same way for Flotilla's execute and the peer's addJob:
+ * `clients` callers in a closed loop, each sending the next request when its last one was
+ * answered, for `seconds` (the requests still in flight then are counted when they finish).
+ * Long enough for JIT and pools to settle, which a few hundred requests are not.
+ */
+export const ENQUEUE_SECONDS = Number(process.env.BENCH_ENQUEUE_SECONDS ?? 5);
+export async function closedLoop(clients: number, seconds: number, fn: () => Promise<unknown>): Promise<{ count: number; perS: number }> {
+  const started = performance.now();
+  const until = started + seconds * 1000;
+  let count = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < until) {
+        await fn();
+        count++;
+      }
+    }),
+  );
+  return { count, perS: count / ((performance.now() - started) / 1000) };
+}

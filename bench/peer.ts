@@ -3,7 +3,9 @@
 // run by a graphile-worker runner in a separate process (as Flotilla's worker is). Prints
 // add throughput, completion throughput, and add → start / created → start latencies.
 // BENCH_RUNS (default 500, the dispatch benchmark's N), BENCH_CONCURRENCY (default 16),
-// BENCH_PEER_CONCURRENCY (the runner's concurrency, default 16).
+// BENCH_PEER_CONCURRENCY (the runner's concurrency, default 16). First, with no runner,
+// addJob from the same clients in a closed loop for BENCH_ENQUEUE_SECONDS: the figure that
+// Flotilla's execute with serve alone is compared with.
 //
 // What differs from Flotilla's figures: a graphile-worker job is a function call in the
 // runner's process; a Flotilla run launches a real process (`bash -c true`) through an
@@ -13,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Logger, makeWorkerUtils, run, type Job } from 'graphile-worker';
 import postgres from 'postgres';
-import { BENCH_DATABASE_URL, fmt, freshDatabase, percentile, pool } from './lib.js';
+import { BENCH_DATABASE_URL, closedLoop, ENQUEUE_SECONDS, fmt, freshDatabase, percentile, pool } from './lib.js';
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -126,6 +128,10 @@ export async function benchPeer(): Promise<Record<string, number>> {
   let runner: ReturnType<typeof startRunner> | undefined;
   try {
     await utils.migrate();
+    // addJob with no runner, as Flotilla's execute is measured with serve alone: the same
+    // closed loop for the same time. The task has no handler, so no runner ever takes these.
+    await closedLoop(CONCURRENCY, 1, () => utils.addJob('unhandled', {}));
+    const addAlone = await closedLoop(CONCURRENCY, ENQUEUE_SECONDS, () => utils.addJob('unhandled', {}));
     runner = startRunner(db.url);
     await runner.next('ready');
     // Warm up the path once, as the dispatch benchmark does.
@@ -146,6 +152,7 @@ export async function benchPeer(): Promise<Record<string, number>> {
 
     const figures = {
       jobs: N,
+      add_alone_jobs_per_s: addAlone.perS,
       add_jobs_per_s: N / addSeconds,
       completed_jobs_per_s: N / ((done.lastComplete - started) / 1000),
       add_to_start_p50_ms: percentile(done.addToStart, 50),
@@ -158,6 +165,7 @@ export async function benchPeer(): Promise<Record<string, number>> {
     console.log(
       `peer benchmark: graphile-worker 0.16.6, ${N} no-op jobs, ${CONCURRENCY} concurrent adders, runner (concurrency ${RUNNER_CONCURRENCY}) in a separate process`,
     );
+    console.log(`  add throughput, no runner  ${fmt(figures.add_alone_jobs_per_s)} jobs/s (${addAlone.count} jobs in ${ENQUEUE_SECONDS} s)`);
     console.log(`  add throughput             ${fmt(figures.add_jobs_per_s)} jobs/s`);
     console.log(`  completion throughput      ${fmt(figures.completed_jobs_per_s)} jobs/s`);
     console.log(`  add → start                p50 ${fmt(figures.add_to_start_p50_ms)} ms   p99 ${fmt(figures.add_to_start_p99_ms)} ms`);
