@@ -15,7 +15,9 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import * as defs from '../store/definitions.js';
 import * as store from '../store/runs.js';
-import { insertRun, queueRunInsert } from '../store/runInserts.js';
+import { insertRun, queueRunInsert, type RunGuard } from '../store/runInserts.js';
+import type { ExecuteLookup } from '../store/definitions.js';
+import { createLookupCache, isRefusal, lookupKey, StaleLookup } from './lookups.js';
 import { listRunEvents } from '../store/runEvents.js';
 import type { ListSpec } from '../store/listQuery.js';
 import { createClusterService, DEFAULT_CLUSTER, type ClusterService, type RouteRequest } from './clusterService.js';
@@ -235,6 +237,8 @@ export function createRunService(deps: RunServiceDeps) {
     };
   }
 
+  const lookups = createLookupCache();
+
   const service = {
     enabledEngines,
 
@@ -243,6 +247,25 @@ export function createRunService(deps: RunServiceDeps) {
       const v = parseExecute(input);
       // The owner is the request's run_tags.owner_id: a user's own id (authorization.ts).
       assertAllowed(actor, 'run.execute', { ownerId: v.owner });
+      const launchFound = async (found: ExecuteLookup, guard?: RunGuard) => {
+        const cluster = { name: found.clusterName, row: found.cluster };
+        return (await service.launch(executableOfDefinition(found.definition), v, { actor: actor?.id ?? null, cluster, guard })).run;
+      };
+      // Without an idempotence key the insert is the execute's one round trip: the definition
+      // and cluster come from an earlier execute's read, and the insert checks they are still
+      // current (lookups.ts). When they are not, or when the run built from them is refused
+      // (a refusal is checked before anything is stored, and may rest on what changed), the
+      // execute reads them again and decides as a first execute does.
+      const key = v.idempotenceKey ? undefined : lookupKey(target, v.cluster);
+      const cached = key === undefined ? undefined : lookups.get(key);
+      if (cached) {
+        try {
+          return await launchFound(cached, { clusterXmin: cached.clusterXmin });
+        } catch (err) {
+          if (!(err instanceof StaleLookup || isRefusal(err))) throw err;
+          lookups.delete(key!);
+        }
+      }
       // The definition and the registry row of its run's cluster, read together.
       const found = await defs.getDefinitionForExecute(db, target, { requested: v.cluster, defaultName: DEFAULT_CLUSTER });
       if (!found) {
@@ -250,8 +273,9 @@ export function createRunService(deps: RunServiceDeps) {
           target.alias !== undefined ? `Definition with alias ${target.alias} not found` : `Definition with ID ${target.definitionId} not found`,
         );
       }
-      const cluster = { name: found.clusterName, row: found.cluster };
-      return (await service.launch(executableOfDefinition(found.definition), v, { actor: actor?.id ?? null, cluster })).run;
+      const run = await launchFound(found);
+      if (key !== undefined) lookups.set(key, found);
+      return run;
     },
 
     /**
@@ -297,6 +321,8 @@ export function createRunService(deps: RunServiceDeps) {
         /** Who executed it (audit). */ actor?: string | null;
         /** The registry row of the run's cluster, already read with the executable (null: not registered). */
         cluster?: { name: string; row: ClusterRow | null };
+        /** Insert only if the definition and cluster are still as read (else StaleLookup, nothing stored). */
+        guard?: RunGuard;
       } = {},
     ): Promise<{ run: RunRow; created: boolean }> {
       const reserved = reservedEnvNames(config.ownerIdVar);
@@ -363,7 +389,7 @@ export function createRunService(deps: RunServiceDeps) {
       // the executes that arrive at the same time (store/runInserts.ts): no transaction, one
       // round trip, one commit for many runs.
       const { run, created } = !key
-        ? { run: await queueRunInsert(db, row, event), created: true }
+        ? { run: await queueRunInsert(db, row, event, opts.guard), created: true }
         : await db.transaction(async (tx) => {
             // Serialise executes that share a key, so two concurrent requests make one run.
             await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${key}))`);
@@ -371,6 +397,7 @@ export function createRunService(deps: RunServiceDeps) {
             if (earlier) return { run: earlier, created: false };
             return { run: await insertRun(tx, row, event), created: true };
           });
+      if (!run) throw new StaleLookup();
       if (created) await updates.queued(run);
       return { run, created };
     },

@@ -59,6 +59,14 @@ export async function getDefinitionByAlias(db: DbOrTx, alias: string): Promise<T
   return row;
 }
 
+export interface ExecuteLookup {
+  definition: TaskDefinitionRow;
+  clusterName: string;
+  cluster: ClusterRow | null;
+  /** The cluster row's version (Postgres xmin); null when it is not registered. */
+  clusterXmin: string | null;
+}
+
 /**
  * An execute's reads in one round trip: the live definition (by id or alias) and the
  * registry row of the cluster its run goes to: `cluster` when given (not ""), else the
@@ -69,14 +77,15 @@ export async function getDefinitionForExecute(
   db: DbOrTx,
   target: { definitionId?: string; alias?: string },
   cluster: { requested: string | undefined; defaultName: string },
-): Promise<{ definition: TaskDefinitionRow; clusterName: string; cluster: ClusterRow | null } | undefined> {
+): Promise<ExecuteLookup | undefined> {
   const byAlias = target.alias !== undefined;
   const key = byAlias ? target.alias! : (target.definitionId ?? '');
   if (!isStorableKey(key)) return undefined;
   const clusterName = sql<string>`coalesce(nullif(${sql.placeholder('cluster')}::text, ''), nullif(${taskDefinitions.targetCluster}, ''), ${sql.placeholder('defaultCluster')}::text)`;
   const build = (d: DbOrTx, column: typeof taskDefinitions.alias | typeof taskDefinitions.definitionId, name: string) =>
     d
-      .select({ definition: taskDefinitions, clusterName, cluster: clusters })
+      // xmin: the version of the cluster's row, which any update changes (the insert's guard).
+      .select({ definition: taskDefinitions, clusterName, cluster: clusters, clusterXmin: sql<string | null>`${clusters}.xmin::text` })
       .from(taskDefinitions)
       .leftJoin(clusters, eq(clusters.name, clusterName))
       .where(and(eq(column, sql.placeholder('key')), live))

@@ -19,12 +19,23 @@ const COLUMNS = Object.entries(getTableColumns(runs)).map(([key, column]) => ({ 
 export interface NewRun {
   row: NewRunRow;
   event: TransitionEvent;
+  /**
+   * Insert only if what the row was built from is still current: its definition at
+   * `row.definitionVersion`, live, and its cluster's registry row at this version (`xmin`;
+   * null: the cluster is not registered). A run built from a cached read is checked here, in
+   * the insert, instead of in a read before it.
+   */
+  guard?: RunGuard;
+}
+
+export interface RunGuard {
+  clusterXmin: string | null;
 }
 
 /**
  * The statement for rows that set these properties. A property a row leaves undefined is
  * left out of the column list, so the column's default applies (jsonb_populate_recordset
- * would give it null). $1: the rows; $2: their first events.
+ * would give it null). $1: the rows; $2: their first events; $3: the guarded rows' checks.
  */
 const statements = new Map<string, string>();
 function statementFor(row: NewRunRow): { signature: string; text: string } {
@@ -34,9 +45,16 @@ function statementFor(row: NewRunRow): { signature: string; text: string } {
   if (text === undefined) {
     const runsTable = getTableName(runs);
     const cols = keys.map(({ column }) => `"${column.name}"`).join(', ');
-    text = `with created as (
+    // A guarded row (in $3) is left out when its definition or cluster changed since it was built.
+    text = `with guard as (select * from jsonb_to_recordset($3::jsonb) as g(run_id text, cluster_xmin text)),
+    created as (
       insert into "${runsTable}" (${cols})
-      select ${cols} from jsonb_populate_recordset(null::"${runsTable}", $1::jsonb)
+      select ${cols} from jsonb_populate_recordset(null::"${runsTable}", $1::jsonb) r
+      where not exists (
+        select 1 from guard g where g.run_id = r.run_id and not (
+          exists (select 1 from task_definitions d where d.definition_id = r.definition_id and d.version = r.definition_version and d.archived_at is null)
+          and case when g.cluster_xmin is null then not exists (select 1 from clusters c where c.name = r.cluster_name)
+                   else exists (select 1 from clusters c where c.name = r.cluster_name and c.xmin::text = g.cluster_xmin) end))
       returning *
     ),
     first_event as (
@@ -72,22 +90,28 @@ export function runFromDriverRow(raw: Record<string, unknown>): RunRow {
 
 /**
  * Inserts runs that set the same columns, and their first events, in one statement. Returns
- * the stored rows in the order given. All or nothing: a row the database refuses fails them all.
+ * the stored rows in the order given, undefined for a guarded row whose guard failed. All or
+ * nothing otherwise: a row the database refuses fails them all.
  */
-async function insertSameShape(db: DbOrTx, text: string, items: NewRun[]): Promise<RunRow[]> {
+async function insertSameShape(db: DbOrTx, text: string, items: NewRun[]): Promise<(RunRow | undefined)[]> {
   const rows = JSON.stringify(items.map((i) => driverRow(i.row)));
   const events = JSON.stringify(items.map((i) => ({ run_id: i.row.runId, reason: i.event.reason ?? null, detail: i.event.detail ?? {} })));
-  const result = await queryFixed(db, text, [rows, events]);
+  const guards = JSON.stringify(items.flatMap((i) => (i.guard ? [{ run_id: i.row.runId, cluster_xmin: i.guard.clusterXmin }] : [])));
+  const result = await queryFixed(db, text, [rows, events, guards]);
   const byId = new Map(result.map((raw) => [raw.run_id as string, raw]));
   return items.map((i) => {
     const raw = byId.get(i.row.runId);
-    if (!raw) throw new Error(`run ${i.row.runId} was not returned by its insert`);
-    return runFromDriverRow(raw);
+    if (raw) return runFromDriverRow(raw);
+    if (i.guard) return undefined;
+    throw new Error(`run ${i.row.runId} was not returned by its insert`);
   });
 }
 
-/** Inserts runs and their first events in as few statements as their shapes allow (usually one). */
-export async function insertRuns(db: DbOrTx, items: NewRun[]): Promise<RunRow[]> {
+/**
+ * Inserts runs and their first events in as few statements as their shapes allow (usually
+ * one). A guarded run whose definition or cluster changed is not inserted: undefined.
+ */
+export async function insertRuns(db: DbOrTx, items: NewRun[]): Promise<(RunRow | undefined)[]> {
   const groups = new Map<string, { text: string; at: number[] }>();
   items.forEach((item, i) => {
     const { signature, text } = statementFor(item.row);
@@ -95,7 +119,7 @@ export async function insertRuns(db: DbOrTx, items: NewRun[]): Promise<RunRow[]>
     if (!group) groups.set(signature, (group = { text, at: [] }));
     group.at.push(i);
   });
-  const out: RunRow[] = new Array(items.length);
+  const out: (RunRow | undefined)[] = new Array(items.length);
   for (const { text, at } of groups.values()) {
     const stored = await insertSameShape(
       db,
@@ -123,7 +147,7 @@ const MAX_BATCH = 64;
 const MAX_IN_FLIGHT = 2;
 
 interface Waiting extends NewRun {
-  resolve(run: RunRow): void;
+  resolve(run: RunRow | undefined): void;
   reject(err: unknown): void;
 }
 
@@ -139,13 +163,14 @@ const batchers = new WeakMap<object, Batcher>();
  * Queues a run's insert to leave with the others that reach this point in the same turn of
  * the event loop (or while earlier batches are in flight). When the shared statement fails,
  * each run is tried again alone, so a row the database refuses fails only its own request.
+ * Undefined only for a guarded run whose guard failed (nothing was stored).
  */
-export function queueRunInsert(db: Db, row: NewRunRow, event: TransitionEvent): Promise<RunRow> {
+export function queueRunInsert(db: Db, row: NewRunRow, event: TransitionEvent, guard?: RunGuard): Promise<RunRow | undefined> {
   let batcher = batchers.get(db);
   if (!batcher) batchers.set(db, (batcher = { waiting: [], inFlight: 0, scheduled: false }));
   const b = batcher;
-  return new Promise<RunRow>((resolve, reject) => {
-    b.waiting.push({ row, event, resolve, reject });
+  return new Promise<RunRow | undefined>((resolve, reject) => {
+    b.waiting.push({ row, event, guard, resolve, reject });
     schedule(db, b);
   });
 }
@@ -173,8 +198,8 @@ async function flush(db: Db, b: Batcher): Promise<void> {
     else
       await Promise.all(
         batch.map((w) =>
-          insertRun(db, w.row, w.event).then(
-            (run) => w.resolve(run),
+          insertRuns(db, [w]).then(
+            ([run]) => w.resolve(run),
             (e: unknown) => w.reject(e),
           ),
         ),

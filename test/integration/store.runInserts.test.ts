@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../../src/store/errors.js';
 import { queueRunInsert } from '../../src/store/runInserts.js';
 import { rowsOf } from '../../src/store/runs.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { createDefinition } from '../helpers/factories.js';
+import { createDefinition, uniqueAlias } from '../helpers/factories.js';
 
 let t: TestApp;
 
@@ -59,7 +59,7 @@ describe('group commit', () => {
   it('inserts runs queued in the same turn in one statement; each caller gets its own row, as stored, with its first event', async () => {
     const owners = Array.from({ length: 10 }, (_, i) => `owner-${i}`);
     const rows = owners.map((o) => row(o));
-    const stored = await Promise.all(rows.map((r, i) => queueRunInsert(t.database.db, r, event(owners[i]!))));
+    const stored = (await Promise.all(rows.map((r, i) => queueRunInsert(t.database.db, r, event(owners[i]!))))).map((r) => r!);
 
     const ids = rows.map((r) => r.runId);
     expect(stored.map((r) => r.runId)).toEqual(ids);
@@ -109,6 +109,95 @@ describe('group commit', () => {
     const [a, b] = await Promise.all([queueRunInsert(t.database.db, set, event('sets')), queueRunInsert(t.database.db, omits, event('omits'))]);
     expect(a).toMatchObject({ nodeLifecycle: 'ondemand', maxAttempts: 7 });
     expect(b).toMatchObject({ nodeLifecycle: 'spot', maxAttempts: 3 });
+  });
+});
+
+describe('a guarded insert (a run built from an earlier read)', () => {
+  const storedRun = async (runId: string) => (await t.database.db.select().from(runs).where(eq(runs.runId, runId)))[0];
+  const eventCount = async (runId: string) => (await t.database.db.select().from(runEvents).where(eq(runEvents.runId, runId))).length;
+  const builtFrom = (def: { definitionId: string; version: number }, owner: string, clusterName = 'default') =>
+    row(owner, { definitionId: def.definitionId, definitionVersion: def.version, clusterName });
+
+  it('stores the run while its definition is at the version read and live, and nothing once it is not', async () => {
+    const def = await createDefinition(t.services);
+    const current = builtFrom(def, 'g-current');
+    expect(await queueRunInsert(t.database.db, current, event('g-current'), { clusterXmin: null })).toMatchObject({ runId: current.runId });
+
+    await t.database.db.execute(sql`update task_definitions set image = 'changed:1', version = version + 1 where definition_id = ${def.definitionId}`);
+    const stale = builtFrom(def, 'g-stale');
+    expect(await queueRunInsert(t.database.db, stale, event('g-stale'), { clusterXmin: null })).toBeUndefined();
+    expect(await storedRun(stale.runId)).toBeUndefined();
+    expect(await eventCount(stale.runId)).toBe(0);
+
+    const fresh = builtFrom({ definitionId: def.definitionId, version: def.version + 1 }, 'g-fresh');
+    expect(await queueRunInsert(t.database.db, fresh, event('g-fresh'), { clusterXmin: null })).toBeDefined();
+    await t.database.db.execute(sql`update task_definitions set archived_at = now() where definition_id = ${def.definitionId}`);
+    const archived = builtFrom({ definitionId: def.definitionId, version: def.version + 1 }, 'g-archived');
+    expect(await queueRunInsert(t.database.db, archived, event('g-archived'), { clusterXmin: null })).toBeUndefined();
+    expect(await storedRun(archived.runId)).toBeUndefined();
+  });
+
+  it("checks the cluster's registry row: unregistered stays unregistered, a registered row stays unchanged", async () => {
+    const def = await createDefinition(t.services);
+    const name = uniqueAlias('guard-pool');
+    const xmin = async () => rowsOf<{ x: string }>(await t.database.db.execute(sql`select xmin::text as x from clusters where name = ${name}`))[0]?.x ?? null;
+
+    const beforeRegistered = builtFrom(def, 'c-before', name);
+    expect(await xmin()).toBeNull();
+    await t.services.clusters.create({ name, engine: 'local' });
+    // Built when the cluster was not registered; it is now, so the decision may differ.
+    expect(await queueRunInsert(t.database.db, beforeRegistered, event('c-before'), { clusterXmin: null })).toBeUndefined();
+
+    const seen = await xmin();
+    const current = builtFrom(def, 'c-current', name);
+    expect(await queueRunInsert(t.database.db, current, event('c-current'), { clusterXmin: seen })).toBeDefined();
+    await t.services.clusters.update(name, { status: 'maintenance' });
+    const stale = builtFrom(def, 'c-stale', name);
+    expect(await queueRunInsert(t.database.db, stale, event('c-stale'), { clusterXmin: seen })).toBeUndefined();
+    expect(await storedRun(stale.runId)).toBeUndefined();
+  });
+
+  it('a stale guarded row in a shared statement leaves its neighbours stored', async () => {
+    const def = await createDefinition(t.services);
+    const rows = [row('s-0'), builtFrom({ definitionId: def.definitionId, version: def.version + 5 }, 's-stale'), row('s-2')];
+    const results = await Promise.all(rows.map((r, i) => queueRunInsert(t.database.db, r, event(r.owner), i === 1 ? { clusterXmin: null } : undefined)));
+    expect(results.map((r) => r?.runId)).toEqual([rows[0]!.runId, undefined, rows[2]!.runId]);
+    expect((await insertingTransactions([rows[0]!.runId, rows[2]!.runId])).size).toBe(1);
+    expect(await storedRun(rows[1]!.runId)).toBeUndefined();
+  });
+});
+
+describe('execute after a change made elsewhere (by another process, straight in the database)', () => {
+  const execute = (alias: string, body: Record<string, unknown> = {}) =>
+    t.fetch(`/api/v6/task/alias/${alias}/execute`, { method: 'PUT', json: { run_tags: { owner_id: 'elsewhere' }, ...body } });
+  const runCount = async () => rowsOf<{ n: number }>(await t.database.db.execute(sql`select count(*)::int as n from runs`))[0]!.n;
+
+  it('runs the definition as it is now, and answers 404 once it is archived', async () => {
+    const def = await createDefinition(t.services, { image: 'before:1' });
+    for (let i = 0; i < 2; i++) expect(await (await execute(def.alias)).json()).toMatchObject({ image: 'before:1' });
+    await t.database.db.execute(sql`update task_definitions set image = 'after:2', version = version + 1 where definition_id = ${def.definitionId}`);
+    expect(await (await execute(def.alias)).json()).toMatchObject({ image: 'after:2' });
+    await t.database.db.execute(sql`update task_definitions set archived_at = now() where definition_id = ${def.definitionId}`);
+    const before = await runCount();
+    const res = await execute(def.alias);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: `Definition with alias ${def.alias} not found` });
+    expect(await runCount()).toBe(before);
+  });
+
+  it("follows the cluster's status: refused while in maintenance, accepted when active again", async () => {
+    const name = uniqueAlias('elsewhere-pool');
+    await t.services.clusters.create({ name, engine: 'local' });
+    const def = await createDefinition(t.services, { targetCluster: name });
+    for (let i = 0; i < 2; i++) expect((await execute(def.alias)).status).toBe(200);
+    await t.database.db.execute(sql`update clusters set status = 'maintenance' where name = ${name}`);
+    const before = await runCount();
+    const refused = await execute(def.alias);
+    expect(refused.status).toBe(409);
+    expect((await refused.json()).error).toMatch(new RegExp(`^cluster ${name} \\(the definition's target_cluster\\) is in maintenance`));
+    expect(await runCount()).toBe(before);
+    await t.database.db.execute(sql`update clusters set status = 'active' where name = ${name}`);
+    expect(await (await execute(def.alias)).json()).toMatchObject({ cluster: name, status: 'QUEUED' });
   });
 });
 
