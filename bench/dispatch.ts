@@ -9,7 +9,7 @@
 // offered-load phases (BENCH_OFFERED_RATES, default 50,100,200,400 runs/s, for
 // BENCH_OFFERED_SECONDS each, default 4) send executes on a schedule and read
 // flotilla_queue_depth / flotilla_queue_oldest_age_seconds from /metrics meanwhile.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
@@ -24,6 +24,23 @@ const OFFERED_RATES = (process.env.BENCH_OFFERED_RATES ?? '50,100,200,400')
   .map(Number)
   .filter((n) => n > 0);
 const OFFERED_SECONDS = Number(process.env.BENCH_OFFERED_SECONDS ?? 4);
+/**
+ * CPU seconds used so far by the whole machine (all cores, /proc/stat), or by one process
+ * (/proc/PID/stat); NaN where /proc is not there. USER_HZ is 100 on Linux.
+ */
+function machineCpuS(): number {
+  if (!existsSync('/proc/stat')) return NaN;
+  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+}
+function processCpuS(pid: number | undefined): number {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return NaN;
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) start at field 3; utime is 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Requests in flight at most; a send that finds them all busy is counted as not accepted. */
 const OFFERED_MAX_IN_FLIGHT = 256;
 
@@ -177,12 +194,27 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     await waitStopped('paced', PACED);
     const paced = await latencies('paced');
 
-    // Offered-load phases: does the worker keep up with what execute accepts?
+    // Offered-load phases: does the worker keep up with what execute accepts? And what a run
+    // costs in CPU, the whole machine's and each process's: the machine's idle rate (measured
+    // first, with nothing running) is taken off, so what is left is the runs' own cost (serve,
+    // worker, Postgres, Redis, the run's processes, the bench client).
+    const [servePid, workerPid] = [processes[0]?.child.pid, processes[1]?.child.pid];
+    const idleStart = { at: performance.now(), cpu: machineCpuS() };
+    await sleep(2000);
+    const idleCpuPerS = (machineCpuS() - idleStart.cpu) / ((performance.now() - idleStart.at) / 1000);
     const offered: Record<string, number> = {};
     for (const rate of OFFERED_RATES) {
       const owner = `offered-${rate}`;
+      const before = { at: performance.now(), machine: machineCpuS(), serve: processCpuS(servePid), worker: processCpuS(workerPid) };
       const phase = await offer(base, owner, rate, OFFERED_SECONDS);
       await waitStopped(owner, phase.accepted);
+      const seconds = (performance.now() - before.at) / 1000;
+      const perRunMs = (used: number) => (1000 * used) / Math.max(phase.accepted, 1);
+      const cpu = {
+        machine: perRunMs(machineCpuS() - before.machine - idleCpuPerS * seconds),
+        serve: perRunMs(processCpuS(servePid) - before.serve),
+        worker: perRunMs(processCpuS(workerPid) - before.worker),
+      };
       const gauges = await phase.stopSampling();
       const lat = await latencies(owner);
       Object.assign(offered, {
@@ -191,13 +223,18 @@ export async function benchDispatch(): Promise<Record<string, number>> {
         [`offered_${rate}_dispatch_p99_ms`]: percentile(lat.dispatch, 99),
         [`offered_${rate}_max_queue_depth`]: gauges.maxDepth,
         [`offered_${rate}_max_oldest_age_s`]: gauges.maxAgeS,
+        [`offered_${rate}_cpu_ms_per_run_machine`]: cpu.machine,
+        [`offered_${rate}_cpu_ms_per_run_serve`]: cpu.serve,
+        [`offered_${rate}_cpu_ms_per_run_worker`]: cpu.worker,
       });
       console.log(
         `  offered ${rate} runs/s for ${OFFERED_SECONDS} s: accepted ${fmt(phase.acceptedPerS)} runs/s; QUEUED → submitted p50 ${fmt(percentile(lat.dispatch, 50))} ms ` +
-          `p99 ${fmt(percentile(lat.dispatch, 99))} ms; /metrics queue depth max ${gauges.maxDepth}, oldest age max ${fmt(gauges.maxAgeS, 2)} s`,
+          `p99 ${fmt(percentile(lat.dispatch, 99))} ms; /metrics queue depth max ${gauges.maxDepth}, oldest age max ${fmt(gauges.maxAgeS, 2)} s; ` +
+          `CPU per run ${fmt(cpu.machine)} ms (serve ${fmt(cpu.serve)}, worker ${fmt(cpu.worker)})`,
       );
     }
     const figures = {
+      idle_machine_cpu_per_s: idleCpuPerS,
       serve_alone_execute_runs_per_s: alone.perS,
       serve_alone_execute_runs: alone.count,
       offered_rates: OFFERED_RATES.length,

@@ -139,6 +139,13 @@ function summary(r: Results): string[] {
       '≥ 2× addJob and ≥ 10 % of the ceiling',
       met(defined(alone, p?.add_alone_jobs_per_s, c?.tps) ? alone! >= 2 * p!.add_alone_jobs_per_s! && alone! >= 0.1 * c!.tps! : undefined),
     ],
+    [
+      'REST execute while the worker runs them, 16 clients (× graphile-worker addJob while its runner runs them)',
+      withUnit(d?.execute_runs_per_s, 'runs/s') +
+        (defined(d?.execute_runs_per_s, p?.add_jobs_per_s) ? ` (${ratio(d!.execute_runs_per_s, p!.add_jobs_per_s)})` : ''),
+      '≥ 2× addJob',
+      met(defined(d?.execute_runs_per_s, p?.add_jobs_per_s) ? d!.execute_runs_per_s! >= 2 * p!.add_jobs_per_s! : undefined),
+    ],
     ['the ceiling: pgbench, 16 clients, one run-shaped INSERT per transaction', withUnit(c?.tps, 'transactions/s'), 'printed beside execute', '—'],
     [
       '`bench:dispatch` saturated: QUEUED → submitted p50 / p99',
@@ -147,6 +154,15 @@ function summary(r: Results): string[] {
       '—',
     ],
     ['QUEUED → submitted p99 at 200 runs/s offered', withUnit(p200, 'ms'), '< 100 ms', met(defined(p200) ? p200! < 100 : undefined)],
+    [
+      'what a run of `true` costs the machine at 50 runs/s offered (CPU per run), and the cores 200 runs/s would take',
+      defined(d?.offered_50_cpu_ms_per_run_machine)
+        ? `${fmt(d!.offered_50_cpu_ms_per_run_machine!)} ms (serve ${num(d!.offered_50_cpu_ms_per_run_serve)}, worker ${num(d!.offered_50_cpu_ms_per_run_worker)}) · ` +
+          `${fmt(d!.offered_50_cpu_ms_per_run_machine! * 0.2, 1)} cores of ${os.cpus().length}`
+        : '—',
+      'explains the row above',
+      '—',
+    ],
     [
       'queue → start p99, Flotilla / graphile-worker (saturated phase)',
       ratio(d?.dispatch_p99_ms, p?.created_to_start_p99_ms),
@@ -274,14 +290,19 @@ function markdown(
       .filter((x): x is string => x !== undefined);
     if (rates.length) {
       out.push(
-        'Offered load: executes sent on a schedule (not waiting for answers); the queue gauges are read from /metrics during the phase.',
+        'Offered load: executes sent on a schedule (not waiting for answers); the queue gauges are read from /metrics during the phase. ' +
+          "CPU per run: the machine's CPU time over the phase (until its last run stopped), less its idle rate " +
+          `(${num(d.idle_machine_cpu_per_s, 2)} CPU-s/s measured just before), per accepted run: serve, worker, Postgres, Redis, the run's own processes and the bench client. ` +
+          `"Cores at 200/s" is that cost times 200 runs/s, against the ${os.cpus().length} this machine has.`,
         '',
-        '| offered | accepted | QUEUED → submitted p50 / p99 | /metrics queue depth max | oldest queued age max |',
-        '| ---: | ---: | ---: | ---: | ---: |',
+        '| offered | accepted | QUEUED → submitted p50 / p99 | /metrics queue depth max | oldest queued age max | CPU per run: machine (serve, worker) | cores at 200/s |',
+        '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
         ...rates.map(
           (rate) =>
             `| ${rate} runs/s | ${num(d[`offered_${rate}_accepted_per_s`])} runs/s | ${num(d[`offered_${rate}_dispatch_p50_ms`])} / ${num(d[`offered_${rate}_dispatch_p99_ms`])} ms | ` +
-            `${num(d[`offered_${rate}_max_queue_depth`], 0)} | ${num(d[`offered_${rate}_max_oldest_age_s`], 2)} s |`,
+            `${num(d[`offered_${rate}_max_queue_depth`], 0)} | ${num(d[`offered_${rate}_max_oldest_age_s`], 2)} s | ` +
+            `${num(d[`offered_${rate}_cpu_ms_per_run_machine`])} ms (${num(d[`offered_${rate}_cpu_ms_per_run_serve`])}, ${num(d[`offered_${rate}_cpu_ms_per_run_worker`])}) | ` +
+            `${num((d[`offered_${rate}_cpu_ms_per_run_machine`] ?? NaN) * 0.2, 1)} |`,
         ),
         '',
       );
