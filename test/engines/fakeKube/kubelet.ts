@@ -84,9 +84,9 @@ export function createKubelet(opts: KubeletOptions) {
     return log;
   }
 
-  function appendLog(ns: string, pod: string, text: string): void {
+  function appendLog(ns: string, pod: string, text: string, ts = rfc3339Nano(Date.now())): void {
     const log = podLog(ns, pod);
-    for (const line of text.split('\n')) log.lines.push({ ts: rfc3339Nano(Date.now()), text: line });
+    for (const line of text.split('\n')) log.lines.push({ ts, text: line });
     log.listeners.forEach((l) => l());
   }
 
@@ -211,11 +211,17 @@ export function createKubelet(opts: KubeletOptions) {
     for (const e of (container.env as { name: string; value?: string }[] | undefined) ?? []) env[e.name] = e.value ?? '';
     const { steps } = interpret(command, env);
     let exitCode = 0;
+    // Output written between two sleeps is one burst with one timestamp, as a fast loop's
+    // lines usually are on a real node; stamping each line by the clock would let a pause of
+    // this process (GC, a loaded machine) split a burst at random.
+    let burst: string | undefined;
     for (const step of steps as Step[]) {
       if (life.cancelled) return;
-      if (step.kind === 'echo') appendLog(ns, podName, step.text);
-      else if (step.kind === 'sleep') await wait(life, step.seconds * 1000 * opts.sleepScale);
-      else exitCode = step.code;
+      if (step.kind === 'echo') appendLog(ns, podName, step.text, (burst ??= rfc3339Nano(Date.now())));
+      else if (step.kind === 'sleep') {
+        burst = undefined;
+        await wait(life, step.seconds * 1000 * opts.sleepScale);
+      } else exitCode = step.code;
     }
     if (life.cancelled) return;
 
