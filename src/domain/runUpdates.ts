@@ -33,7 +33,7 @@ import {
   type RunStatus,
 } from './lifecycle.js';
 import type { Activity } from './activity.js';
-import { createBatcher } from './batcher.js';
+import { createBatcher } from '../store/batcher.js';
 
 export interface RunUpdatesDeps {
   db: Db;

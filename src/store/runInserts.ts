@@ -10,6 +10,7 @@
 import { getTableColumns, getTableName } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/client.js';
 import { runEvents, runs, type NewRunRow, type RunRow } from '../db/schema.js';
+import { createBatcher, type Batcher } from './batcher.js';
 import { queryFixed } from './prepared.js';
 import type { TransitionEvent } from './runs.js';
 
@@ -146,18 +147,7 @@ const MAX_BATCH = 64;
  */
 const MAX_IN_FLIGHT = 2;
 
-interface Waiting extends NewRun {
-  resolve(run: RunRow | undefined): void;
-  reject(err: unknown): void;
-}
-
-interface Batcher {
-  waiting: Waiting[];
-  inFlight: number;
-  scheduled: boolean;
-}
-
-const batchers = new WeakMap<object, Batcher>();
+const batchers = new WeakMap<object, Batcher<NewRun, RunRow | undefined>>();
 
 /**
  * Queues a run's insert to leave with the others that reach this point in the same turn of
@@ -167,45 +157,9 @@ const batchers = new WeakMap<object, Batcher>();
  */
 export function queueRunInsert(db: Db, row: NewRunRow, event: TransitionEvent, guard?: RunGuard): Promise<RunRow | undefined> {
   let batcher = batchers.get(db);
-  if (!batcher) batchers.set(db, (batcher = { waiting: [], inFlight: 0, scheduled: false }));
-  const b = batcher;
-  return new Promise<RunRow | undefined>((resolve, reject) => {
-    b.waiting.push({ row, event, guard, resolve, reject });
-    schedule(db, b);
-  });
-}
-
-function schedule(db: Db, b: Batcher): void {
-  if (b.scheduled || b.inFlight >= MAX_IN_FLIGHT || b.waiting.length === 0) return;
-  b.scheduled = true;
-  // After the I/O callbacks of this turn: every execute that got this far in it joins.
-  setImmediate(() => {
-    b.scheduled = false;
-    void flush(db, b);
-  });
-}
-
-async function flush(db: Db, b: Batcher): Promise<void> {
-  const batch = b.waiting.splice(0, MAX_BATCH);
-  if (batch.length === 0) return;
-  b.inFlight++;
-  schedule(db, b);
-  try {
-    const stored = await insertRuns(db, batch);
-    batch.forEach((w, i) => w.resolve(stored[i]!));
-  } catch (err) {
-    if (batch.length === 1) batch[0]!.reject(err);
-    else
-      await Promise.all(
-        batch.map((w) =>
-          insertRuns(db, [w]).then(
-            ([run]) => w.resolve(run),
-            (e: unknown) => w.reject(e),
-          ),
-        ),
-      );
-  } finally {
-    b.inFlight--;
-    schedule(db, b);
+  if (!batcher) {
+    batcher = createBatcher({ write: (items: NewRun[]) => insertRuns(db, items), max: MAX_BATCH, concurrency: MAX_IN_FLIGHT });
+    batchers.set(db, batcher);
   }
+  return batcher.add({ row, event, guard });
 }

@@ -2,7 +2,7 @@
 // they come, and a reconcile pass over leased batches as the safety net.
 import type { EngineName } from '../config.js';
 import type { RunRow } from '../db/schema.js';
-import { createBatcher } from '../domain/batcher.js';
+import { createBatcher } from '../store/batcher.js';
 import { MISSING_GRACE_MS } from '../domain/lifecycle.js';
 import { toEngineRun } from '../domain/runUpdates.js';
 import type { StatusUpdate } from '../engines/types.js';

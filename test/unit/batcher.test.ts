@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBatcher } from '../../src/domain/batcher.js';
+import { createBatcher } from '../../src/store/batcher.js';
 
 describe('createBatcher (group commit)', () => {
   it('puts what arrives while a batch is written into the next one, and answers each caller with its own result', async () => {
