@@ -9,12 +9,12 @@
 // offered-load phases (BENCH_OFFERED_RATES, default 50,100,200,400 runs/s, for
 // BENCH_OFFERED_SECONDS each, default 4) send executes on a schedule and read
 // flotilla_queue_depth / flotilla_queue_oldest_age_seconds from /metrics meanwhile.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { startFlotilla, type FlotillaProcess } from '../test/helpers/processes.js';
-import { BENCH_REDIS_URL, closedLoop, ENQUEUE_SECONDS, fmt, freshDatabase, percentile, pool } from './lib.js';
+import { BENCH_REDIS_URL, closedLoop, ENQUEUE_SECONDS, fmt, freshDatabase, machineCpuSeconds, percentile, pool, processCpuSeconds } from './lib.js';
 
 const N = Number(process.env.BENCH_RUNS ?? 500);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
@@ -24,21 +24,16 @@ const OFFERED_RATES = (process.env.BENCH_OFFERED_RATES ?? '50,100,200,400')
   .map(Number)
   .filter((n) => n > 0);
 const OFFERED_SECONDS = Number(process.env.BENCH_OFFERED_SECONDS ?? 4);
-/**
- * CPU seconds used so far by the whole machine (all cores, /proc/stat), or by one process
- * (/proc/PID/stat); NaN where /proc is not there. USER_HZ is 100 on Linux.
- */
-function machineCpuS(): number {
-  if (!existsSync('/proc/stat')) return NaN;
-  const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return (user! + nice! + system! + irq! + softirq! + steal!) / 100;
+/** One REST execute of the bench task as `owner`, as a classic client sends it. */
+function execute(base: string, owner: string): Promise<Response> {
+  return fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) });
 }
-function processCpuS(pid: number | undefined): number {
-  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return NaN;
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) start at field 3; utime is 14, stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+
+/** An execute that must succeed: the answer's body (left unparsed where only the rate counts). */
+async function executeOk(base: string, owner: string): Promise<string> {
+  const res = await execute(base, owner);
+  if (res.status !== 200) throw new Error(`execute answered ${res.status}: ${await res.text()}`);
+  return res.text();
 }
 
 /** Requests in flight at most; a send that finds them all busy is counted as not accepted. */
@@ -92,7 +87,7 @@ async function offer(base: string, owner: string, rate: number, seconds: number)
     }
     inFlight++;
     sends.push(
-      fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) })
+      execute(base, owner)
         .then(async (res) => {
           if (res.status !== 200) failed++;
           await res.arrayBuffer();
@@ -130,24 +125,15 @@ export async function benchDispatch(): Promise<Record<string, number>> {
       const ids = await pool(
         Array.from({ length: N }, (_, i) => i),
         CONCURRENCY,
-        async () => {
-          const res = await fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) });
-          if (res.status !== 200) throw new Error(`execute answered ${res.status}: ${await res.text()}`);
-          return ((await res.json()) as { run_id: string }).run_id;
-        },
+        async () => (JSON.parse(await executeOk(base, owner)) as { run_id: string }).run_id,
       );
       return { ids, seconds: (performance.now() - started) / 1000 };
     };
     // Warm up the path (JIT, connection pools), then execute with serve alone: the API's
     // own throughput, with no worker competing for the CPU and the database. These runs are
     // then deleted, so the worker starts on an empty queue.
-    const executeOne = (owner: string) =>
-      fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: owner } }) }).then(async (r) => {
-        if (r.status !== 200) throw new Error(`execute answered ${r.status}: ${await r.text()}`);
-        await r.arrayBuffer();
-      });
-    await closedLoop(CONCURRENCY, 1, () => executeOne('warmup'));
-    const alone = await closedLoop(CONCURRENCY, ENQUEUE_SECONDS, () => executeOne('alone'));
+    await closedLoop(CONCURRENCY, 1, () => executeOk(base, 'warmup'));
+    const alone = await closedLoop(CONCURRENCY, ENQUEUE_SECONDS, () => executeOk(base, 'alone'));
     await db.database.db.execute(sql`delete from runs where owner in ('warmup', 'alone')`);
 
     processes.push(await startFlotilla('worker', { ...env, LOG_LEVEL: 'info' }));
@@ -186,9 +172,7 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     const RATE = Number(process.env.BENCH_PACED_RATE ?? 10);
     for (let i = 0; i < PACED; i++) {
       const t0 = performance.now();
-      const res = await fetch(`${base}/api/v6/task/alias/bench-true/execute`, { method: 'PUT', body: JSON.stringify({ run_tags: { owner_id: 'paced' } }) });
-      if (res.status !== 200) throw new Error(`execute answered ${res.status}`);
-      await res.arrayBuffer();
+      await executeOk(base, 'paced');
       await new Promise((r) => setTimeout(r, Math.max(0, 1000 / RATE - (performance.now() - t0))));
     }
     await waitStopped('paced', PACED);
@@ -199,21 +183,21 @@ export async function benchDispatch(): Promise<Record<string, number>> {
     // first, with nothing running) is taken off, so what is left is the runs' own cost (serve,
     // worker, Postgres, Redis, the run's processes, the bench client).
     const [servePid, workerPid] = [processes[0]?.child.pid, processes[1]?.child.pid];
-    const idleStart = { at: performance.now(), cpu: machineCpuS() };
+    const idleStart = { at: performance.now(), cpu: machineCpuSeconds() };
     await sleep(2000);
-    const idleCpuPerS = (machineCpuS() - idleStart.cpu) / ((performance.now() - idleStart.at) / 1000);
+    const idleCpuPerS = (machineCpuSeconds() - idleStart.cpu) / ((performance.now() - idleStart.at) / 1000);
     const offered: Record<string, number> = {};
     for (const rate of OFFERED_RATES) {
       const owner = `offered-${rate}`;
-      const before = { at: performance.now(), machine: machineCpuS(), serve: processCpuS(servePid), worker: processCpuS(workerPid) };
+      const before = { at: performance.now(), machine: machineCpuSeconds(), serve: processCpuSeconds(servePid), worker: processCpuSeconds(workerPid) };
       const phase = await offer(base, owner, rate, OFFERED_SECONDS);
       await waitStopped(owner, phase.accepted);
       const seconds = (performance.now() - before.at) / 1000;
       const perRunMs = (used: number) => (1000 * used) / Math.max(phase.accepted, 1);
       const cpu = {
-        machine: perRunMs(machineCpuS() - before.machine - idleCpuPerS * seconds),
-        serve: perRunMs(processCpuS(servePid) - before.serve),
-        worker: perRunMs(processCpuS(workerPid) - before.worker),
+        machine: perRunMs(machineCpuSeconds() - before.machine - idleCpuPerS * seconds),
+        serve: perRunMs(processCpuSeconds(servePid) - before.serve),
+        worker: perRunMs(processCpuSeconds(workerPid) - before.worker),
       };
       const gauges = await phase.stopSampling();
       const lat = await latencies(owner);

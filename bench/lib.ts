@@ -1,5 +1,6 @@
 // Shared pieces of the benchmarks: a fresh database, real processes, percentiles.
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import postgres from 'postgres';
 import { createDatabase, type Database } from '../src/db/client.js';
 
@@ -77,4 +78,38 @@ export async function closedLoop(clients: number, seconds: number, fn: () => Pro
     }),
   );
   return { count, perS: count / ((performance.now() - started) / 1000) };
+}
+
+/** USER_HZ on Linux: /proc counts CPU time in these ticks. */
+const TICKS = 100;
+
+/** CPU seconds a process has used (user + system), from /proc/PID/stat; NaN when it cannot be read. */
+export function processCpuSeconds(pid: number | undefined): number {
+  try {
+    // Fields after the command name (which may hold spaces) start at field 3; utime is 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds the whole machine has used, all cores (/proc/stat: all but idle and iowait); NaN off Linux. */
+export function machineCpuSeconds(): number {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return (user! + nice! + system! + irq! + softirq! + steal!) / TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A `/proc/PID/status` memory figure (VmRSS, VmHWM, …) in kB; 0 when the process is gone. */
+export function procStatusKb(pid: number | undefined, key: string): number {
+  try {
+    return Number(new RegExp(`${key}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }

@@ -15,14 +15,14 @@
 // process whose RSS passes BENCH_MAX_RSS_MB (default 2048) ends the scenario at once — the
 // writer outruns any fan-out, and an unbounded wait (or an unbounded server) would hold the
 // whole suite, or the machine's memory, hostage.
-import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { startFlotilla, type FlotillaProcess } from '../test/helpers/processes.js';
-import { BENCH_REDIS_URL, fmt, freshDatabase, percentile } from './lib.js';
+import { BENCH_REDIS_URL, fmt, freshDatabase, percentile, procStatusKb } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 /** A firehose scenario per subscriber count, then paced writers (lines/s) with one subscriber each. */
@@ -71,11 +71,7 @@ function tick() {
 }
 tick();'`;
 
-function rssMb(pid: number): { rss: number; hwm: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
-}
+const rssMb = (pid: number) => ({ rss: procStatusKb(pid, 'VmRSS') / 1024, hwm: procStatusKb(pid, 'VmHWM') / 1024 });
 
 interface Sub {
   received: number;

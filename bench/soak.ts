@@ -19,7 +19,7 @@ import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { sql } from 'drizzle-orm';
 import { cutPostgresConnections, freePort, killAndWait, startRedis } from '../test/helpers/services.js';
-import { fmt, freshDatabase } from './lib.js';
+import { fmt, freshDatabase, procStatusKb } from './lib.js';
 
 const BIN = fileURLToPath(new URL('../bin/flotilla.js', import.meta.url));
 const MINUTES = Number(process.env.SOAK_MINUTES ?? 60);
@@ -84,15 +84,7 @@ async function startSlot(slot: Slot, env: Record<string, string>): Promise<void>
   });
 }
 
-function rssKb(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
+const rssKb = (pid: number | undefined) => (pid ? procStatusKb(pid, 'VmRSS') : 0);
 
 async function main(): Promise<void> {
   const started = Date.now();

@@ -9,11 +9,10 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fmt, percentile } from './lib.js';
+import { fmt, percentile, processCpuSeconds, procStatusKb } from './lib.js';
 
 const REPS = Number(process.env.BENCH_STARTUP_REPS ?? 3);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const TICKS = 100; // USER_HZ on Linux
 
 /** dist/ as bin/flotilla.js judges it: built and not older than src/. */
 function distCurrent(): boolean {
@@ -39,22 +38,7 @@ function tree(pid: number): number[] {
   return [pid, ...children(pid).flatMap(tree)];
 }
 
-function rssMb(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-}
-
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / TICKS;
-  } catch {
-    return 0;
-  }
-}
+const rssMb = (pid: number) => procStatusKb(pid, 'VmRSS') / 1024;
 
 function commandOf(pid: number): string {
   try {
@@ -98,7 +82,7 @@ async function startOnce(dataDir: string): Promise<Start> {
     const wallMs = performance.now() - started;
     // The node process itself, not the `sh -c` npm runs it through (its command line names it too).
     const server = tree(child.pid!).findLast((p) => commandOf(p).includes('bin/flotilla.js'));
-    const serverCpuS = server ? cpuSeconds(server) : NaN;
+    const serverCpuS = server ? processCpuSeconds(server) : NaN;
     // Settled memory: a moment after ready, as a user's first request would find it.
     await new Promise((r) => setTimeout(r, 1000));
     const pids = tree(child.pid!);
