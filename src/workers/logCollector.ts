@@ -63,7 +63,7 @@ export function createLogCollector(ctx: WorkerContext) {
       scheduled = true;
       // Stores run one after another so seq stays dense and ordered. The rows are taken when
       // the store starts, not when it is asked for: while one transaction runs, the reader
-      // keeps reading (and publishing) and the next store carries everything that piled up,
+      // keeps reading and the next store carries everything that piled up,
       // so a fast writer costs fewer, larger transactions instead of falling behind.
       storing = storing.then(async () => {
         scheduled = false;

@@ -1,7 +1,8 @@
 // Stores one batch of a run's output so that no chunk can block the chunks after it.
-// The batch's rows were published to live followers with their seqs before this runs
-// (docs/architecture.md "Live logs"), so whatever happens each row is stored at its seq: one
-// row per seq, never split or merged.
+// Whatever happens, each row given is stored at its own seq: one row per seq, never split or
+// merged, because the collector publishes the rows to live followers with those seqs once
+// this returns (docs/architecture.md "Live logs"), and what a follower gets live must be
+// what Postgres holds.
 // A database that is away (connection cut, restart) is not the chunk's fault: the store is
 // tried again a few times in place (same rows, same seqs), then the error goes up and the
 // collector resumes later from the last stored cursor. An error about the data itself
